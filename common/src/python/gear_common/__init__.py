@@ -1,0 +1,1 @@
+"""Shared library that the repository's Flywheel gears are built from."""

@@ -1,0 +1,68 @@
+"""The gear's view of its run: config, inputs, output and work directories.
+
+This is the only module that imports fw-gear, so gears do not depend on its API directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import fw_gear
+from pydantic import BaseModel
+
+from gear_common.config import parse_config
+from gear_common.errors import GearInputError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class GearContext:
+    """What a running gear can see, read through fw-gear's `GearContext`."""
+
+    def __init__(self, fw_context: fw_gear.GearContext, config_path: Path) -> None:
+        self._fw = fw_context
+        self.config_path = config_path
+
+    @property
+    def config_values(self) -> Mapping[str, Any]:
+        """The `config` section of config.json (no defaults applied)."""
+        return dict(self._fw.config.opts)
+
+    @property
+    def destination(self) -> Mapping[str, Any]:
+        """The destination container, e.g. {"type": "analysis", "id": "..."}."""
+        return dict(self._fw.config.destination)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self._fw.output_dir)
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self._fw.work_dir)
+
+    def parse_config(self, model: type[ModelT]) -> ModelT:
+        """The config values validated against a gear's config model."""
+        return parse_config(model, self.config_values, source=str(self.config_path))
+
+    def input_file(self, name: str) -> Path:
+        """The path of the file input `name`, which must be given and exist."""
+        entry = self._fw.config.get_input(name)
+        if entry is None:
+            raise GearInputError(
+                f'{self.config_path}: input "{name}" is required but config.json has no such input'
+            )
+        if entry.get("base") != "file":
+            raise GearInputError(
+                f'{self.config_path}: input "{name}" has base {entry.get("base")!r}, expected "file"'
+            )
+        location = entry.get("location") or {}
+        raw_path = location.get("path")
+        if not raw_path:
+            raise GearInputError(f'{self.config_path}: input "{name}" has no location.path')
+        path = Path(raw_path)
+        if not path.is_file():
+            raise GearInputError(f'input "{name}": file {path} does not exist')
+        return path

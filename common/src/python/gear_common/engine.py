@@ -1,0 +1,86 @@
+"""The gear engine: opens the context, sets up logging, runs the gear, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import fw_gear
+
+from gear_common.context import GearContext
+from gear_common.errors import GearConfigError, GearError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GEAR_PATH = Path("/flywheel/v0")
+# Lets a gear run outside a container against a /flywheel/v0-shaped directory elsewhere.
+GEAR_PATH_ENV = "FLYWHEEL_GEAR_PATH"
+
+GearBody = Callable[[GearContext], None]
+
+
+def check_config_json(config_path: Path) -> None:
+    """Fails with a message naming the file unless it holds a JSON object."""
+    try:
+        content = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GearConfigError(f"{config_path}: not found (the gear needs its config.json)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GearConfigError(f"{config_path}: cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise GearConfigError(
+            f"{config_path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(content, dict):
+        raise GearConfigError(
+            f"{config_path}: expected a JSON object, found {type(content).__name__}"
+        )
+
+
+class GearEngine:
+    """Runs a gear body inside a gear context.
+
+    A `GearError` becomes one log line with its message and exit code 1; any other exception is
+    logged with its traceback and also gives exit code 1. Exit code 0 means success.
+    """
+
+    def __init__(self, gear_path: Path = DEFAULT_GEAR_PATH) -> None:
+        self.gear_path = gear_path
+
+    def run(self, body: GearBody) -> int:
+        # Until fw-gear configures logging from the manifest, errors still reach stderr.
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="[%(levelname)-8s] %(message)s")
+        config_path = self.gear_path / "config.json"
+        try:
+            check_config_json(config_path)
+            with fw_gear.GearContext(
+                gear_path=str(self.gear_path),
+                manifest_path=str(self.gear_path / "manifest.json"),
+                config_path=str(config_path),
+            ) as fw_context:
+                fw_context.init_logging()
+                fw_context.log_config()
+                body(GearContext(fw_context, config_path))
+        except GearError as exc:
+            log.error("%s", exc)
+            return 1
+        except Exception:
+            log.exception("The gear failed with an unexpected error")
+            return 1
+        log.info("The gear finished successfully")
+        return 0
+
+
+def run_gear(body: GearBody) -> NoReturn:
+    """Runs `body` with a `GearEngine` and exits with its exit code (for run.py).
+
+    The gear directory is /flywheel/v0, or the directory named by $FLYWHEEL_GEAR_PATH.
+    """
+    gear_path = Path(os.environ.get(GEAR_PATH_ENV) or DEFAULT_GEAR_PATH)
+    sys.exit(GearEngine(gear_path).run(body))

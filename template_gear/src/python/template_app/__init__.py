@@ -1,0 +1,1 @@
+"""Template gear: text statistics of an input file."""

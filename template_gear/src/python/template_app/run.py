@@ -1,0 +1,22 @@
+"""Entry point of the template gear (the image's /bin/run)."""
+
+from __future__ import annotations
+
+from gear_common.context import GearContext
+from gear_common.engine import run_gear
+from template_app import main
+from template_app.parser import parse_args
+
+
+def run_template_gear(context: GearContext) -> None:
+    args = parse_args(context)
+    main.run(
+        text_file=args.text_file,
+        top_words=args.config.top_words,
+        case_sensitive=args.config.case_sensitive,
+        output_dir=context.output_dir,
+    )
+
+
+if __name__ == "__main__":
+    run_gear(run_template_gear)
