@@ -11,7 +11,8 @@ Pants 2.17 runs Ruff only as a linter and fixer (`ruff --fix`); this adds its fo
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pants.backend.python.lint.ruff.subsystem import Ruff, RuffFieldSet
 from pants.backend.python.util_rules import pex
@@ -56,16 +57,16 @@ async def _ruff_format(ruff: Ruff, snapshot: Snapshot, config_dirs: Iterable[str
 
 class RuffFormatRequest(FmtTargetsRequest):
     field_set_type = RuffFieldSet
-    tool_subsystem = Ruff
+    tool_subsystem = Ruff  # type: ignore[assignment]  # (as in Pants' own Ruff rules)
     partitioner_type = PartitionerType.DEFAULT_SINGLE_PARTITION
 
     @classproperty
-    def tool_name(cls) -> str:
+    def tool_name(cls) -> str:  # noqa: N805 (a classproperty)
         return "ruff format"
 
 
 @rule(desc="Format with ruff format", level=LogLevel.DEBUG)
-async def ruff_format(request: RuffFormatRequest.Batch[RuffFieldSet, Any], ruff: Ruff) -> FmtResult:
+async def ruff_format(request: RuffFormatRequest.Batch, ruff: Ruff) -> FmtResult:
     result = await _ruff_format(ruff, request.snapshot, request.snapshot.dirs)
     return await FmtResult.create(request, result, strip_chroot_path=True)
 
@@ -93,5 +94,5 @@ def rules() -> list[Any]:
         *collect_rules(),
         *RuffFormatRequest.rules(),
         UnionRule(RewrittenBuildFileRequest, FormatBuildFileWithRuffRequest),
-        *pex.rules(),
+        *pex.rules(),  # type: ignore[no-untyped-call]
     ]

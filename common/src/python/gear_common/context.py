@@ -52,11 +52,13 @@ class GearContext:
         entry = self._fw.config.get_input(name)
         if entry is None:
             raise GearInputError(
-                f'{self.config_path}: input "{name}" is required but config.json has no such input'
+                f'{self.config_path}: input "{name}" is required'
+                " but config.json has no such input"
             )
-        if entry.get("base") != "file":
+        base = entry.get("base")
+        if base != "file":
             raise GearInputError(
-                f'{self.config_path}: input "{name}" has base {entry.get("base")!r}, expected "file"'
+                f'{self.config_path}: input "{name}" has base {base!r}, expected "file"'
             )
         location = entry.get("location") or {}
         raw_path = location.get("path")

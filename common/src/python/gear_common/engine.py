@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -29,7 +30,9 @@ def check_config_json(config_path: Path) -> None:
     try:
         content = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise GearConfigError(f"{config_path}: not found (the gear needs its config.json)") from None
+        raise GearConfigError(
+            f"{config_path}: not found (the gear needs its config.json)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise GearConfigError(f"{config_path}: cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -39,6 +42,17 @@ def check_config_json(config_path: Path) -> None:
     if not isinstance(content, dict):
         raise GearConfigError(
             f"{config_path}: expected a JSON object, found {type(content).__name__}"
+        )
+
+
+def _open_fw_context(gear_path: Path, config_path: Path) -> fw_gear.GearContext:
+    with warnings.catch_warnings():
+        # fw-gear warns when flywheel-sdk is absent; gears without an API key do not need it.
+        warnings.filterwarnings("ignore", message="Please install the `sdk` extra")
+        return fw_gear.GearContext(
+            gear_path=str(gear_path),
+            manifest_path=str(gear_path / "manifest.json"),
+            config_path=str(config_path),
         )
 
 
@@ -59,11 +73,7 @@ class GearEngine:
         config_path = self.gear_path / "config.json"
         try:
             check_config_json(config_path)
-            with fw_gear.GearContext(
-                gear_path=str(self.gear_path),
-                manifest_path=str(self.gear_path / "manifest.json"),
-                config_path=str(config_path),
-            ) as fw_context:
+            with _open_fw_context(self.gear_path, config_path) as fw_context:
                 fw_context.init_logging()
                 fw_context.log_config()
                 body(GearContext(fw_context, config_path))

@@ -13,7 +13,8 @@ from gear_common.errors import GearInputError
 
 log = logging.getLogger(__name__)
 
-WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+# Runs of letters and digits, joined by apostrophes (' or \u2019) or hyphens: don't, well-known.
+WORD = re.compile("[^\\W_]+(?:['\u2019-][^\\W_]+)*")
 
 
 @dataclass(frozen=True)
