@@ -1,0 +1,1 @@
+"""Developer tools for the gears in this repository (not shipped inside gear images)."""

@@ -1,0 +1,80 @@
+"""Running a gear image once on a prepared gear directory, with Docker or podman/buildah.
+
+With podman, the gear runs inside the image's file system under buildah's chroot isolation,
+which works where no container runtime can (no daemon, restricted rlimits).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+FLYWHEEL_DIR = "/flywheel/v0"
+Engine = Literal["docker", "podman"]
+ENGINE_STATE = Path(".pants.bootstrap/container.env")
+
+
+@dataclass(frozen=True)
+class GearRun:
+    exit_code: int
+    log: str
+
+
+def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
+    """The engine ./pants built images with: $GEAR_CONTAINER_ENGINE, its state file, or docker."""
+    chosen = os.environ.get("GEAR_CONTAINER_ENGINE")
+    if not chosen and state_file.is_file():
+        for line in state_file.read_text().splitlines():
+            if line.startswith("GEAR_CONTAINER_ENGINE="):
+                chosen = line.split("=", 1)[1].strip()
+    if chosen in (None, "", "docker"):
+        return "docker"
+    if chosen == "podman":
+        return "podman"
+    raise ValueError(f"GEAR_CONTAINER_ENGINE must be docker or podman, not {chosen!r}")
+
+
+def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"`{shlex.join(argv)}` failed with exit code {result.returncode}:\n{result.stderr}"
+        )
+    return result
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def run_gear_image(engine: Engine, image: str, gear_dir: Path, command: list[str]) -> GearRun:
+    """Runs `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back."""
+    output_dir = gear_dir / "output"
+    if engine == "podman":
+        container = _run(["buildah", "from", "--pull=never", image]).stdout.strip()
+        try:
+            _run(["buildah", "copy", "--quiet", container, str(gear_dir), FLYWHEEL_DIR])
+            result = _run(
+                ["buildah", "run", "--isolation", "chroot", container, "--", *command],
+                check=False,
+            )
+            mount = Path(_run(["buildah", "mount", container]).stdout.strip())
+            _copy_tree(mount / FLYWHEEL_DIR.lstrip("/") / "output", output_dir)
+        finally:
+            _run(["buildah", "rm", container], check=False)
+    else:
+        container = _run(
+            ["docker", "create", "--entrypoint", command[0], image, *command[1:]]
+        ).stdout.strip()
+        try:
+            _run(["docker", "cp", f"{gear_dir}/.", f"{container}:{FLYWHEEL_DIR}"])
+            result = _run(["docker", "start", "--attach", container], check=False)
+            _run(["docker", "cp", f"{container}:{FLYWHEEL_DIR}/output/.", str(output_dir)])
+        finally:
+            _run(["docker", "rm", "--force", container], check=False)
+    return GearRun(exit_code=result.returncode, log=result.stdout + result.stderr)

@@ -1,0 +1,113 @@
+"""Runs every built gear image once per smoke case and checks exit code, outputs and log.
+
+    smoke_images.py [DIST_DIR]     (default: dist)
+
+For each `*.docker-info.json` that `pants package` wrote, the gear's directory is found from
+the path (dist/<gear>.src.docker/...), and each case under `<gear>/test/smoke/<case>/case.json`
+is run in the image against a fresh /flywheel/v0 laid out by `gear_common.gear_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gear_common.gear_dir import prepare_gear_dir
+from gear_tools.container_engine import FLYWHEEL_DIR, Engine, detect_engine, run_gear_image
+
+
+class SmokeCase(BaseModel):
+    """One run of a gear image: what to give it and what must come out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str
+    config: dict[str, Any] = {}
+    inputs: dict[str, str] = {}
+    exit_code: int
+    outputs: list[str] = []
+    log_contains: list[str] = []
+
+
+def built_images(dist: Path) -> list[tuple[Path, str]]:
+    """(gear directory, versioned image name) for each image in `dist`."""
+    images = []
+    for info_file in sorted(dist.glob("*/*.docker-info.json")):
+        info = json.loads(info_file.read_text())
+        names = [tag["name"] for reg in info["registries"] for tag in reg["tags"]]
+        versioned = [name for name in names if not name.endswith(":latest")]
+        gear_dir = Path(info_file.parent.name.split(".")[0])
+        images.append((gear_dir, (versioned or names)[0]))
+    return images
+
+
+def load_case(case_file: Path) -> SmokeCase:
+    try:
+        return SmokeCase.model_validate_json(case_file.read_text())
+    except ValidationError as exc:
+        raise SystemExit(f"{case_file}: not a valid smoke case:\n{exc}") from None
+
+
+def run_case(engine: Engine, image: str, command: list[str], case_file: Path) -> list[str]:
+    """Runs one case and returns its failures (empty when it passed)."""
+    case = load_case(case_file)
+    inputs = {name: case_file.parent / path for name, path in case.inputs.items()}
+    with tempfile.TemporaryDirectory(prefix="gear-smoke-") as tmp:
+        gear_dir = Path(tmp)
+        prepare_gear_dir(
+            gear_dir, config=case.config, inputs=inputs, location_root=Path(FLYWHEEL_DIR)
+        )
+        run = run_gear_image(engine, image, gear_dir, command)
+        failures = []
+        if run.exit_code != case.exit_code:
+            failures.append(f"exit code {run.exit_code}, expected {case.exit_code}")
+        for output in case.outputs:
+            if not (gear_dir / "output" / output).is_file():
+                failures.append(f"output/{output} was not written")
+        for text in case.log_contains:
+            if text not in run.log:
+                failures.append(f"log does not contain {text!r}")
+        if failures:
+            failures.append("log:\n" + run.log)
+        return failures
+
+
+def main(argv: list[str]) -> int:
+    dist = Path(argv[0] if argv else "dist")
+    images = built_images(dist)
+    if not images:
+        print(f"no *.docker-info.json under {dist}/: run `./pants package ::` first", file=sys.stderr)
+        return 2
+    engine = detect_engine()
+    failed = passed = 0
+    for gear_dir, image in images:
+        manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
+        command = manifest.get("command", "/flywheel/v0/run").split()
+        cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
+        if not cases:
+            print(f"FAIL {image}: no smoke cases under {gear_dir}/test/smoke/")
+            failed += 1
+            continue
+        for case_file in cases:
+            started = time.monotonic()
+            failures = run_case(engine, image, command, case_file)
+            took = time.monotonic() - started
+            name = f"{image} {case_file.parent.name}"
+            if failures:
+                failed += 1
+                print(f"FAIL {name} ({took:.1f}s): " + "\n  ".join(failures))
+            else:
+                passed += 1
+                print(f"ok   {name} ({took:.1f}s)")
+    print(f"image smoke runs ({engine}): {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
