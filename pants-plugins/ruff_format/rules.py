@@ -94,5 +94,5 @@ def rules() -> list[Any]:
         *collect_rules(),
         *RuffFormatRequest.rules(),
         UnionRule(RewrittenBuildFileRequest, FormatBuildFileWithRuffRequest),
-        *pex.rules(),  # type: ignore[no-untyped-call]
+        *pex.rules(),
     ]

@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     dist = Path(argv[0] if argv else "dist")
     images = built_images(dist)
     if not images:
-        print(f"no *.docker-info.json under {dist}/: run `./pants package ::` first", file=sys.stderr)
+        print(f"no *.docker-info.json under {dist}/: run ./pants package :: first", file=sys.stderr)
         return 2
     engine = detect_engine()
     failed = passed = 0

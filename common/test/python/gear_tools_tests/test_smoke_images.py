@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gear_tools import smoke_images
+from gear_tools.container_engine import GearRun, detect_engine
+
+
+def write_info(dist: Path, target_dir: str, names: list[str]) -> None:
+    (dist / target_dir).mkdir(parents=True)
+    info = {"registries": [{"tags": [{"name": name} for name in names]}]}
+    (dist / target_dir / "x.docker-info.json").write_text(json.dumps(info))
+
+
+def test_built_images_maps_dist_entries_to_gear_dirs_and_versioned_names(tmp_path: Path) -> None:
+    write_info(tmp_path, "my_gear.src.docker", ["org/my-gear:latest", "org/my-gear:1.2.0"])
+    write_info(tmp_path, "other.src.docker", ["org/other:0.1.0"])
+    assert smoke_images.built_images(tmp_path) == [
+        (Path("my_gear"), "org/my-gear:1.2.0"),
+        (Path("other"), "org/other:0.1.0"),
+    ]
+
+
+def write_case(tmp_path: Path, case: dict[str, object]) -> Path:
+    (tmp_path / "case").mkdir()
+    (tmp_path / "case" / "in.txt").write_text("hello")
+    case_file = tmp_path / "case" / "case.json"
+    case_file.write_text(json.dumps(case))
+    return case_file
+
+
+def fake_engine(exit_code: int, log: str, writes: str | None) -> Callable[..., GearRun]:
+    def run(engine: str, image: str, gear_dir: Path, command: list[str]) -> GearRun:
+        config = json.loads((gear_dir / "config.json").read_text())
+        assert config["inputs"]["text"]["location"]["path"] == "/flywheel/v0/input/text/in.txt"
+        assert (gear_dir / "input/text/in.txt").read_text() == "hello"
+        if writes:
+            (gear_dir / "output" / writes).write_text("x")
+        return GearRun(exit_code=exit_code, log=log)
+
+    return run
+
+
+CASE = {
+    "description": "d",
+    "inputs": {"text": "in.txt"},
+    "exit_code": 0,
+    "outputs": ["out.json"],
+    "log_contains": ["done"],
+}
+
+
+def test_case_passes_when_exit_code_outputs_and_log_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smoke_images, "run_gear_image", fake_engine(0, "all done", "out.json"))
+    assert smoke_images.run_case("podman", "img", ["/bin/run"], write_case(tmp_path, CASE)) == []
+
+
+def test_case_reports_every_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smoke_images, "run_gear_image", fake_engine(1, "boom", None))
+    failures = smoke_images.run_case("podman", "img", ["/bin/run"], write_case(tmp_path, CASE))
+    assert failures[:3] == [
+        "exit code 1, expected 0",
+        "output/out.json was not written",
+        "log does not contain 'done'",
+    ]
+    assert failures[3] == "log:\nboom"
+
+
+def test_invalid_case_file_names_the_file(tmp_path: Path) -> None:
+    case_file = write_case(tmp_path, {"description": "d", "exit_code": "zero", "extra": 1})
+    with pytest.raises(SystemExit, match=f"{case_file}: not a valid smoke case"):
+        smoke_images.load_case(case_file)
+
+
+def test_engine_from_environment_state_file_or_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "container.env"
+    monkeypatch.delenv("GEAR_CONTAINER_ENGINE", raising=False)
+    assert detect_engine(state) == "docker"
+    state.write_text("# comment\nGEAR_CONTAINER_ENGINE=podman\n")
+    assert detect_engine(state) == "podman"
+    monkeypatch.setenv("GEAR_CONTAINER_ENGINE", "docker")
+    assert detect_engine(state) == "docker"
+    monkeypatch.setenv("GEAR_CONTAINER_ENGINE", "lxc")
+    with pytest.raises(ValueError, match="docker or podman, not 'lxc'"):
+        detect_engine(state)

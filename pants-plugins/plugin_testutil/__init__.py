@@ -1,0 +1,1 @@
+"""Helpers for testing the in-repo Pants plugins with Pants' RuleRunner."""
