@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from gear_manifest.checker import (
+    DockerfileCommands,
+    ImageTarget,
+    check_manifest,
+    load_manifest,
+    main,
+    parse_dockerfile,
+)
+
+PATH = "g/src/docker/manifest.json"
+ADDRESS = "g/src/docker:my-gear"
+
+MANIFEST: dict[str, Any] = {
+    "name": "my-gear",
+    "label": "My gear",
+    "description": "Does one thing.",
+    "version": "1.2.0",
+    "author": "A",
+    "maintainer": "A",
+    "cite": "",
+    "license": "MIT",
+    "source": "",
+    "url": "",
+    "command": "/bin/run",
+    "custom": {"gear-builder": {"category": "utility", "image": "org/my-gear:1.2.0"}},
+    "inputs": {"infile": {"base": "file"}, "api-key": {"base": "api-key"}},
+    "config": {"n": {"type": "integer", "default": 3, "minimum": 0}},
+}
+
+TARGET = ImageTarget(
+    address=ADDRESS, name="my-gear", tags=("1.2.0", "latest"), repositories=("org/my-gear",)
+)
+DOCKERFILE = DockerfileCommands("g/src/docker/Dockerfile", pex_destinations=("/bin/run",))
+
+
+def check(
+    manifest: dict[str, Any] | str = MANIFEST,
+    target: ImageTarget = TARGET,
+    dockerfile: DockerfileCommands | None = DOCKERFILE,
+) -> list[str]:
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    return check_manifest(PATH, text, target, dockerfile)
+
+
+def changed(**changes: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(MANIFEST)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = manifest
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return manifest
+
+
+def image(value: str | None) -> dict[str, Any]:
+    manifest = copy.deepcopy(MANIFEST)
+    if value is None:
+        del manifest["custom"]["gear-builder"]["image"]
+    else:
+        manifest["custom"]["gear-builder"]["image"] = value
+    return manifest
+
+
+def test_consistent_manifest_passes() -> None:
+    assert check() == []
+
+
+# 1. name
+
+
+def test_name_must_equal_target_name() -> None:
+    assert check(changed(name="other-gear")) == [
+        f'{PATH}: name is "other-gear" but the docker_image target {ADDRESS} is named "my-gear"'
+    ]
+
+
+# 2. version and tags
+
+
+def test_version_must_equal_the_non_latest_tag() -> None:
+    assert check(changed(version="1.3.0")) == [
+        f'{PATH}: version is "1.3.0" but the docker_image target {ADDRESS} is tagged "1.2.0"'
+    ]
+
+
+def test_target_needs_exactly_one_version_tag() -> None:
+    no_version = ImageTarget(ADDRESS, "my-gear", ("latest",), ("org/my-gear",))
+    two_versions = ImageTarget(ADDRESS, "my-gear", ("1.2.0", "1.2", "latest"), ("org/my-gear",))
+    assert check(target=no_version) == [
+        f"{PATH}: the docker_image target {ADDRESS} must have exactly one image tag besides "
+        '"latest" (the gear version), found none'
+    ]
+    assert check(target=two_versions)[0].endswith('found "1.2.0", "1.2"')
+
+
+def test_latest_tag_is_required_unless_opted_out() -> None:
+    no_latest = ImageTarget(ADDRESS, "my-gear", ("1.2.0",), ("org/my-gear",))
+    assert check(target=no_latest) == [
+        f'{PATH}: the docker_image target {ADDRESS} has no "latest" image tag; add it, or set '
+        "gear_manifest_require_latest=False on the target"
+    ]
+    opted_out = ImageTarget(ADDRESS, "my-gear", ("1.2.0",), ("org/my-gear",), require_latest=False)
+    assert check(target=opted_out) == []
+
+
+# 3. custom.gear-builder.image
+
+
+def test_image_must_equal_repository_and_version() -> None:
+    assert check(image("org/my-gear:1.1.0")) == [
+        f'{PATH}: custom.gear-builder.image is "org/my-gear:1.1.0" but the docker_image target '
+        f'{ADDRESS} builds "org/my-gear:1.2.0"'
+    ]
+
+
+def test_manifest_without_custom_section() -> None:
+    problems = check(changed(custom=None))
+    assert (
+        f"{PATH}: custom.gear-builder.image is missing; the docker_image target {ADDRESS} "
+        'builds "org/my-gear:1.2.0"'
+    ) in problems
+
+
+def test_registry_with_host_and_port() -> None:
+    target = ImageTarget(
+        ADDRESS, "my-gear", ("1.2.0", "latest"), ("registry.example.org:5000/gears/my-gear",)
+    )
+    assert check(image("registry.example.org:5000/gears/my-gear:1.2.0"), target=target) == []
+    assert check(image("gears/my-gear:1.2.0"), target=target) == [
+        f'{PATH}: custom.gear-builder.image is "gears/my-gear:1.2.0" but the docker_image target '
+        f'{ADDRESS} builds "registry.example.org:5000/gears/my-gear:1.2.0"'
+    ]
+
+
+def test_any_of_several_registries_is_accepted() -> None:
+    target = ImageTarget(ADDRESS, "my-gear", ("1.2.0", "latest"), ("a.io/my-gear", "b.io/my-gear"))
+    assert check(image("b.io/my-gear:1.2.0"), target=target) == []
+    assert 'builds "a.io/my-gear:1.2.0" or "b.io/my-gear:1.2.0"' in check(target=target)[0]
+
+
+# 4. the gear spec (fw-gear's schema)
+
+
+def test_missing_required_fields() -> None:
+    problems = check(changed(license=None, author=None))
+    assert f"{PATH}: (manifest): 'author' is a required property" in problems
+    assert f"{PATH}: (manifest): 'license' is a required property" in problems
+
+
+def test_config_type_must_be_known() -> None:
+    problems = check(changed(config={"n": {"type": "int"}}))
+    assert problems == [f'{PATH}: config.n.type is "int", which the gear spec does not allow']
+
+
+def test_default_must_satisfy_its_own_type_and_range() -> None:
+    assert check(changed(config={"n": {"type": "integer", "default": "3"}})) == [
+        f"{PATH}: config.n.default is \"3\": '3' is not of type 'integer'"
+    ]
+    assert check(changed(config={"n": {"type": "integer", "default": -1, "minimum": 0}})) == [
+        f"{PATH}: config.n.default is -1: -1 is less than the minimum of 0"
+    ]
+
+
+def test_input_base_must_be_known() -> None:
+    problems = check(changed(inputs={"infile": {"base": "files"}}))
+    assert problems == [
+        f'{PATH}: inputs.infile is not a valid input: base is "files", expected one of "file", '
+        '"context", "api-key" (with only the fields that base allows)'
+    ]
+
+
+def test_gear_name_pattern() -> None:
+    target = ImageTarget(ADDRESS, "My_Gear", ("1.2.0", "latest"), ("org/my_gear",))
+    manifest = changed(name="My_Gear")
+    manifest["custom"]["gear-builder"]["image"] = "org/my_gear:1.2.0"
+    assert check(manifest, target=target) == [
+        f"{PATH}: name: 'My_Gear' does not match '^[a-z0-9\\\\-]+$'"
+    ]
+
+
+# 5. command and Dockerfile
+
+
+def test_command_must_run_the_copied_pex() -> None:
+    assert check(changed(command="/bin/gear")) == [
+        f'{PATH}: command is "/bin/gear" but g/src/docker/Dockerfile copies the pex to "/bin/run"'
+    ]
+    assert check(changed(command="/bin/run --verbose")) == []
+
+
+def test_missing_command_means_the_spec_default() -> None:
+    assert check(changed(command=None)) == [
+        f'{PATH}: command is not set (so Flywheel runs "/flywheel/v0/run") but '
+        'g/src/docker/Dockerfile copies the pex to "/bin/run"'
+    ]
+
+
+def test_command_against_entrypoint_when_no_pex_is_copied() -> None:
+    dockerfile = DockerfileCommands("D", entrypoint=("/flywheel/v0/run.py",))
+    assert check(changed(command="./run.py"), dockerfile=dockerfile) == []
+    assert check(changed(command="python run.py"), dockerfile=dockerfile) == [
+        f'{PATH}: command is "python run.py" but the ENTRYPOINT of D runs "/flywheel/v0/run.py"'
+    ]
+
+
+def test_dockerfile_parsing() -> None:
+    dockerfile = parse_dockerfile(
+        "Dockerfile",
+        """\
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+ENV FLYWHEEL=/flywheel/v0
+WORKDIR ${FLYWHEEL}
+# a comment
+COPY g/src/docker/manifest.json ${FLYWHEEL}/manifest.json
+COPY --chown=1000:1000 g.src.python.app/bin.pex \\
+     /bin/run
+COPY other.src.python.x/bin.pex tools/
+ENTRYPOINT ["/bin/run"]
+""",
+    )
+    assert dockerfile.pex_destinations == ("/bin/run", "/flywheel/v0/tools/bin.pex")
+    assert dockerfile.entrypoint == ("/bin/run",)
+
+
+def test_shell_form_entrypoint_relative_to_workdir() -> None:
+    dockerfile = parse_dockerfile("D", "FROM x\nWORKDIR /flywheel/v0\nENTRYPOINT ./run.py --x\n")
+    assert dockerfile == DockerfileCommands("D", (), ("/flywheel/v0/run.py", "--x"))
+
+
+# 6. well-formed JSON
+
+
+def test_invalid_json_is_reported_with_position() -> None:
+    problems = check('{"name": "my-gear",\n "version": }')
+    assert problems == [f"{PATH}: not valid JSON: Expecting value at line 2 column 13"]
+
+
+def test_duplicate_keys_are_errors() -> None:
+    text = json.dumps(MANIFEST)[:-1] + ', "version": "1.2.0"}'
+    assert check(text) == [
+        f'{PATH}: key "version" appears more than once (JSON keeps only the last value)'
+    ]
+    assert load_manifest('{"a": {"b": 1, "b": 2}}')[1] == [
+        'key "b" appears more than once (JSON keeps only the last value)'
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    manifest = changed(name="x", version="9.9.9", command="/bin/other", license=None)
+    problems = check(manifest)
+    assert len(problems) == 4
+    assert [p.split(": ")[1].split(" ")[0] for p in problems] == [
+        "name",
+        "version",
+        "command",
+        "(manifest)",
+    ]
+
+
+def test_main_reads_a_request_and_sets_exit_code(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps(changed(version="2.0.0")))
+    (tmp_path / "Dockerfile").write_text("FROM x\nCOPY a/bin.pex /bin/run\n")
+    request = {
+        "manifest": str(tmp_path / "manifest.json"),
+        "dockerfile": str(tmp_path / "Dockerfile"),
+        "target": {
+            "address": ADDRESS,
+            "name": "my-gear",
+            "tags": ["1.2.0", "latest"],
+            "repositories": ["org/my-gear"],
+        },
+    }
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    assert main([str(tmp_path / "request.json")]) == 1
+    assert 'version is "2.0.0"' in capsys.readouterr().out
+    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
+    assert main([str(tmp_path / "request.json")]) == 0
+    assert "agrees with" in capsys.readouterr().out

@@ -1,0 +1,211 @@
+"""`pants lint` rules for the gear-manifest linter: one sandboxed, cached check per image."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pants.backend.docker.goals.package_image import DockerPackageFieldSet
+from pants.backend.docker.subsystems.docker_options import DockerOptions
+from pants.backend.docker.target_types import (
+    DockerImageBuildArgsField,
+    DockerImageSourceField,
+    DockerImageTagsField,
+    DockerImageTarget,
+)
+from pants.backend.python.util_rules import pex
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
+from pants.core.goals.lint import LintResult, LintTargetsRequest
+from pants.core.util_rules.partitions import PartitionerType
+from pants.engine.addresses import Addresses
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import FallibleProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    Dependencies,
+    DependenciesRequest,
+    FieldSet,
+    HydratedSources,
+    HydrateSourcesRequest,
+    SingleSourceField,
+    Target,
+    Targets,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+from pants.util.value_interpolation import InterpolationContext, InterpolationError
+
+from gear_manifest import checker
+from gear_manifest.subsystem import (
+    GearManifestLinter,
+    GearManifestRequireLatestField,
+    SkipGearManifestField,
+)
+
+MANIFEST_FILE_NAME = "manifest.json"
+CHECKER_MODULE = "gear_manifest_checker.py"
+REQUEST_FILE = "__gear_manifest_request.json"
+
+
+@dataclass(frozen=True)
+class GearManifestFieldSet(FieldSet):
+    required_fields = (DockerImageSourceField, DockerImageTagsField)
+
+    source: DockerImageSourceField
+    dependencies: Dependencies
+    require_latest: GearManifestRequireLatestField
+
+    @classmethod
+    def opt_out(cls, tgt: Target) -> bool:
+        return bool(tgt.get(SkipGearManifestField).value)
+
+
+class GearManifestRequest(LintTargetsRequest):
+    field_set_type = GearManifestFieldSet
+    tool_subsystem = GearManifestLinter  # type: ignore[assignment]
+    partitioner_type = PartitionerType.DEFAULT_ONE_PARTITION_PER_INPUT
+
+
+def _manifest_source(targets: Targets) -> SingleSourceField | None:
+    for target in targets:
+        for field in target.field_values.values():
+            if isinstance(field, SingleSourceField) and field.value:
+                if os.path.basename(field.file_path) == MANIFEST_FILE_NAME:
+                    return field
+    return None
+
+
+def _interpolation_context(docker: DockerOptions, target: Target) -> InterpolationContext:
+    """Build args with explicit values, for repositories and tags like `{build_args.VERSION}`."""
+    build_args: dict[str, str] = {}
+    for arg in (*docker.build_args, *(target.get(DockerImageBuildArgsField).value or ())):
+        name, equals, value = arg.partition("=")
+        if equals:
+            build_args[name] = value
+    return InterpolationContext.from_dict({"build_args": build_args})
+
+
+def image_target(target: Target, docker: DockerOptions) -> checker.ImageTarget:
+    """What Pants will build for `target`: its name, tags and expanded repositories."""
+    field_set = DockerPackageFieldSet.create(target)
+    refs = list(
+        field_set.image_refs(
+            default_repository=docker.default_repository,
+            registries=docker.registries(),
+            interpolation_context=_interpolation_context(docker, target),
+        )
+    )
+    tags = tuple(dict.fromkeys(tag.formatted for ref in refs for tag in ref.tags))
+    repositories = tuple(
+        dict.fromkeys(
+            tag.full_name[: -len(tag.formatted) - 1] for ref in refs for tag in ref.tags
+        )
+    )
+    return checker.ImageTarget(
+        address=str(target.address),
+        name=target.address.target_name,
+        tags=tags,
+        repositories=repositories,
+        require_latest=bool(target[GearManifestRequireLatestField].value),
+    )
+
+
+def _result(request: GearManifestRequest.Batch, exit_code: int, stdout: str) -> LintResult:
+    return LintResult(
+        exit_code=exit_code,
+        stdout=stdout,
+        stderr="",
+        linter_name=request.tool_name,
+        partition_description=request.partition_metadata.description,
+    )
+
+
+@rule(desc="Check gear manifest", level=LogLevel.DEBUG)
+async def check_gear_manifest(
+    request: GearManifestRequest.Batch,
+    linter: GearManifestLinter,
+    docker: DockerOptions,
+) -> LintResult:
+    field_set: GearManifestFieldSet = request.elements[0]
+    wrapped, dependency_addresses = await MultiGet(
+        Get(
+            WrappedTarget,
+            WrappedTargetRequest(field_set.address, description_of_origin="gear-manifest lint"),
+        ),
+        Get(Addresses, DependenciesRequest(field_set.dependencies)),
+    )
+    manifest_source = _manifest_source(await Get(Targets, Addresses, dependency_addresses))
+    if manifest_source is None:
+        return _result(request, 0, f"{field_set.address}: no {MANIFEST_FILE_NAME} dependency\n")
+    try:
+        target = image_target(wrapped.target, docker)
+    except InterpolationError as exc:
+        return _result(request, 1, f"{field_set.address}: cannot work out its image: {exc}\n")
+
+    manifest_sources, dockerfile_sources = await MultiGet(
+        Get(HydratedSources, HydrateSourcesRequest(manifest_source)),
+        Get(
+            HydratedSources,
+            HydrateSourcesRequest(
+                field_set.source, for_sources_types=(DockerImageSourceField,), enable_codegen=True
+            ),
+        ),
+    )
+    dockerfiles = dockerfile_sources.snapshot.files
+    request_json = {
+        "manifest": manifest_source.file_path,
+        "dockerfile": dockerfiles[0] if dockerfiles else None,
+        "target": {
+            "address": target.address,
+            "name": target.name,
+            "tags": list(target.tags),
+            "repositories": list(target.repositories),
+            "require_latest": target.require_latest,
+        },
+    }
+    checker_digest = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent(CHECKER_MODULE, Path(checker.__file__).read_bytes()),
+                FileContent(REQUEST_FILE, json.dumps(request_json).encode()),
+            ]
+        ),
+    )
+    linter_pex = await Get(VenvPex, PexRequest, linter.to_pex_request())
+    input_digest = await Get(
+        Digest,
+        MergeDigests(
+            (
+                checker_digest,
+                manifest_sources.snapshot.digest,
+                dockerfile_sources.snapshot.digest,
+            )
+        ),
+    )
+    result = await Get(
+        FallibleProcessResult,
+        VenvPexProcess(
+            linter_pex,
+            argv=(CHECKER_MODULE, REQUEST_FILE),
+            input_digest=input_digest,
+            description=f"Check gear manifest {manifest_source.file_path} of {target.address}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    return LintResult.create(request, result)
+
+
+def rules() -> list[Any]:
+    return [
+        *collect_rules(),
+        *GearManifestRequest.rules(),
+        *pex.rules(),
+        DockerImageTarget.register_plugin_field(SkipGearManifestField),
+        DockerImageTarget.register_plugin_field(GearManifestRequireLatestField),
+    ]

@@ -1,0 +1,237 @@
+"""The gear-manifest lint rule, run by Pants' RuleRunner on small gear repositories."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pants.backend.docker.target_types import DockerImageTarget
+from pants.core.goals.lint import LintResult
+from pants.core.target_types import FileTarget
+from pants.core.target_types import rules as core_target_types_rules
+from pants.engine.addresses import Address
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from gear_manifest.rules import GearManifestFieldSet, GearManifestRequest
+from gear_manifest.rules import rules as gear_manifest_rules
+from plugin_testutil.machine_options import pex_cli_options
+
+LINTER_OPTIONS = ["--gear-manifest-version=fw-gear==0.3.7", "--gear-manifest-lockfile=<none>"]
+
+MANIFEST: dict[str, Any] = {
+    "name": "my-gear",
+    "label": "My gear",
+    "description": "Does one thing.",
+    "version": "0.1.0",
+    "author": "A",
+    "license": "MIT",
+    "source": "",
+    "url": "",
+    "command": "/bin/run",
+    "custom": {"gear-builder": {"category": "utility", "image": "org/my-gear:0.1.0"}},
+    "inputs": {"infile": {"base": "file"}},
+    "config": {"n": {"type": "integer", "default": 3}},
+}
+
+DOCKERFILE = """\
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+COPY gear/src/docker/manifest.json /flywheel/v0/manifest.json
+COPY gear.src.python.app/bin.pex /bin/run
+ENTRYPOINT ["/bin/run"]
+"""
+
+
+@dataclass(frozen=True)
+class Metadata:
+    description: str | None = None
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[
+            *gear_manifest_rules(),
+            *core_target_types_rules(),
+            QueryRule(LintResult, (GearManifestRequest.Batch,)),
+        ],
+        target_types=[DockerImageTarget, FileTarget],
+    )
+    return runner
+
+
+def build_file(**fields: Any) -> str:
+    arguments = {
+        "name": "my-gear",
+        "dependencies": [":manifest"],
+        "image_tags": ["0.1.0", "latest"],
+        **fields,
+    }
+    rendered = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+    return f"file(name='manifest', source='manifest.json')\ndocker_image({rendered})\n"
+
+
+def lint(
+    rule_runner: RuleRunner,
+    manifest: dict[str, Any] | str = MANIFEST,
+    *,
+    build: str | None = None,
+    dockerfile: str = DOCKERFILE,
+    options: tuple[str, ...] = ("--docker-default-repository=org/{name}",),
+    target_name: str = "my-gear",
+) -> LintResult:
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest, indent=2)
+    rule_runner.write_files(
+        {
+            "gear/src/docker/BUILD": build or build_file(),
+            "gear/src/docker/Dockerfile": dockerfile,
+            "gear/src/docker/manifest.json": text,
+        }
+    )
+    rule_runner.set_options(
+        [*LINTER_OPTIONS, *pex_cli_options(), *options],
+        env_inherit={"PATH", "PYENV_ROOT", "HOME"},
+    )
+    target = rule_runner.get_target(Address("gear/src/docker", target_name=target_name))
+    field_set = GearManifestFieldSet.create(target)
+    return rule_runner.request(
+        LintResult, [GearManifestRequest.Batch("gear-manifest", (field_set,), Metadata())]
+    )
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    return {**json.loads(json.dumps(MANIFEST)), **changes}
+
+
+def assert_fails_with(result: LintResult, *messages: str) -> None:
+    assert result.exit_code == 1, result.stdout
+    for message in messages:
+        assert message in result.stdout
+
+
+PATH = "gear/src/docker/manifest.json"
+ADDRESS = "gear/src/docker:my-gear"
+
+
+def test_consistent_gear_passes(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner)
+    assert result.exit_code == 0, result.stdout
+    assert f"{PATH}: agrees with {ADDRESS}" in result.stdout
+
+
+def test_name_mismatch(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, with_changes(name="other"))
+    assert_fails_with(
+        result, f'{PATH}: name is "other" but the docker_image target {ADDRESS} is named "my-gear"'
+    )
+
+
+def test_version_mismatch(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, with_changes(version="0.2.0"))
+    assert_fails_with(
+        result,
+        f'{PATH}: version is "0.2.0" but the docker_image target {ADDRESS} is tagged "0.1.0"',
+    )
+
+
+def test_tag_changed_in_build_file(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, build=build_file(image_tags=["0.1.1", "latest"]))
+    assert_fails_with(
+        result,
+        f'version is "0.1.0" but the docker_image target {ADDRESS} is tagged "0.1.1"',
+        f'custom.gear-builder.image is "org/my-gear:0.1.0" but the docker_image target '
+        f'{ADDRESS} builds "org/my-gear:0.1.1"',
+    )
+
+
+def test_missing_latest_and_opt_out(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, build=build_file(image_tags=["0.1.0"]))
+    assert_fails_with(result, 'has no "latest" image tag')
+    opted_out = lint(
+        rule_runner, build=build_file(image_tags=["0.1.0"], gear_manifest_require_latest=False)
+    )
+    assert opted_out.exit_code == 0, opted_out.stdout
+
+
+def test_default_repository_placeholders_are_expanded(rule_runner: RuleRunner) -> None:
+    options = ("--docker-default-repository=acme/{parent_directory}/{name}",)
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["custom"]["gear-builder"]["image"] = "acme/src/my-gear:0.1.0"
+    assert lint(rule_runner, manifest, options=options).exit_code == 0
+    result = lint(rule_runner, options=options)
+    assert_fails_with(result, 'builds "acme/src/my-gear:0.1.0"')
+
+
+def test_custom_repository_with_registry_host_and_port(rule_runner: RuleRunner) -> None:
+    build = build_file(repository="registry.example.org:5000/gears/{name}")
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["custom"]["gear-builder"]["image"] = "registry.example.org:5000/gears/my-gear:0.1.0"
+    assert lint(rule_runner, manifest, build=build).exit_code == 0
+    result = lint(rule_runner, build=build)
+    assert_fails_with(
+        result,
+        f'custom.gear-builder.image is "org/my-gear:0.1.0" but the docker_image target {ADDRESS} '
+        'builds "registry.example.org:5000/gears/my-gear:0.1.0"',
+    )
+
+
+def test_manifest_with_no_custom_section(rule_runner: RuleRunner) -> None:
+    manifest = with_changes()
+    del manifest["custom"]
+    assert_fails_with(lint(rule_runner, manifest), "custom.gear-builder.image is missing")
+
+
+def test_invalid_json(rule_runner: RuleRunner) -> None:
+    assert_fails_with(
+        lint(rule_runner, '{"name": "my-gear",}'),
+        f"{PATH}: not valid JSON: Expecting property name enclosed in double quotes at line 1",
+    )
+
+
+def test_duplicate_version_key(rule_runner: RuleRunner) -> None:
+    text = json.dumps(MANIFEST)[:-1] + ', "version": "0.1.0"}'
+    assert_fails_with(lint(rule_runner, text), f'{PATH}: key "version" appears more than once')
+
+
+def test_gear_spec_violations(rule_runner: RuleRunner) -> None:
+    manifest = with_changes(config={"n": {"type": "integer", "default": "three"}})
+    del manifest["license"]
+    assert_fails_with(
+        lint(rule_runner, manifest),
+        f"{PATH}: (manifest): 'license' is a required property",
+    )
+    manifest = with_changes(config={"n": {"type": "integer", "default": "three"}})
+    assert_fails_with(
+        lint(rule_runner, manifest), f"{PATH}: config.n.default is \"three\": 'three' is not of"
+    )
+
+
+def test_command_must_match_dockerfile(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, with_changes(command="/usr/bin/gear"))
+    assert_fails_with(
+        result,
+        f'{PATH}: command is "/usr/bin/gear" but gear/src/docker/Dockerfile copies the pex to '
+        '"/bin/run"',
+    )
+
+
+def test_generated_dockerfile_from_instructions(rule_runner: RuleRunner) -> None:
+    instructions = [line for line in DOCKERFILE.splitlines() if line]
+    build = build_file(source=None, instructions=instructions)
+    assert lint(rule_runner, build=build).exit_code == 0
+    result = lint(rule_runner, with_changes(command="/bin/other"), build=build)
+    assert_fails_with(result, 'command is "/bin/other"')
+
+
+def test_image_without_manifest_is_not_a_gear(rule_runner: RuleRunner) -> None:
+    result = lint(rule_runner, build=build_file(dependencies=[]))
+    assert result.exit_code == 0
+    assert "no manifest.json dependency" in result.stdout
+
+
+def test_skip_field_opts_out(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files({"gear/src/docker/BUILD": build_file(skip_gear_manifest=True)})
+    target = rule_runner.get_target(Address("gear/src/docker", target_name="my-gear"))
+    assert GearManifestFieldSet.opt_out(target)

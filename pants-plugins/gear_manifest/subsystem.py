@@ -1,0 +1,41 @@
+"""The `gear-manifest` linter's options and the target fields it adds to `docker_image`."""
+
+from __future__ import annotations
+
+from pants.backend.python.subsystems.python_tool_base import PythonToolBase
+from pants.backend.python.target_types import EntryPoint
+from pants.engine.target import BoolField
+from pants.option.option_types import SkipOption
+
+
+class GearManifestLinter(PythonToolBase):
+    options_scope = "gear-manifest"
+    name = "gear-manifest"
+    help = (
+        "Checks each gear's manifest.json against its docker_image target (name, version tag, "
+        "image reference), its Dockerfile (command) and Flywheel's gear manifest schema "
+        "(as shipped by fw-gear)."
+    )
+
+    default_version = "fw-gear>=0.3.7,<0.4"
+    default_requirements = [default_version]
+    default_main = EntryPoint("gear_manifest_checker")
+    register_interpreter_constraints = True
+    default_interpreter_constraints = ["CPython>=3.9,<3.13"]
+
+    skip = SkipOption("lint")
+
+
+class SkipGearManifestField(BoolField):
+    alias = "skip_gear_manifest"
+    default = False
+    help = "If true, `pants lint` does not check this image's gear manifest."
+
+
+class GearManifestRequireLatestField(BoolField):
+    alias = "gear_manifest_require_latest"
+    default = True
+    help = (
+        'If true (the default), the gear-manifest linter requires a "latest" image tag besides '
+        "the version tag. Set it to false for an image that is only ever tagged by version."
+    )
