@@ -15,8 +15,9 @@ import json
 import re
 import shlex
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 LATEST = "latest"
 # Where Flywheel runs a gear whose manifest has no `command` (the gear spec's default).
@@ -169,10 +170,7 @@ def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
 
 
 def _join(directory: str, path: str) -> str:
-    if path.startswith("/"):
-        joined = path
-    else:
-        joined = directory.rstrip("/") + "/" + path
+    joined = path if path.startswith("/") else directory.rstrip("/") + "/" + path
     parts: list[str] = []
     for part in joined.split("/"):
         if part in ("", "."):
@@ -194,8 +192,9 @@ def _schema_path(parts: Iterable[Any]) -> str:
 
 def spec_problems(manifest: dict[str, Any]) -> list[str]:
     """Problems by Flywheel's manifest schema and rules as implemented by fw-gear."""
-    import jsonschema
-    from fw_gear.manifest import Manifest
+    # Present in the linter's own pex (fw-gear and its dependencies), not in Pants' environment.
+    import jsonschema  # pants: no-infer-dep
+    from fw_gear.manifest import Manifest  # pants: no-infer-dep
 
     fw_manifest = Manifest(manifest)
     schema = fw_manifest.schema
@@ -204,8 +203,14 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
     for error in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path)):
         where = _schema_path(error.absolute_path)
         if error.validator == "enum":
-            problems.append(f"{where} is {_quote(error.instance)}, which the gear spec does not allow")
-        elif error.validator == "anyOf" and len(error.absolute_path) == 2 and error.absolute_path[0] == "inputs":
+            problems.append(
+                f"{where} is {_quote(error.instance)}, which the gear spec does not allow"
+            )
+        elif (
+            error.validator == "anyOf"
+            and len(error.absolute_path) == 2
+            and error.absolute_path[0] == "inputs"
+        ):
             bases = [
                 option["properties"]["base"]["enum"][0]
                 for option in schema["properties"]["inputs"]["additionalProperties"]["anyOf"]
@@ -320,7 +325,9 @@ def check_manifest(
     return report.problems
 
 
-def _check_command(report: _Report, manifest: dict[str, Any], dockerfile: DockerfileCommands) -> None:
+def _check_command(
+    report: _Report, manifest: dict[str, Any], dockerfile: DockerfileCommands
+) -> None:
     command = manifest.get("command")
     if command is not None and not isinstance(command, str):
         return  # The spec check reports the type.
@@ -340,7 +347,7 @@ def _check_command(report: _Report, manifest: dict[str, Any], dockerfile: Docker
         )
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
@@ -356,7 +363,9 @@ def main(argv: Sequence[str]) -> int:
             dockerfile = parse_dockerfile(request["dockerfile"], file.read())
     with open(request["manifest"], encoding="utf-8") as file:
         text = file.read()
-    problems = check_manifest(request["manifest"], text, target, dockerfile)
+    problems = check_manifest(
+        request["manifest"], text, target, dockerfile, validate_spec=validate_spec
+    )
     for problem in problems:
         print(problem)
     if not problems:

@@ -36,7 +36,6 @@ from pants.engine.target import (
     WrappedTarget,
     WrappedTargetRequest,
 )
-from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from pants.util.value_interpolation import InterpolationContext, InterpolationError
 
@@ -74,9 +73,10 @@ class GearManifestRequest(LintTargetsRequest):
 def _manifest_source(targets: Targets) -> SingleSourceField | None:
     for target in targets:
         for field in target.field_values.values():
-            if isinstance(field, SingleSourceField) and field.value:
-                if os.path.basename(field.file_path) == MANIFEST_FILE_NAME:
-                    return field
+            if not isinstance(field, SingleSourceField) or not field.value:
+                continue
+            if os.path.basename(field.file_path) == MANIFEST_FILE_NAME:
+                return field
     return None
 
 
@@ -102,9 +102,7 @@ def image_target(target: Target, docker: DockerOptions) -> checker.ImageTarget:
     )
     tags = tuple(dict.fromkeys(tag.formatted for ref in refs for tag in ref.tags))
     repositories = tuple(
-        dict.fromkeys(
-            tag.full_name[: -len(tag.formatted) - 1] for ref in refs for tag in ref.tags
-        )
+        dict.fromkeys(tag.full_name[: -len(tag.formatted) - 1] for ref in refs for tag in ref.tags)
     )
     return checker.ImageTarget(
         address=str(target.address),
@@ -115,7 +113,9 @@ def image_target(target: Target, docker: DockerOptions) -> checker.ImageTarget:
     )
 
 
-def _result(request: GearManifestRequest.Batch, exit_code: int, stdout: str) -> LintResult:
+def _result(
+    request: GearManifestRequest.Batch[GearManifestFieldSet, Any], exit_code: int, stdout: str
+) -> LintResult:
     return LintResult(
         exit_code=exit_code,
         stdout=stdout,
@@ -127,7 +127,7 @@ def _result(request: GearManifestRequest.Batch, exit_code: int, stdout: str) -> 
 
 @rule(desc="Check gear manifest", level=LogLevel.DEBUG)
 async def check_gear_manifest(
-    request: GearManifestRequest.Batch,
+    request: GearManifestRequest.Batch[GearManifestFieldSet, Any],
     linter: GearManifestLinter,
     docker: DockerOptions,
 ) -> LintResult:
@@ -168,31 +168,24 @@ async def check_gear_manifest(
             "require_latest": target.require_latest,
         },
     }
-    checker_digest = await Get(
-        Digest,
-        CreateDigest(
-            [
-                FileContent(CHECKER_MODULE, Path(checker.__file__).read_bytes()),
-                FileContent(REQUEST_FILE, json.dumps(request_json).encode()),
-            ]
+    checker_digest, request_digest = await MultiGet(
+        Get(
+            Digest, CreateDigest([FileContent(CHECKER_MODULE, Path(checker.__file__).read_bytes())])
         ),
+        Get(Digest, CreateDigest([FileContent(REQUEST_FILE, json.dumps(request_json).encode())])),
     )
-    linter_pex = await Get(VenvPex, PexRequest, linter.to_pex_request())
+    linter_pex = await Get(VenvPex, PexRequest, linter.to_pex_request(sources=checker_digest))
     input_digest = await Get(
         Digest,
         MergeDigests(
-            (
-                checker_digest,
-                manifest_sources.snapshot.digest,
-                dockerfile_sources.snapshot.digest,
-            )
+            (request_digest, manifest_sources.snapshot.digest, dockerfile_sources.snapshot.digest)
         ),
     )
     result = await Get(
         FallibleProcessResult,
         VenvPexProcess(
             linter_pex,
-            argv=(CHECKER_MODULE, REQUEST_FILE),
+            argv=(REQUEST_FILE,),
             input_digest=input_digest,
             description=f"Check gear manifest {manifest_source.file_path} of {target.address}",
             level=LogLevel.DEBUG,

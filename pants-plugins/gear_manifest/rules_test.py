@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 from pants.backend.docker.target_types import DockerImageTarget
+from pants.backend.docker.util_rules import dockerfile
 from pants.core.goals.lint import LintResult
 from pants.core.target_types import FileTarget
 from pants.core.target_types import rules as core_target_types_rules
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
+from plugin_testutil.machine_options import pex_cli_options
 
 from gear_manifest.rules import GearManifestFieldSet, GearManifestRequest
 from gear_manifest.rules import rules as gear_manifest_rules
-from plugin_testutil.machine_options import pex_cli_options
-
-LINTER_OPTIONS = ["--gear-manifest-version=fw-gear==0.3.7", "--gear-manifest-lockfile=<none>"]
 
 MANIFEST: dict[str, Any] = {
     "name": "my-gear",
@@ -55,6 +54,7 @@ def rule_runner() -> RuleRunner:
         rules=[
             *gear_manifest_rules(),
             *core_target_types_rules(),
+            *dockerfile.rules(),
             QueryRule(LintResult, (GearManifestRequest.Batch,)),
         ],
         target_types=[DockerImageTarget, FileTarget],
@@ -91,7 +91,7 @@ def lint(
         }
     )
     rule_runner.set_options(
-        [*LINTER_OPTIONS, *pex_cli_options(), *options],
+        [*pex_cli_options(), "--python-interpreter-constraints=['CPython>=3.9,<3.13']", *options],
         env_inherit={"PATH", "PYENV_ROOT", "HOME"},
     )
     target = rule_runner.get_target(Address("gear/src/docker", target_name=target_name))
@@ -106,7 +106,7 @@ def with_changes(**changes: Any) -> dict[str, Any]:
 
 
 def assert_fails_with(result: LintResult, *messages: str) -> None:
-    assert result.exit_code == 1, result.stdout
+    assert result.exit_code == 1, result.stdout + result.stderr
     for message in messages:
         assert message in result.stdout
 
@@ -117,7 +117,7 @@ ADDRESS = "gear/src/docker:my-gear"
 
 def test_consistent_gear_passes(rule_runner: RuleRunner) -> None:
     result = lint(rule_runner)
-    assert result.exit_code == 0, result.stdout
+    assert result.exit_code == 0, result.stdout + result.stderr
     assert f"{PATH}: agrees with {ADDRESS}" in result.stdout
 
 
@@ -205,6 +205,20 @@ def test_gear_spec_violations(rule_runner: RuleRunner) -> None:
     manifest = with_changes(config={"n": {"type": "integer", "default": "three"}})
     assert_fails_with(
         lint(rule_runner, manifest), f"{PATH}: config.n.default is \"three\": 'three' is not of"
+    )
+
+
+def test_config_type_and_input_base_must_be_in_the_spec(rule_runner: RuleRunner) -> None:
+    manifest = with_changes(
+        config={"n": {"type": "int"}}, inputs={"infile": {"base": "files"}}, name="My_Gear"
+    )
+    result = lint(rule_runner, manifest)
+    assert_fails_with(
+        result,
+        f'{PATH}: config.n.type is "int", which the gear spec does not allow',
+        f'{PATH}: inputs.infile is not a valid input: base is "files", expected one of "file", '
+        '"context", "api-key"',
+        f"{PATH}: name: 'My_Gear' does not match",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pants.backend.python.subsystems.python_tool_base import PythonToolBase
+from pants.backend.python.subsystems.python_tool_base import LockfileRules, PythonToolBase
 from pants.backend.python.target_types import EntryPoint
 from pants.engine.target import BoolField
 from pants.option.option_types import SkipOption
@@ -18,10 +18,16 @@ class GearManifestLinter(PythonToolBase):
     )
 
     default_version = "fw-gear>=0.3.7,<0.4"
-    default_requirements = [default_version]
+    default_requirements = [default_version]  # noqa: RUF012 (as PythonToolBase declares it)
     default_main = EntryPoint("gear_manifest_checker")
     register_interpreter_constraints = True
-    default_interpreter_constraints = ["CPython>=3.9,<3.13"]
+    default_interpreter_constraints = ["CPython>=3.9,<3.13"]  # noqa: RUF012
+    # Used where [gear-manifest] install_from_resolve is not set (this repository sets it, so
+    # fw-gear is pinned by python-default.lock; the plugin's tests use this one). Regenerate with
+    #   ./pants generate-lockfiles --resolve=gear-manifest --gear-manifest-install-from-resolve= \
+    #     --gear-manifest-lockfile=pants-plugins/gear_manifest/gear_manifest.lock
+    default_lockfile_resource = ("gear_manifest", "gear_manifest.lock")
+    lockfile_rules_type = LockfileRules.SIMPLE
 
     skip = SkipOption("lint")
 
