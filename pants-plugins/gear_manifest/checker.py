@@ -124,14 +124,23 @@ def _expand(value: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?::-[^}]*)?\}|\$(\w+)", replace, value)
 
 
+def _split(text: str) -> list[str]:
+    """Shell-style words; plain whitespace splitting where the quoting is unbalanced."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
 def _words(arguments: str) -> list[str]:
     if arguments.startswith("["):
         try:
             parsed = json.loads(arguments)
-            return [str(word) for word in parsed]
         except json.JSONDecodeError:
-            pass
-    return shlex.split(arguments)
+            return _split(arguments)
+        if isinstance(parsed, list):
+            return [str(word) for word in parsed]
+    return _split(arguments)
 
 
 def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
@@ -142,7 +151,7 @@ def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
     workdir = "/"
     for keyword, arguments in _instructions(text):
         if keyword in ("ENV", "ARG"):
-            for assignment in shlex.split(arguments):
+            for assignment in _split(arguments):
                 name, equals, value = assignment.partition("=")
                 if equals:
                     variables[name] = _expand(value, variables)
@@ -331,7 +340,7 @@ def _check_command(
     command = manifest.get("command")
     if command is not None and not isinstance(command, str):
         return  # The spec check reports the type.
-    words = shlex.split(command) if command else []
+    words = _split(command) if command else []
     program = _join("/flywheel/v0", words[0]) if words else DEFAULT_COMMAND
     shown = _quote(command) if command else f"not set (so Flywheel runs {_quote(DEFAULT_COMMAND)})"
     if dockerfile.pex_destinations:

@@ -203,6 +203,26 @@ def test_shell_form_entrypoint_relative_to_workdir() -> None:
     assert dockerfile == DockerfileCommands("D", (), ("/flywheel/v0/run.py", "--x"))
 
 
+def test_unusual_dockerfiles_do_not_break_the_parser() -> None:
+    dockerfile = parse_dockerfile(
+        "D",
+        'FROM x\nENV FLYWHEEL /flywheel/v0\nRUN echo "unbalanced\nCOPY ["a/bin.pex", "$FLYWHEEL/run"]\n'
+        "COPY --from=build /out/app.pex /bin/app\nENTRYPOINT\n",
+    )
+    assert dockerfile.pex_destinations == ("/flywheel/v0/run", "/bin/app")
+    assert dockerfile.entrypoint == ()
+
+
+def test_manifest_with_odd_types_is_reported_not_crashed() -> None:
+    manifest = changed(custom="not an object", command="'unbalanced", version=1)
+    problems = check(manifest)
+    assert (
+        f'{PATH}: version is 1 but the docker_image target {ADDRESS} is tagged "1.2.0"' in problems
+    )
+    assert any("custom.gear-builder.image is missing" in problem for problem in problems)
+    assert any('command is "\'unbalanced"' in problem for problem in problems)
+
+
 # 6. well-formed JSON
 
 
