@@ -206,8 +206,12 @@ def test_shell_form_entrypoint_relative_to_workdir() -> None:
 def test_unusual_dockerfiles_do_not_break_the_parser() -> None:
     dockerfile = parse_dockerfile(
         "D",
-        'FROM x\nENV FLYWHEEL /flywheel/v0\nRUN echo "unbalanced\nCOPY ["a/bin.pex", "$FLYWHEEL/run"]\n'
-        "COPY --from=build /out/app.pex /bin/app\nENTRYPOINT\n",
+        "FROM x\n"
+        "ENV FLYWHEEL /flywheel/v0\n"
+        'RUN echo "unbalanced\n'
+        'COPY ["a/bin.pex", "$FLYWHEEL/run"]\n'
+        "COPY --from=build /out/app.pex /bin/app\n"
+        "ENTRYPOINT\n",
     )
     assert dockerfile.pex_destinations == ("/flywheel/v0/run", "/bin/app")
     assert dockerfile.entrypoint == ()
