@@ -47,6 +47,13 @@ class GearContext:
         """The config values validated against a gear's config model."""
         return parse_config(model, self.config_values, source=str(self.config_path))
 
+    def api_key(self) -> str | None:
+        """The key of the job's api-key input, if it has one (never log it)."""
+        for entry in self._fw.config.inputs.values():
+            if isinstance(entry, dict) and entry.get("base") == "api-key" and entry.get("key"):
+                return str(entry["key"])
+        return None
+
     def input_file(self, name: str) -> Path:
         """The path of the file input `name`, which must be given and exist."""
         entry = self._fw.config.get_input(name)

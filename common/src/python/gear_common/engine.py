@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -45,15 +44,23 @@ def check_config_json(config_path: Path) -> None:
         )
 
 
+class _FwGearContext(fw_gear.GearContext):  # type: ignore[misc]
+    """fw-gear's context without its eager Flywheel client.
+
+    Clients are made by `gear_common.flywheel_client`, which can also use the gear bot's key
+    and reports a refused key as one clear error; gears without an API key need no SDK.
+    """
+
+    def get_client(self) -> None:
+        return None
+
+
 def _open_fw_context(gear_path: Path, config_path: Path) -> fw_gear.GearContext:
-    with warnings.catch_warnings():
-        # fw-gear warns when flywheel-sdk is absent; gears without an API key do not need it.
-        warnings.filterwarnings("ignore", message="Please install the `sdk` extra")
-        return fw_gear.GearContext(
-            gear_path=str(gear_path),
-            manifest_path=str(gear_path / "manifest.json"),
-            config_path=str(config_path),
-        )
+    return _FwGearContext(
+        gear_path=str(gear_path),
+        manifest_path=str(gear_path / "manifest.json"),
+        config_path=str(config_path),
+    )
 
 
 class GearEngine:

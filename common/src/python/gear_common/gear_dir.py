@@ -36,11 +36,13 @@ def prepare_gear_dir(
     destination: Mapping[str, Any] | None = None,
     manifest: Path | None = None,
     location_root: Path | None = None,
+    api_key: str | None = None,
 ) -> Path:
     """Creates the gear directory and returns the path of its config.json.
 
     Each input file is copied to `input/<name>/`. `location_root` is the path the gear will see
     the directory at (default: `gear_path` itself), e.g. /flywheel/v0 inside an image.
+    `api_key` adds an `api-key` input holding it.
     """
     seen_at = location_root or gear_path
     for sub in ("input", "output", "work"):
@@ -53,6 +55,8 @@ def prepare_gear_dir(
         target_dir.mkdir(parents=True, exist_ok=True)
         copied = Path(shutil.copyfile(source, target_dir / source.name))
         input_entries[name] = file_input_entry(copied, seen_at / "input" / name / source.name)
+    if api_key is not None:
+        input_entries["api-key"] = {"base": "api-key", "key": api_key}
     config_json = {
         "config": dict(config or {}),
         "inputs": input_entries,

@@ -1,0 +1,440 @@
+"""A stateful, in-memory stand-in for the Flywheel API, served over HTTP on 127.0.0.1.
+
+The real `flywheel.Client` talks to it with an API key of the form
+`127.0.0.1:<port>:__force_insecure:<key>`, so tests exercise real SDK calls, request bodies and
+response parsing. It serves the endpoints the repository's code uses (auth status, current
+user, version, groups, projects, subjects, sessions, acquisitions, analyses, files, jobs,
+gears, gear rules, roles, permissions and lookup), `find()` filters and `after_id` paging,
+records every request, and can inject faults (a status code or a delay on the Nth match).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+JSON = dict[str, Any]
+
+# Collections addressed as /api/<name>[/<id>]; the value is the parent field of each item.
+CONTAINERS = {
+    "groups": None,
+    "projects": "group",
+    "subjects": "project",
+    "sessions": "subject",
+    "acquisitions": "session",
+    "analyses": None,
+    "jobs": None,
+    "gears": None,
+    "roles": None,
+    "users": None,
+}
+MUTATING_METHODS = frozenset({"POST", "PUT", "DELETE"})
+# POST endpoints that only read.
+READ_ONLY_POSTS = frozenset({"/api/lookup"})
+SDK_VERSION_FALLBACK = "20.0.0"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+
+    @property
+    def mutating(self) -> bool:
+        return self.method in MUTATING_METHODS and self.path not in READ_ONLY_POSTS
+
+
+@dataclass
+class Fault:
+    """Fails (or delays) the `nth` request (1-based) whose method and path match."""
+
+    method: str
+    path_pattern: str
+    nth: int = 1
+    status: int = 500
+    delay: float = 0.0
+    seen: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and re.fullmatch(self.path_pattern, path) is not None
+
+
+class ApiError(Exception):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _sdk_version() -> str:
+    try:
+        from flywheel.flywheel import SDK_VERSION  # pants: no-infer-dep
+
+        return str(SDK_VERSION)
+    except ImportError:  # pragma: no cover - the SDK is installed wherever this is used
+        return SDK_VERSION_FALLBACK
+
+
+def _field(item: JSON, dotted: str) -> Any:
+    value: Any = item
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get("_id" if part == "id" else part)
+    return value
+
+
+def _matches_filter(item: JSON, filter_text: str) -> bool:
+    """Flywheel filter strings: comma-separated `key=value`, `key!=value`, `key=~regex`."""
+    for clause in filter(None, (part.strip() for part in filter_text.split(","))):
+        match = re.fullmatch(r"([\w.\-]+)\s*(!=|=~|=)\s*(.*)", clause)
+        if not match:
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"unsupported filter clause {clause!r}")
+        key, operator, expected = match.groups()
+        expected = expected.strip().strip('"')
+        actual = _field(item, key)
+        values = [str(v) for v in actual] if isinstance(actual, list) else [str(actual)]
+        if operator == "=" and expected not in values:
+            return False
+        if operator == "!=" and expected in values:
+            return False
+        if operator == "=~" and not any(re.search(expected, v) for v in values):
+            return False
+    return True
+
+
+class FakeFlywheel:
+    """The fake server and its state. Use as a context manager, or `start()`/`stop()`."""
+
+    def __init__(self, api_key_secret: str = "fake-key") -> None:
+        self.api_key_secret = api_key_secret
+        self.items: dict[str, dict[str, JSON]] = {name: {} for name in CONTAINERS}
+        self.rules: dict[str, dict[str, JSON]] = {}
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self._ids = count(1)
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.current_user: JSON = {
+            "_id": "admin@example.org",
+            "firstname": "Ada",
+            "lastname": "Admin",
+            "email": "admin@example.org",
+        }
+        self.add("users", dict(self.current_user))
+        for label in ("admin", "read-write", "read-only"):
+            self.add("roles", {"label": label, "_id": f"role-{label}"})
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeFlywheel:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            # http.server dispatches to do_<METHOD>.
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+            do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeFlywheel:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the fake Flywheel is not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def api_key(self) -> str:
+        """An API key that makes `flywheel.Client` talk plain HTTP to this server."""
+        return f"127.0.0.1:{self.port}:__force_insecure:{self.api_key_secret}"
+
+    # --- state ---------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return f"{next(self._ids):024x}"
+
+    def add(self, collection: str, item: JSON) -> JSON:
+        """Adds an item directly (test set-up); returns it with its id and timestamps."""
+        with self._lock:
+            item = dict(item)
+            item.setdefault("_id", self.new_id())
+            item.setdefault("created", _now())
+            item.setdefault("modified", item["created"])
+            if collection in ("groups", "projects"):
+                item.setdefault("permissions", [])
+            self.items[collection][item["_id"]] = item
+            return item
+
+    def find(self, collection: str, **fields: Any) -> list[JSON]:
+        """Items of `collection` whose fields equal `fields` (dotted names allowed via __)."""
+        with self._lock:
+            return [
+                item
+                for item in self.items[collection].values()
+                if all(_field(item, k.replace("__", ".")) == v for k, v in fields.items())
+            ]
+
+    def mutating_requests(self) -> list[RecordedRequest]:
+        return [request for request in self.requests if request.mutating]
+
+    def reset_requests(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def inject(self, fault: Fault) -> Fault:
+        self.faults.append(fault)
+        return fault
+
+    @contextmanager
+    def fault(self, method: str, path_pattern: str, **kwargs: Any) -> Iterator[Fault]:
+        fault = self.inject(Fault(method, path_pattern, **kwargs))
+        try:
+            yield fault
+        finally:
+            self.faults.remove(fault)
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")
+        request = RecordedRequest(handler.command, url.path, parse_qs(url.query), body)
+        with self._lock:
+            self.requests.append(request)
+            fault = self._matching_fault(request)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        try:
+            if fault is not None and fault.status:
+                raise ApiError(HTTPStatus(fault.status), f"injected fault on {request.path}")
+            self._check_key(handler.headers.get("Authorization", ""))
+            with self._lock:
+                status, payload = self._route(request)
+        except ApiError as exc:
+            status, payload = exc.status, {"status": int(exc.status), "message": exc.message}
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _matching_fault(self, request: RecordedRequest) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(request.method, request.path):
+                fault.seen += 1
+                if fault.seen == fault.nth:
+                    return fault
+        return None
+
+    def _check_key(self, authorization: str) -> None:
+        if not authorization.endswith(self.api_key_secret):
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "invalid API key")
+
+    def _route(self, request: RecordedRequest) -> tuple[HTTPStatus, Any]:
+        parts = [part for part in request.path.split("/") if part]
+        if not parts or parts[0] != "api":
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
+        parts = parts[1:]
+        method = request.method
+        if parts == ["auth", "status"]:
+            return HTTPStatus.OK, {
+                "origin": {"type": "user", "id": self.current_user["_id"]},
+                "user_id": self.current_user["_id"],
+                "user_is_admin": True,
+                "is_device": False,
+            }
+        if parts == ["version"]:
+            return HTTPStatus.OK, {"release": _sdk_version(), "flywheel_release": _sdk_version()}
+        if parts == ["users", "self"]:
+            return HTTPStatus.OK, self.current_user
+        if parts == ["lookup"] and method == "POST":
+            return HTTPStatus.OK, self._lookup(request.body)
+        if parts and parts[0] in CONTAINERS:
+            return self._container(method, parts, request)
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
+
+    def _get(self, collection: str, item_id: str) -> JSON:
+        item = self.items[collection].get(item_id)
+        if item is None:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"{collection[:-1]} {item_id} not found")
+        return item
+
+    def _container(
+        self, method: str, parts: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        collection, rest = parts[0], parts[1:]
+        if not rest:
+            if method == "GET":
+                return HTTPStatus.OK, self._list(collection, request.query)
+            if method == "POST":
+                return HTTPStatus.OK, {"_id": self._create(collection, request.body)}
+        elif len(rest) == 1:
+            item = self._get(collection, rest[0])
+            if method == "GET":
+                return HTTPStatus.OK, item
+            if method == "PUT":
+                item.update(request.body or {})
+                item["modified"] = _now()
+                return HTTPStatus.OK, {"modified": 1}
+            if method == "DELETE":
+                del self.items[collection][rest[0]]
+                return HTTPStatus.OK, {"deleted": 1}
+        elif rest[1] == "permissions" and collection in ("groups", "projects"):
+            return self._permissions(method, self._get(collection, rest[0]), rest[2:], request)
+        elif rest[1] == "rules" and collection == "projects":
+            return self._rules(method, self._get(collection, rest[0]), rest[2:], request)
+        elif rest[1] == "projects" and collection == "groups" and method == "GET":
+            return HTTPStatus.OK, self.find("projects", group=rest[0])
+        elif rest[1] in CONTAINERS and method == "GET":
+            # e.g. /projects/<id>/subjects, /sessions/<id>/acquisitions
+            parent_field = CONTAINERS[rest[1]]
+            if parent_field:
+                return HTTPStatus.OK, self._list(rest[1], request.query, {parent_field: rest[0]})
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+
+    def _list(
+        self, collection: str, query: dict[str, list[str]], scope: JSON | None = None
+    ) -> list[JSON]:
+        items = sorted(self.items[collection].values(), key=lambda item: str(item["_id"]))
+        for key, value in (scope or {}).items():
+            items = [item for item in items if item.get(key) == value]
+        for filter_text in query.get("filter", []):
+            items = [item for item in items if _matches_filter(item, filter_text)]
+        if "after_id" in query:
+            after = query["after_id"][0]
+            items = [item for item in items if str(item["_id"]) > after]
+        if "limit" in query:
+            items = items[: int(query["limit"][0])]
+        return items
+
+    def _create(self, collection: str, body: Any) -> str:
+        if not isinstance(body, dict):
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST, f"expected a JSON object to create a {collection[:-1]}"
+            )
+        item = dict(body)
+        if collection == "groups":
+            group_id = item.get("_id") or item.get("id")
+            if not group_id or group_id in self.items["groups"]:
+                raise ApiError(HTTPStatus.CONFLICT, f"group {group_id!r} exists or has no id")
+            item["_id"] = group_id
+            item.pop("id", None)
+        parent_field = CONTAINERS[collection]
+        if parent_field:
+            parent_collection = {
+                "group": "groups",
+                "project": "projects",
+                "subject": "subjects",
+                "session": "sessions",
+            }[parent_field]
+            parent_id = item.get(parent_field)
+            if not parent_id:
+                raise ApiError(HTTPStatus.BAD_REQUEST, f"{collection[:-1]} needs a {parent_field}")
+            parent = self._get(parent_collection, parent_id)
+            item["parents"] = {**parent.get("parents", {}), parent_field: parent_id}
+            if collection == "projects":
+                labels = [p["label"] for p in self.find("projects", group=parent_id)]
+                if item.get("label") in labels:
+                    raise ApiError(
+                        HTTPStatus.CONFLICT, f"project {item.get('label')!r} exists in {parent_id}"
+                    )
+        return str(self.add(collection, item)["_id"])
+
+    def _permissions(
+        self, method: str, item: JSON, rest: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        permissions: list[JSON] = item.setdefault("permissions", [])
+        if not rest and method == "POST":
+            entry = dict(request.body or {})
+            if any(p["_id"] == entry.get("_id") for p in permissions):
+                raise ApiError(HTTPStatus.CONFLICT, f"permission for {entry.get('_id')} exists")
+            permissions.append(entry)
+            return HTTPStatus.OK, entry
+        if len(rest) == 1:
+            matching = [p for p in permissions if p["_id"] == rest[0]]
+            if not matching:
+                raise ApiError(HTTPStatus.NOT_FOUND, f"no permission for {rest[0]}")
+            if method == "GET":
+                return HTTPStatus.OK, matching[0]
+            if method == "PUT":
+                matching[0].update(request.body or {})
+                return HTTPStatus.OK, matching[0]
+            if method == "DELETE":
+                permissions.remove(matching[0])
+                return HTTPStatus.OK, {"deleted": 1}
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+
+    def _rules(
+        self, method: str, project: JSON, rest: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        rules = self.rules.setdefault(project["_id"], {})
+        if not rest and method == "GET":
+            return HTTPStatus.OK, list(rules.values())
+        if not rest and method == "POST":
+            rule = {**(request.body or {}), "_id": self.new_id(), "project_id": project["_id"]}
+            rules[rule["_id"]] = rule
+            return HTTPStatus.OK, {"_id": rule["_id"]}
+        if len(rest) == 1 and rest[0] in rules:
+            if method == "GET":
+                return HTTPStatus.OK, rules[rest[0]]
+            if method == "DELETE":
+                del rules[rest[0]]
+                return HTTPStatus.OK, {"deleted": 1}
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+
+    def _lookup(self, body: Any) -> JSON:
+        path = body.get("path") if isinstance(body, dict) else None
+        if not isinstance(path, list) or not path:
+            raise ApiError(HTTPStatus.BAD_REQUEST, "lookup needs a non-empty path list")
+        group = self.items["groups"].get(path[0])
+        if group is None:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no group {path[0]}")
+        if len(path) == 1:
+            return {**group, "container_type": "group"}
+        projects = [p for p in self.find("projects", group=path[0]) if p["label"] == path[1]]
+        if not projects or len(path) > 2:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"cannot resolve {'/'.join(path)}")
+        return {**projects[0], "container_type": "project"}

@@ -1,0 +1,1 @@
+"""Project management gear: Flywheel groups and projects from a study file."""

@@ -1,0 +1,26 @@
+"""Entry point of the project management gear (the image's /bin/run)."""
+
+from __future__ import annotations
+
+from gear_common.context import GearContext
+from gear_common.engine import run_gear
+from gear_common.flywheel_adaptor import FlywheelProxy
+from gear_common.flywheel_client import choose_api_key, connect
+from project_app import main
+from project_app.parser import parse_args
+
+
+def run_project_management(context: GearContext) -> None:
+    args = parse_args(context)
+    api_key = choose_api_key(context.api_key(), args.config.apikey_path_prefix)
+    proxy = FlywheelProxy(connect(api_key), dry_run=args.config.dry_run)
+    main.run(
+        proxy=proxy,
+        studies=args.studies,
+        admin_group=args.config.admin_group,
+        new_only=args.config.new_only,
+    )
+
+
+if __name__ == "__main__":
+    run_gear(run_project_management)

@@ -1,0 +1,154 @@
+"""End-to-end: the gear's run.py with a real config.json, input file and output directory,
+against the fake Flywheel API (the real SDK speaking HTTP)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from fake_flywheel import FakeFlywheel, Fault
+from moto import mock_aws
+
+from gear_common.engine import GearEngine
+from gear_common.gear_dir import prepare_gear_dir
+from project_app.run import run_project_management
+from project_app_tests.helpers import EXAMPLE, MANIFEST, project_labels, seed_admin_group
+
+
+def gear_dir(tmp_path: Path, api_key: str, project_file: Path = EXAMPLE, **config: object) -> Path:
+    path = tmp_path / "v0"
+    prepare_gear_dir(
+        path,
+        config=config,
+        inputs={"project_file": project_file},
+        manifest=MANIFEST,
+        api_key=api_key,
+    )
+    return path
+
+
+def run_in_process(path: Path) -> int:
+    return GearEngine(path).run(run_project_management)
+
+
+def test_run_twice_creates_once(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
+    seed_admin_group(fake_flywheel)
+    path = gear_dir(tmp_path, fake_flywheel.api_key)
+
+    assert run_in_process(path) == 0
+    first = len(fake_flywheel.mutating_requests())
+    assert len(fake_flywheel.find("projects")) == 22
+
+    fake_flywheel.reset_requests()
+    assert run_in_process(path) == 0
+    assert fake_flywheel.mutating_requests() == []
+    assert first == 3 + 22 + 2 * 3 + 2 * 22
+
+
+def test_dry_run_sends_no_mutating_request(
+    fake_flywheel: FakeFlywheel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_admin_group(fake_flywheel)
+    assert run_in_process(gear_dir(tmp_path, fake_flywheel.api_key, dry_run=True)) == 0
+    assert fake_flywheel.mutating_requests() == []
+    assert "dry run: would create project gamma/accepted-leads" in capsys.readouterr().out
+
+
+def test_validation_errors_stop_before_any_request(
+    fake_flywheel: FakeFlywheel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "study: A\nstudy-id: a\ncenters: []\ndatatypes: [form]\n"
+        "---\nstudy: B\nstudy-id: B!\ncenters: [{center-id: x1, active: maybe}]\n"
+    )
+    path = gear_dir(tmp_path, fake_flywheel.api_key, project_file=bad)
+
+    assert run_in_process(path) == 1
+    assert fake_flywheel.requests == []
+    err = capsys.readouterr().err
+    assert f"{path / 'input/project_file/bad.yaml'}: 4 problem(s):" in err
+    assert "document 1: centers: List should have at least 1 item" in err
+    assert "document 2: study-id: String should match pattern" in err
+    assert "document 2: centers[0].active: Input should be a valid boolean" in err
+    assert "document 2: datatypes: Field required" in err
+
+
+def test_yaml_syntax_error_names_document_and_line(
+    fake_flywheel: FakeFlywheel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("study: A\n---\nstudy: [unclosed\n")
+    assert run_in_process(gear_dir(tmp_path, fake_flywheel.api_key, project_file=bad)) == 1
+    assert "broken.yaml: document 2: " in capsys.readouterr().err
+    assert fake_flywheel.requests == []
+
+
+def test_fault_half_way_then_resume(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
+    seed_admin_group(fake_flywheel)
+    path = gear_dir(tmp_path, fake_flywheel.api_key)
+    fake_flywheel.inject(Fault("POST", "/api/projects", nth=12, status=503))
+
+    assert run_in_process(path) == 1
+    assert len(fake_flywheel.find("projects")) == 11
+
+    assert run_in_process(path) == 0
+    assert len(fake_flywheel.find("projects")) == 22
+    assert project_labels(fake_flywheel, "gamma")[-1] == "sandbox-form-leads"
+
+
+def test_gear_bot_key_from_ssm(
+    fake_flywheel: FakeFlywheel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_admin_group(fake_flywheel)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    wrong_key = f"127.0.0.1:{fake_flywheel.port}:__force_insecure:not-the-key"
+    path = gear_dir(tmp_path, wrong_key, apikey_path_prefix="/prod/gearbot")
+    with mock_aws():
+        boto3.client("ssm").put_parameter(
+            Name="/prod/gearbot/apikey", Value=fake_flywheel.api_key, Type="SecureString"
+        )
+        assert run_in_process(path) == 0
+    assert len(fake_flywheel.find("projects")) == 22
+
+
+def test_refused_key_is_a_clear_error_without_the_key(
+    fake_flywheel: FakeFlywheel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sEcReT-value-42"
+    wrong_key = f"127.0.0.1:{fake_flywheel.port}:__force_insecure:{secret}"
+    assert run_in_process(gear_dir(tmp_path, wrong_key)) == 1
+    output = capsys.readouterr()
+    assert "the Flywheel API refused the API key (401" in output.err
+    assert secret not in output.out + output.err
+
+
+def test_entry_point_exit_codes(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
+    seed_admin_group(fake_flywheel)
+    path = gear_dir(tmp_path, fake_flywheel.api_key, admin_group="missing")
+    env = {
+        **os.environ,
+        "FLYWHEEL_GEAR_PATH": str(path),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "FLYWHEEL_SDK_TOTAL_RETRIES": "0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "project_app.run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert 'admin group "missing" does not exist in Flywheel' in result.stderr
+    assert fake_flywheel.mutating_requests() == []
