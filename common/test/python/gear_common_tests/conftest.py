@@ -1,0 +1,3 @@
+from fake_flywheel.pytest_fixtures import fake_flywheel
+
+__all__ = ["fake_flywheel"]
