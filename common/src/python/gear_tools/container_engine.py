@@ -69,7 +69,9 @@ def run_gear_image(engine: Engine, image: str, gear_dir: Path, command: list[str
             _run(["buildah", "rm", container], check=False)
     else:
         container = _run(
-            ["docker", "create", "--entrypoint", command[0], image, *command[1:]]
+            # Host networking, so the gear reaches a fake Flywheel API on 127.0.0.1.
+            ["docker", "create", "--network", "host", "--entrypoint", command[0], image]
+            + command[1:]
         ).stdout.strip()
         try:
             _run(["docker", "cp", f"{gear_dir}/.", f"{container}:{FLYWHEEL_DIR}"])

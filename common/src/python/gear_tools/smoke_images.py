@@ -16,10 +16,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fake_flywheel import FakeFlywheel
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import FLYWHEEL_DIR, Engine, detect_engine, run_gear_image
+
+
+class FakeFlywheelCase(BaseModel):
+    """A fake Flywheel API for the run: its starting state and what it must hold after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: dict[str, list[dict[str, Any]]] = {}
+    expect_counts: dict[str, int] = {}
+    expect_mutating_requests: int | None = None
 
 
 class SmokeCase(BaseModel):
@@ -30,6 +41,8 @@ class SmokeCase(BaseModel):
     description: str
     config: dict[str, Any] = {}
     inputs: dict[str, str] = {}
+    # Serve a fake Flywheel API on 127.0.0.1 and give the gear an api-key input for it.
+    flywheel: FakeFlywheelCase | None = None
     exit_code: int
     outputs: list[str] = []
     log_contains: list[str] = []
@@ -54,14 +67,35 @@ def load_case(case_file: Path) -> SmokeCase:
         raise SystemExit(f"{case_file}: not a valid smoke case:\n{exc}") from None
 
 
+def _flywheel_failures(fake: FakeFlywheel, expected: FakeFlywheelCase) -> list[str]:
+    failures = []
+    for collection, count in expected.expect_counts.items():
+        found = len(fake.find(collection))
+        if found != count:
+            failures.append(f"Flywheel holds {found} {collection}, expected {count}")
+    mutating = len(fake.mutating_requests())
+    if expected.expect_mutating_requests not in (None, mutating):
+        failures.append(
+            f"{mutating} mutating API requests, expected {expected.expect_mutating_requests}"
+        )
+    return failures
+
+
 def run_case(engine: Engine, image: str, command: list[str], case_file: Path) -> list[str]:
     """Runs one case and returns its failures (empty when it passed)."""
     case = load_case(case_file)
     inputs = {name: case_file.parent / path for name, path in case.inputs.items()}
-    with tempfile.TemporaryDirectory(prefix="gear-smoke-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gear-smoke-") as tmp, FakeFlywheel() as fake:
+        for collection, items in (case.flywheel.seed if case.flywheel else {}).items():
+            for item in items:
+                fake.add(collection, item)
         gear_dir = Path(tmp)
         prepare_gear_dir(
-            gear_dir, config=case.config, inputs=inputs, location_root=Path(FLYWHEEL_DIR)
+            gear_dir,
+            config=case.config,
+            inputs=inputs,
+            location_root=Path(FLYWHEEL_DIR),
+            api_key=fake.api_key if case.flywheel else None,
         )
         run = run_gear_image(engine, image, gear_dir, command)
         failures = []
@@ -73,6 +107,8 @@ def run_case(engine: Engine, image: str, command: list[str], case_file: Path) ->
         for text in case.log_contains:
             if text not in run.log:
                 failures.append(f"log does not contain {text!r}")
+        if case.flywheel:
+            failures.extend(_flywheel_failures(fake, case.flywheel))
         if failures:
             failures.append("log:\n" + run.log)
         return failures

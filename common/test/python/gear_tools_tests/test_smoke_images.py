@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import flywheel
 import pytest
 from gear_tools import smoke_images
 from gear_tools.container_engine import GearRun, detect_engine
@@ -90,3 +91,31 @@ def test_engine_from_environment_state_file_or_default(
     monkeypatch.setenv("GEAR_CONTAINER_ENGINE", "lxc")
     with pytest.raises(ValueError, match="docker or podman, not 'lxc'"):
         detect_engine(state)
+
+
+def test_case_with_fake_flywheel_seeds_it_and_checks_its_state(tmp_path: Path) -> None:
+    def gear_that_adds_a_project(
+        engine: str, image: str, gear_dir: Path, command: list[str]
+    ) -> GearRun:
+        config = json.loads((gear_dir / "config.json").read_text())
+        client = flywheel.Client(config["inputs"]["api-key"]["key"])
+        client.add_project(flywheel.Project(group="g", label="p"))
+        return GearRun(exit_code=0, log="")
+
+    case = {
+        "description": "d",
+        "exit_code": 0,
+        "flywheel": {
+            "seed": {"groups": [{"_id": "g", "label": "G"}]},
+            "expect_counts": {"groups": 1, "projects": 2},
+            "expect_mutating_requests": 0,
+        },
+    }
+    case_file = write_case(tmp_path, case)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(smoke_images, "run_gear_image", gear_that_adds_a_project)
+        failures = smoke_images.run_case("podman", "img", ["/bin/run"], case_file)
+    assert failures[:2] == [
+        "Flywheel holds 1 projects, expected 2",
+        "1 mutating API requests, expected 0",
+    ]
