@@ -7,6 +7,7 @@ still made, so the log shows exactly what a real run would do.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -26,11 +27,20 @@ class FlywheelApiError(GearError):
 
 @dataclass(frozen=True)
 class ContainerRef:
-    """A group or project that exists, or (in a dry run) would be created."""
+    """A group or project that exists, or (in a dry run) would be created.
+
+    `permissions` holds the (user id, access or role id) pairs it had when looked up, so
+    permission changes need no second read.
+    """
 
     id: str | None
     label: str
     created: bool
+    permissions: frozenset[tuple[str, str]] = frozenset()
+
+
+def _access(permission: Any) -> str:
+    return str(getattr(permission.access, "value", permission.access))
 
 
 def _is_not_found(exc: flywheel.ApiException) -> bool:
@@ -63,8 +73,10 @@ class FlywheelProxy:
             ) from None
 
     def ensure_group(self, group_id: str, label: str) -> ContainerRef:
-        if self.find_group(group_id) is not None:
-            return ContainerRef(group_id, label, created=False)
+        group = self.find_group(group_id)
+        if group is not None:
+            permissions = frozenset((p.id, _access(p)) for p in group.permissions or [])
+            return ContainerRef(group_id, label, created=False, permissions=permissions)
         if self.dry_run:
             log.info("dry run: would create group %s (%s)", group_id, label)
             return ContainerRef(None, label, created=True)
@@ -76,33 +88,34 @@ class FlywheelProxy:
         log.info("Created group %s (%s)", group_id, label)
         return ContainerRef(group_id, label, created=True)
 
-    def group_admins(self, group_id: str) -> list[str]:
-        """Users with admin access to the group."""
+    def group_admins(self, group_id: str) -> list[str] | None:
+        """Users with admin access to the group; None if there is no such group."""
         group = self.find_group(group_id)
         if group is None:
-            raise FlywheelApiError(f"group {group_id} does not exist")
-        return sorted(
-            permission.id
-            for permission in group.permissions or []
-            if str(getattr(permission.access, "value", permission.access)) == ADMIN
-        )
+            return None
+        return sorted(p.id for p in group.permissions or [] if _access(p) == ADMIN)
 
-    def ensure_group_access(self, group_id: str, user_id: str, access: str) -> bool:
-        """Gives `user_id` `access` to the group unless it has some; True if changed."""
-        group = self.find_group(group_id)
-        if group is not None and any(p.id == user_id for p in group.permissions or []):
-            return False
-        if self.dry_run:
-            log.info("dry run: would give %s %s access to group %s", user_id, access, group_id)
-            return True
-        self._call(
-            f"giving {user_id} {access} access to group {group_id}",
-            self._client.add_group_permission,
-            group_id,
-            flywheel.AccessPermission(id=user_id, access=access),
-        )
-        log.info("Gave %s %s access to group %s", user_id, access, group_id)
-        return True
+    def ensure_group_access(
+        self, group: ContainerRef, group_id: str, user_ids: Iterable[str], access: str
+    ) -> int:
+        """Gives each user `access` to the group unless it has some; returns how many changed."""
+        has_access = {user for user, _ in group.permissions}
+        changed = 0
+        for user_id in user_ids:
+            if user_id in has_access:
+                continue
+            changed += 1
+            if self.dry_run:
+                log.info("dry run: would give %s %s access to group %s", user_id, access, group_id)
+                continue
+            self._call(
+                f"giving {user_id} {access} access to group {group_id}",
+                self._client.add_group_permission,
+                group_id,
+                flywheel.AccessPermission(id=user_id, access=access),
+            )
+            log.info("Gave %s %s access to group %s", user_id, access, group_id)
+        return changed
 
     # --- projects ----------------------------------------------------------------------------
 
@@ -118,7 +131,12 @@ class FlywheelProxy:
         if group.id is not None:
             project = self.find_project(group_id, label)
             if project is not None:
-                return ContainerRef(project.id, label, created=False)
+                permissions = frozenset(
+                    (p.id, role_id)
+                    for p in project.permissions or []
+                    for role_id in p.role_ids or []
+                )
+                return ContainerRef(project.id, label, created=False, permissions=permissions)
         if self.dry_run:
             log.info("dry run: would create project %s/%s", group_id, label)
             return ContainerRef(None, label, created=True)
@@ -142,27 +160,29 @@ class FlywheelProxy:
             known = ", ".join(sorted(self._role_ids)) or "none"
             raise FlywheelApiError(f"no role labelled {label!r} (roles: {known})") from None
 
-    def ensure_project_role(self, project: ContainerRef, user_id: str, role_label: str) -> bool:
-        """Gives `user_id` the role on the project unless it has it; True if changed."""
+    def ensure_project_role(
+        self, project: ContainerRef, user_ids: Iterable[str], role_label: str
+    ) -> int:
+        """Gives each user the role on the project unless they have it; returns how many changed."""
         role_id = self.role_id(role_label)
         where = f"project {project.label}"
-        if project.id is not None:
-            current = self._call(f"reading {where}", self._client.get_project, project.id)
-            for permission in current.permissions or []:
-                if permission.id == user_id and role_id in (permission.role_ids or []):
-                    return False
-        if self.dry_run:
-            log.info("dry run: would give %s the %s role on %s", user_id, role_label, where)
-            return True
-        assert project.id is not None
-        self._call(
-            f"giving {user_id} the {role_label} role on {where}",
-            self._client.add_project_permission,
-            project.id,
-            flywheel.RolesRoleAssignment(id=user_id, role_ids=[role_id]),
-        )
-        log.info("Gave %s the %s role on %s", user_id, role_label, where)
-        return True
+        changed = 0
+        for user_id in user_ids:
+            if (user_id, role_id) in project.permissions:
+                continue
+            changed += 1
+            if self.dry_run:
+                log.info("dry run: would give %s the %s role on %s", user_id, role_label, where)
+                continue
+            assert project.id is not None
+            self._call(
+                f"giving {user_id} the {role_label} role on {where}",
+                self._client.add_project_permission,
+                project.id,
+                flywheel.RolesRoleAssignment(id=user_id, role_ids=[role_id]),
+            )
+            log.info("Gave %s the %s role on %s", user_id, role_label, where)
+        return changed
 
     # --- gears and gear rules ----------------------------------------------------------------
 

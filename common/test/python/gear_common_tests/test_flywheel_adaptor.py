@@ -33,8 +33,8 @@ def test_dry_run_logs_and_sends_nothing(
     fw = proxy(fake_flywheel, dry_run=True)
     group = fw.ensure_group("beta", "Beta")
     project = fw.ensure_project(group, "beta", "accepted")
-    assert fw.ensure_project_role(project, "u@x", "admin") is True
-    assert fw.ensure_group_access("beta", "u@x", "admin") is True
+    assert fw.ensure_project_role(project, ["u@x"], "admin") == 1
+    assert fw.ensure_group_access(group, "beta", ["u@x"], "admin") == 1
     assert fake_flywheel.mutating_requests() == []
     assert "dry run: would create group beta (Beta)" in caplog.text
     assert "dry run: would create project beta/accepted" in caplog.text
@@ -45,10 +45,16 @@ def test_roles_by_label_and_permissions(fake_flywheel: FakeFlywheel) -> None:
     fw = proxy(fake_flywheel)
     group = fw.ensure_group("g1", "G1")
     project = fw.ensure_project(group, "g1", "p")
-    assert fw.ensure_project_role(project, "u@x", "read-only") is True
-    assert fw.ensure_project_role(project, "u@x", "read-only") is False
+    assert fw.ensure_project_role(project, ["u@x", "v@x"], "read-only") == 2
+    again = fw.ensure_project(group, "g1", "p")
+    fake_flywheel.reset_requests()
+    assert fw.ensure_project_role(again, ["u@x", "v@x"], "read-only") == 0
+    assert fake_flywheel.requests == []
     stored = fake_flywheel.find("projects", label="p")[0]["permissions"]
-    assert stored == [{"_id": "u@x", "role_ids": ["role-read-only"]}]
+    assert stored == [
+        {"_id": "u@x", "role_ids": ["role-read-only"]},
+        {"_id": "v@x", "role_ids": ["role-read-only"]},
+    ]
     with pytest.raises(FlywheelApiError, match=r"no role labelled 'boss' \(roles: admin, "):
         fw.role_id("boss")
 
@@ -60,9 +66,11 @@ def test_group_admins_and_access(fake_flywheel: FakeFlywheel) -> None:
     )
     fw = proxy(fake_flywheel)
     assert fw.group_admins("nacc") == ["a@x"]
-    assert fw.ensure_group_access("nacc", "b@x", "rw") is True
-    assert fw.ensure_group_access("nacc", "b@x", "rw") is False
+    group = fw.ensure_group("nacc", "N")
+    assert fw.ensure_group_access(group, "nacc", ["a@x", "b@x"], "rw") == 1
+    assert fw.ensure_group_access(fw.ensure_group("nacc", "N"), "nacc", ["b@x"], "rw") == 0
     assert fw.group_admins("nacc") == ["a@x"]
+    assert fw.group_admins("other") is None
 
 
 def test_api_failure_names_the_change(fake_flywheel: FakeFlywheel) -> None:

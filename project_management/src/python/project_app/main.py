@@ -6,7 +6,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gear_common.flywheel_adaptor import ADMIN, FlywheelApiError, FlywheelProxy
+from gear_common.errors import GearConfigError
+from gear_common.flywheel_adaptor import ADMIN, FlywheelProxy
 from gear_common.study_models import Study
 from project_app.plan import plan_groups
 
@@ -31,9 +32,11 @@ def run(
     new_only: bool,
 ) -> Changes:
     """Creates what is missing; returns what was (or, in a dry run, would be) changed."""
-    if proxy.find_group(admin_group) is None:
-        raise FlywheelApiError(f'admin group "{admin_group}" does not exist in Flywheel')
     admins = proxy.group_admins(admin_group)
+    if admins is None:
+        raise GearConfigError(
+            f'config admin_group: group "{admin_group}" does not exist in Flywheel'
+        )
     plans = plan_groups(studies, admin_group=admin_group, new_only=new_only)
     log.info(
         "Plan: %d groups, %d projects, admins %s",
@@ -46,13 +49,11 @@ def run(
         group = proxy.ensure_group(plan.group_id, plan.label)
         changes.groups += group.created
         if plan.group_id != admin_group:
-            for admin in admins:
-                changes.permissions += proxy.ensure_group_access(plan.group_id, admin, ADMIN)
+            changes.permissions += proxy.ensure_group_access(group, plan.group_id, admins, ADMIN)
         for label in plan.projects:
             project = proxy.ensure_project(group, plan.group_id, label)
             changes.projects += project.created
-            for admin in admins:
-                changes.permissions += proxy.ensure_project_role(project, admin, ADMIN)
+            changes.permissions += proxy.ensure_project_role(project, admins, ADMIN)
     verb = "Would create" if proxy.dry_run else "Created"
     if changes:
         log.info(

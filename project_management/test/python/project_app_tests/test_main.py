@@ -4,6 +4,7 @@ import flywheel
 import pytest
 from fake_flywheel import FakeFlywheel, Fault
 
+from gear_common.errors import GearConfigError
 from gear_common.flywheel_adaptor import FlywheelApiError, FlywheelProxy
 from gear_common.study_models import parse_studies
 from gear_common.yaml_input import load_yaml_documents
@@ -96,6 +97,6 @@ def test_fault_half_way_stops_and_rerun_completes(fake_flywheel: FakeFlywheel) -
 
 
 def test_missing_admin_group_is_an_error_before_any_change(fake_flywheel: FakeFlywheel) -> None:
-    with pytest.raises(FlywheelApiError, match='admin group "nacc" does not exist'):
+    with pytest.raises(GearConfigError, match='config admin_group: group "nacc" does not exist'):
         run_example(fake_flywheel)
     assert fake_flywheel.mutating_requests() == []

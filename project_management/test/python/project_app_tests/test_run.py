@@ -150,5 +150,5 @@ def test_entry_point_exit_codes(fake_flywheel: FakeFlywheel, tmp_path: Path) -> 
         check=False,
     )
     assert result.returncode == 1
-    assert 'admin group "missing" does not exist in Flywheel' in result.stderr
+    assert 'config admin_group: group "missing" does not exist in Flywheel' in result.stderr
     assert fake_flywheel.mutating_requests() == []
