@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fake_flywheel import FakeFlywheel
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fake_flywheel import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import FLYWHEEL_DIR, Engine, detect_engine, run_gear_image
 

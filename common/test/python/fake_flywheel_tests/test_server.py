@@ -1,46 +1,41 @@
-"""The fake Flywheel API, driven by the real flywheel-sdk client."""
+"""The fake_flywheel Flywheel API, driven by the real flywheel-sdk client."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import flywheel
 import pytest
+
 from fake_flywheel import FakeFlywheel, Fault
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFlywheel]:
-    monkeypatch.setenv("FLYWHEEL_SDK_TOTAL_RETRIES", "0")
-    with FakeFlywheel() as server:
-        yield server
-
-
-def test_client_authenticates_and_sees_current_user(fake: FakeFlywheel) -> None:
-    client = flywheel.Client(fake.api_key)
+def test_client_authenticates_and_sees_current_user(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
     assert client.get_current_user().email == "admin@example.org"
-    assert [r.path for r in fake.requests][:1] == ["/api/auth/status"]
+    assert [r.path for r in fake_flywheel.requests][:1] == ["/api/auth/status"]
 
 
-def test_find_filters_and_pages_with_after_id(fake: FakeFlywheel) -> None:
+def test_find_filters_and_pages_with_after_id(fake_flywheel: FakeFlywheel) -> None:
     for index in range(7):
-        fake.add("groups", {"_id": f"g{index}", "label": "even" if index % 2 == 0 else "odd"})
-    client = flywheel.Client(fake.api_key)
+        fake_flywheel.add(
+            "groups", {"_id": f"g{index}", "label": "even" if index % 2 == 0 else "odd"}
+        )
+    client = flywheel.Client(fake_flywheel.api_key)
     assert [g.id for g in client.groups.find("label=odd")] == ["g1", "g3", "g5"]
-    fake.reset_requests()
+    fake_flywheel.reset_requests()
     assert len(list(client.groups.iter_find(limit=3))) == 7
-    after_ids = [r.query.get("after_id") for r in fake.requests]
+    after_ids = [r.query.get("after_id") for r in fake_flywheel.requests]
     # The SDK asks again with after_id until a page comes back empty.
     assert after_ids == [None, ["g2"], ["g5"], ["g6"]]
 
 
-def test_containers_hierarchy_and_lookup(fake: FakeFlywheel) -> None:
-    client = flywheel.Client(fake.api_key)
+def test_containers_hierarchy_and_lookup(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
     client.add_group(flywheel.Group(id="grp", label="Group"))
     project_id = client.add_project(flywheel.Project(group="grp", label="proj"))
-    subject = fake.add("subjects", {"label": "s1", "project": project_id})
-    fake.add("sessions", {"label": "ses", "subject": subject["_id"]})
+    subject = fake_flywheel.add("subjects", {"label": "s1", "project": project_id})
+    fake_flywheel.add("sessions", {"label": "ses", "subject": subject["_id"]})
     assert client.lookup("grp/proj").id == project_id
     assert [s.label for s in client.get_project_subjects(project_id)] == ["s1"]
     with pytest.raises(flywheel.ApiException) as error:
@@ -48,38 +43,38 @@ def test_containers_hierarchy_and_lookup(fake: FakeFlywheel) -> None:
     assert error.value.status == 404
 
 
-def test_faults_fail_or_delay_the_nth_match(fake: FakeFlywheel) -> None:
-    client = flywheel.Client(fake.api_key)
-    fake.inject(Fault("POST", "/api/groups", nth=2, status=500))
+def test_faults_fail_or_delay_the_nth_match(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    fake_flywheel.inject(Fault("POST", "/api/groups", nth=2, status=500))
     client.add_group(flywheel.Group(id="a", label="A"))
     with pytest.raises(flywheel.ApiException) as error:
         client.add_group(flywheel.Group(id="b", label="B"))
     assert error.value.status == 500
     client.add_group(flywheel.Group(id="c", label="C"))
-    assert sorted(fake.items["groups"]) == ["a", "c"]
+    assert sorted(fake_flywheel.items["groups"]) == ["a", "c"]
 
-    with fake.fault("GET", r"/api/groups/a", delay=0.3, status=0):
+    with fake_flywheel.fault("GET", r"/api/groups/a", delay=0.3, status=0):
         started = time.monotonic()
         assert client.get_group("a").label == "A"
         assert time.monotonic() - started >= 0.3
 
 
-def test_records_request_bodies_and_rejects_wrong_keys(fake: FakeFlywheel) -> None:
-    client = flywheel.Client(fake.api_key)
+def test_records_request_bodies_and_rejects_wrong_keys(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
     client.add_group(flywheel.Group(id="x", label="X"))
-    posted = fake.mutating_requests()[-1]
+    posted = fake_flywheel.mutating_requests()[-1]
     assert (posted.method, posted.path, posted.body) == (
         "POST",
         "/api/groups",
         {"_id": "x", "label": "X"},
     )
     with pytest.raises(flywheel.ApiException) as error:
-        flywheel.Client(f"127.0.0.1:{fake.port}:__force_insecure:wrong")
+        flywheel.Client(f"127.0.0.1:{fake_flywheel.port}:__force_insecure:wrong")
     assert error.value.status == 401
 
 
-def test_conflicts_like_the_real_api(fake: FakeFlywheel) -> None:
-    client = flywheel.Client(fake.api_key)
+def test_conflicts_like_the_real_api(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
     client.add_group(flywheel.Group(id="x", label="X"))
     with pytest.raises(flywheel.ApiException) as error:
         client.add_group(flywheel.Group(id="x", label="X"))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import flywheel
 import pytest
-from fake_flywheel import FakeFlywheel, Fault
 
+from fake_flywheel import FakeFlywheel, Fault
 from gear_common.flywheel_adaptor import ContainerRef, FlywheelApiError, FlywheelProxy
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import boto3
-import pytest
-from fake_flywheel import FakeFlywheel
-from moto import mock_aws
+from typing import Any
 
+import pytest
+
+from fake_flywheel import FakeFlywheel
 from gear_common.errors import GearConfigError
 from gear_common.flywheel_client import (
     FlywheelConnectionError,
@@ -14,25 +14,13 @@ from gear_common.flywheel_client import (
 )
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> object:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("ssm")
-
-
-def test_gear_bot_key_is_read_decrypted(aws: object) -> None:
-    aws.put_parameter(Name="/gb/apikey", Value="site:secret", Type="SecureString")  # type: ignore[attr-defined]
+def test_gear_bot_key_is_read_decrypted(aws_ssm: Any) -> None:
+    aws_ssm.put_parameter(Name="/gb/apikey", Value="site:secret", Type="SecureString")
     assert gear_bot_api_key("/gb/") == "site:secret"
     assert choose_api_key("job:key", "/gb") == "site:secret"
 
 
-def test_missing_parameter_names_it(aws: object) -> None:
+def test_missing_parameter_names_it(aws_ssm: Any) -> None:
     with pytest.raises(GearConfigError, match="SSM parameter /nope/apikey: ParameterNotFound"):
         gear_bot_api_key("/nope")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import flywheel
 import pytest
+
 from gear_tools import smoke_images
 from gear_tools.container_engine import GearRun, detect_engine
 

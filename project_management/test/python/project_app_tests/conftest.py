@@ -1,3 +1,3 @@
-from fake_flywheel.pytest_fixtures import fake_flywheel
+from gear_testing.fixtures import aws_ssm, fake_flywheel
 
-__all__ = ["fake_flywheel"]
+__all__ = ["aws_ssm", "fake_flywheel"]

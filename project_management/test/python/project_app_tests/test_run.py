@@ -3,18 +3,15 @@ against the fake Flywheel API (the real SDK speaking HTTP)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
-from fake_flywheel import FakeFlywheel, Fault
-from moto import mock_aws
 
+from fake_flywheel import FakeFlywheel, Fault
 from gear_common.engine import GearEngine
 from gear_common.gear_dir import prepare_gear_dir
+from gear_testing.entry_point import run_entry_point
 from project_app.run import run_project_management
 from project_app_tests.helpers import EXAMPLE, MANIFEST, project_labels, seed_admin_group
 
@@ -101,23 +98,14 @@ def test_fault_half_way_then_resume(fake_flywheel: FakeFlywheel, tmp_path: Path)
     assert project_labels(fake_flywheel, "gamma")[-1] == "sandbox-form-leads"
 
 
-def test_gear_bot_key_from_ssm(
-    fake_flywheel: FakeFlywheel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gear_bot_key_from_ssm(fake_flywheel: FakeFlywheel, tmp_path: Path, aws_ssm: Any) -> None:
     seed_admin_group(fake_flywheel)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     wrong_key = f"127.0.0.1:{fake_flywheel.port}:__force_insecure:not-the-key"
     path = gear_dir(tmp_path, wrong_key, apikey_path_prefix="/prod/gearbot")
-    with mock_aws():
-        boto3.client("ssm").put_parameter(
-            Name="/prod/gearbot/apikey", Value=fake_flywheel.api_key, Type="SecureString"
-        )
-        assert run_in_process(path) == 0
+    aws_ssm.put_parameter(
+        Name="/prod/gearbot/apikey", Value=fake_flywheel.api_key, Type="SecureString"
+    )
+    assert run_in_process(path) == 0
     assert len(fake_flywheel.find("projects")) == 22
 
 
@@ -135,20 +123,7 @@ def test_refused_key_is_a_clear_error_without_the_key(
 def test_entry_point_exit_codes(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
     seed_admin_group(fake_flywheel)
     path = gear_dir(tmp_path, fake_flywheel.api_key, admin_group="missing")
-    env = {
-        **os.environ,
-        "FLYWHEEL_GEAR_PATH": str(path),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "FLYWHEEL_SDK_TOTAL_RETRIES": "0",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "project_app.run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_entry_point("project_app.run", path)
     assert result.returncode == 1
     assert 'config admin_group: group "missing" does not exist in Flywheel' in result.stderr
     assert fake_flywheel.mutating_requests() == []

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from gear_common.gear_dir import prepare_gear_dir
+from gear_testing.entry_point import run_entry_point
 
 MANIFEST = Path("template_gear/src/docker/manifest.json")
 
 
 def run_gear(gear_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "FLYWHEEL_GEAR_PATH": str(gear_path),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "template_app.run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_entry_point("template_app.run", gear_path)
 
 
 def test_writes_statistics_and_exits_0(tmp_path: Path) -> None:

@@ -1,0 +1,30 @@
+"""Running a gear's run.py as its own process, as the image does, on a gear directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gear_common.engine import GEAR_PATH_ENV
+
+
+def run_entry_point(
+    module: str, gear_path: Path, *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs `python -m <module>` against `gear_path`; returns exit code and output."""
+    env = {
+        **os.environ,
+        GEAR_PATH_ENV: str(gear_path),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "FLYWHEEL_SDK_TOTAL_RETRIES": "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
