@@ -22,7 +22,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flywheel.flywheel import SDK_VERSION
 
@@ -124,6 +124,7 @@ class FakeFlywheel:
         self.api_key_secret = api_key_secret
         self.items: dict[str, dict[str, JSON]] = {name: {} for name in CONTAINERS}
         self.rules: dict[str, dict[str, JSON]] = {}
+        self.file_contents: dict[tuple[str, str], bytes] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self._ids = count(1)
@@ -199,6 +200,26 @@ class FakeFlywheel:
             self.items[collection][item["_id"]] = item
             return item
 
+    def add_file(
+        self, collection: str, container_id: str, name: str, content: bytes, **fields: Any
+    ) -> JSON:
+        """Attaches a file to a container (test set-up); its bytes are served for download."""
+        with self._lock:
+            container = self._get(collection, container_id)
+            entry = {
+                "name": name,
+                "size": len(content),
+                "file_id": self.new_id(),
+                "type": fields.pop("type", None),
+                "created": _now(),
+                "modified": _now(),
+                **fields,
+            }
+            files = container.setdefault("files", [])
+            files[:] = [f for f in files if f["name"] != name] + [entry]
+            self.file_contents[(container_id, name)] = content
+            return entry
+
     def find(self, collection: str, **fields: Any) -> list[JSON]:
         """Items of `collection` whose fields equal `fields` (dotted names allowed via __)."""
         with self._lock:
@@ -251,9 +272,12 @@ class FakeFlywheel:
                 status, payload = self._route(request)
         except ApiError as exc:
             status, payload = exc.status, {"status": int(exc.status), "message": exc.message}
-        data = json.dumps(payload).encode()
+        if isinstance(payload, bytes):
+            data, content_type = payload, "application/octet-stream"
+        else:
+            data, content_type = json.dumps(payload).encode(), "application/json"
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
@@ -271,7 +295,7 @@ class FakeFlywheel:
             raise ApiError(HTTPStatus.UNAUTHORIZED, "invalid API key")
 
     def _route(self, request: RecordedRequest) -> tuple[HTTPStatus, Any]:
-        parts = [part for part in request.path.split("/") if part]
+        parts = [unquote(part) for part in request.path.split("/") if part]
         if not parts or parts[0] != "api":
             raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
         parts = parts[1:]
@@ -321,6 +345,8 @@ class FakeFlywheel:
                 return HTTPStatus.OK, {"deleted": 1}
         elif rest[1] == "permissions" and collection in ("groups", "projects"):
             return self._permissions(method, self._get(collection, rest[0]), rest[2:], request)
+        elif rest[1] == "files" and len(rest) >= 3 and method == "GET":
+            return self._file(self._get(collection, rest[0]), rest[2], rest[3:])
         elif rest[1] == "rules" and collection == "projects":
             return self._rules(method, self._get(collection, rest[0]), rest[2:], request)
         elif rest[1] == "projects" and collection == "groups" and method == "GET":
@@ -421,6 +447,16 @@ class FakeFlywheel:
                 del rules[rest[0]]
                 return HTTPStatus.OK, {"deleted": 1}
         raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+
+    def _file(self, container: JSON, name: str, rest: list[str]) -> tuple[HTTPStatus, Any]:
+        entries = [f for f in container.get("files", []) if f["name"] == name]
+        if not entries:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no file {name} in {container['_id']}")
+        if rest == ["info"]:
+            return HTTPStatus.OK, entries[0]
+        if rest:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no such file endpoint {'/'.join(rest)}")
+        return HTTPStatus.OK, self.file_contents.get((container["_id"], name), b"")
 
     def _lookup(self, body: Any) -> JSON:
         path = body.get("path") if isinstance(body, dict) else None

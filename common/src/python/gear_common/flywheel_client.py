@@ -13,6 +13,7 @@ import boto3
 import flywheel
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gear_common.context import GearContext
 from gear_common.errors import GearConfigError, GearError
 
 log = logging.getLogger(__name__)
@@ -68,3 +69,11 @@ def connect(api_key: str) -> flywheel.Client:
         raise FlywheelConnectionError(
             f"cannot reach the Flywheel API: {type(exc).__name__}"
         ) from None
+
+
+def client_for(context: GearContext, gear_bot_path_prefix: str = "") -> flywheel.Client:
+    """The client a gear acts with: the gear bot's key if a prefix is set, else the job's."""
+    client = connect(choose_api_key(context.api_key(), gear_bot_path_prefix))
+    user = client.get_current_user()
+    log.info("Connected to Flywheel as %s", getattr(user, "id", None) or "(unknown user)")
+    return client

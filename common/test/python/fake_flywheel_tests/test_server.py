@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import flywheel
 import pytest
@@ -79,3 +80,22 @@ def test_conflicts_like_the_real_api(fake_flywheel: FakeFlywheel) -> None:
     with pytest.raises(flywheel.ApiException) as error:
         client.add_group(flywheel.Group(id="x", label="X"))
     assert error.value.status == 409
+
+
+def test_files_are_listed_and_downloaded(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    client.add_group(flywheel.Group(id="grp", label="Group"))
+    project_id = client.add_project(flywheel.Project(group="grp", label="proj"))
+    subject = fake_flywheel.add("subjects", {"label": "s1", "project": project_id})
+    session = fake_flywheel.add("sessions", {"label": "ses", "subject": subject["_id"]})
+    acquisition = fake_flywheel.add("acquisitions", {"label": "T1w", "session": session["_id"]})
+    fake_flywheel.add_file(
+        "acquisitions", acquisition["_id"], "scan 1.nii.gz", b"\x00\x01", type="nifti"
+    )
+
+    listed = client.get_acquisition(acquisition["_id"]).files
+    assert [(f.name, f.size, f.type) for f in listed] == [("scan 1.nii.gz", 2, "nifti")]
+    destination = tmp_path / "scan.nii.gz"
+    client.download_file_from_acquisition(acquisition["_id"], "scan 1.nii.gz", str(destination))
+    assert destination.read_bytes() == b"\x00\x01"
+    assert [a.label for a in client.get_session_acquisitions(session["_id"])] == ["T1w"]

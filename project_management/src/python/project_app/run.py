@@ -5,15 +5,15 @@ from __future__ import annotations
 from gear_common.context import GearContext
 from gear_common.engine import run_gear
 from gear_common.flywheel_adaptor import FlywheelProxy
-from gear_common.flywheel_client import choose_api_key, connect
+from gear_common.flywheel_client import client_for
 from project_app import main
 from project_app.parser import parse_args
 
 
 def run_project_management(context: GearContext) -> None:
     args = parse_args(context)
-    api_key = choose_api_key(context.api_key(), args.config.apikey_path_prefix)
-    proxy = FlywheelProxy(connect(api_key), dry_run=args.config.dry_run)
+    client = client_for(context, args.config.apikey_path_prefix)
+    proxy = FlywheelProxy(client, dry_run=args.config.dry_run)
     main.run(
         proxy=proxy,
         studies=args.studies,
