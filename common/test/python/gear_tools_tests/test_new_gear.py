@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gear_tools.new_gear import NewGear, NewGearError, create, main
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository holding the real template gear, its docs and pants.toml."""
+    root = tmp_path / "repo"
+    shutil.copytree("template_gear", root / "template_gear")
+    shutil.copytree("docs/template_gear", root / "docs/template_gear")
+    shutil.copy("pants.toml", root / "pants.toml")
+    return root
+
+
+def gear(name: str = "dicom-qc", **changes: object) -> NewGear:
+    fields: dict[str, object] = {
+        "name": name,
+        "label": "DICOM QC",
+        "description": "Checks DICOM headers.",
+        "category": "analysis",
+        "with_api_key": False,
+        **changes,
+    }
+    return NewGear(**fields)  # type: ignore[arg-type]
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_renames_everything_consistently(repo: Path) -> None:
+    created = create(repo, gear())
+
+    app = repo / "dicom_qc/src/python/dicom_qc_app"
+    assert {p.name for p in app.iterdir()} >= {"BUILD", "__init__.py", "main.py", "run.py"}
+    assert (repo / "dicom_qc/test/python/dicom_qc_app_tests/test_run.py").is_file()
+    assert (repo / "docs/dicom_qc/CHANGELOG.md").read_text().startswith("# dicom-qc changelog")
+    manifest = json.loads((repo / "dicom_qc/src/docker/manifest.json").read_text())
+    assert (manifest["name"], manifest["label"], manifest["version"]) == (
+        "dicom-qc",
+        "DICOM QC",
+        "0.1.0",
+    )
+    assert manifest["custom"]["gear-builder"] == {
+        "category": "analysis",
+        "image": "flywheel-gears/dicom-qc:0.1.0",
+    }
+    assert "api-key" not in manifest["inputs"]
+    build = (repo / "dicom_qc/src/docker/BUILD").read_text()
+    assert 'name="dicom-qc"' in build and 'image_tags=["0.1.0", "latest"]' in build
+    assert "dicom_qc/src/python/dicom_qc_app:bin" in build
+    dockerfile = (repo / "dicom_qc/src/docker/Dockerfile").read_text()
+    assert "COPY dicom_qc.src.python.dicom_qc_app/bin.pex /bin/run" in dockerfile
+    test_run = (repo / "dicom_qc/test/python/dicom_qc_app_tests/test_run.py").read_text()
+    assert 'run_entry_point("dicom_qc_app.run"' in test_run
+    for path in created:
+        text = path.read_text(errors="replace")
+        leftovers = text.replace("created from template_gear", "").replace(
+            "Created from template_gear", ""
+        )
+        assert "template" not in leftovers.lower(), path
+    assert not list(repo.glob(".new-gear-*"))
+
+
+def test_api_key_input_and_version_reset(repo: Path) -> None:
+    build = repo / "template_gear/src/docker/BUILD"
+    build.write_text(build.read_text().replace('"0.1.0", "latest"', '"2.3.4", "latest"'))
+    create(repo, gear("needs-key", with_api_key=True))
+    manifest = json.loads((repo / "needs_key/src/docker/manifest.json").read_text())
+    assert manifest["inputs"]["api-key"] == {"base": "api-key"}
+    assert 'image_tags=["0.1.0", "latest"]' in (repo / "needs_key/src/docker/BUILD").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Bad_Name", "'Bad_Name' is not a valid gear name"),
+        ("9lives", "'9lives' is not a valid gear name"),
+        ("x" * 101, "is not a valid gear name"),
+        ("template-gear", "the gear name 'template-gear' is taken by"),
+    ],
+)
+def test_refused_names_write_nothing(repo: Path, name: str, message: str) -> None:
+    before = tree(repo)
+    with pytest.raises(NewGearError, match=message):
+        create(repo, gear(name))
+    assert tree(repo) == before
+
+
+def test_existing_directory_and_bad_category_are_all_reported(repo: Path) -> None:
+    (repo / "docs/dicom_qc").mkdir(parents=True)
+    before = tree(repo)
+    with pytest.raises(NewGearError) as error:
+        create(repo, gear(category="science"))
+    message = str(error.value)
+    assert f"{repo / 'docs/dicom_qc'} already exists" in message
+    assert "category must be one of utility, analysis, not 'science'" in message
+    assert tree(repo) == before
+
+
+def test_command_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-counter", "--repo", str(repo)]) == 0
+    assert "Created gear demo-counter in demo_counter/" in capsys.readouterr().out
+    assert main(["demo-counter", "--repo", str(repo)]) == 1
+    assert "already exists" in capsys.readouterr().err
