@@ -120,8 +120,9 @@ def _matches_filter(item: JSON, filter_text: str) -> bool:
 class FakeFlywheel:
     """The fake server and its state. Use as a context manager, or `start()`/`stop()`."""
 
-    def __init__(self, api_key_secret: str = "fake-key") -> None:
+    def __init__(self, api_key_secret: str = "fake-key", port: int = 0) -> None:
         self.api_key_secret = api_key_secret
+        self.requested_port = port
         self.items: dict[str, dict[str, JSON]] = {name: {} for name in CONTAINERS}
         self.rules: dict[str, dict[str, JSON]] = {}
         self.file_contents: dict[tuple[str, str], bytes] = {}
@@ -156,7 +157,7 @@ class FakeFlywheel:
 
             do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -6,6 +6,7 @@ which works where no container runtime can (no daemon, restricted rlimits).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -37,6 +38,14 @@ def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
     if chosen == "podman":
         return "podman"
     raise ValueError(f"GEAR_CONTAINER_ENGINE must be docker or podman, not {chosen!r}")
+
+
+def built_image(docker_info: Path) -> str:
+    """The versioned image name in a `*.docker-info.json` that `pants package` wrote."""
+    info = json.loads(docker_info.read_text())
+    names: list[str] = [tag["name"] for reg in info["registries"] for tag in reg["tags"]]
+    versioned = [name for name in names if not name.endswith(":latest")]
+    return (versioned or names)[0]
 
 
 def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fake_flywheel import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
-from gear_tools.container_engine import FLYWHEEL_DIR, Engine, detect_engine, run_gear_image
+from gear_tools.container_engine import (
+    FLYWHEEL_DIR,
+    Engine,
+    built_image,
+    detect_engine,
+    run_gear_image,
+)
 
 
 class FakeFlywheelCase(BaseModel):
@@ -52,11 +58,8 @@ def built_images(dist: Path) -> list[tuple[Path, str]]:
     """(gear directory, versioned image name) for each image in `dist`."""
     images = []
     for info_file in sorted(dist.glob("*/*.docker-info.json")):
-        info = json.loads(info_file.read_text())
-        names = [tag["name"] for reg in info["registries"] for tag in reg["tags"]]
-        versioned = [name for name in names if not name.endswith(":latest")]
         gear_dir = Path(info_file.parent.name.split(".")[0])
-        images.append((gear_dir, (versioned or names)[0]))
+        images.append((gear_dir, built_image(info_file)))
     return images
 
 

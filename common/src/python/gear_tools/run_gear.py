@@ -1,0 +1,254 @@
+"""Runs a gear locally, like Flywheel would, without Flywheel.
+
+    run_gear.py GEAR_DIR [--config KEY=VALUE]... [--input NAME=PATH]...
+                [--destination TYPE=ID] [--api-key KEY] [--workdir DIR] [--image] [--repo DIR]
+
+It lays out a /flywheel/v0-shaped directory (manifest, config.json, input/<name>/, output/,
+work/), fills config.json from the manifest's defaults and the overrides (converted to the
+manifest's types and checked against its enums and ranges), and runs the gear's pex (built by
+`pants package`) or, with --image, its image through the same container engine as packaging.
+Every problem with the arguments is reported at once, before anything runs. The API key comes
+from --api-key or $FW_KEY and is never printed. The exit code is the gear's (2 for refused
+arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gear_common.engine import GEAR_PATH_ENV
+from gear_common.gear_dir import prepare_gear_dir
+from gear_tools.container_engine import (
+    FLYWHEEL_DIR,
+    built_image,
+    detect_engine,
+    run_gear_image,
+)
+
+USAGE_ERROR = 2
+# Set by bin/run-gear: relative paths on its command line are relative to the caller.
+CALLER_CWD_ENV = "RUN_GEAR_CWD"
+TRUE_WORDS = {"true", "yes", "1", "on"}
+FALSE_WORDS = {"false", "no", "0", "off"}
+
+
+@dataclass(frozen=True)
+class Job:
+    config: dict[str, Any]
+    inputs: dict[str, Path]
+    destination: dict[str, str]
+    api_key: str | None
+
+
+def _pairs(items: list[str], what: str, problems: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            problems.append(f"{what} {item!r} is not KEY=VALUE")
+        else:
+            pairs[key] = value
+    return pairs
+
+
+def convert(value: str, spec: dict[str, Any]) -> Any:
+    """A command-line string as the manifest's config type; ValueError says what was expected."""
+    kind = spec.get("type")
+    if kind == "boolean":
+        if value.lower() in TRUE_WORDS:
+            return True
+        if value.lower() in FALSE_WORDS:
+            return False
+        raise ValueError("expected a boolean (true/false)")
+    if kind == "integer":
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("expected an integer") from None
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if kind == "array":
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return [part for part in value.split(",") if part]
+        if not isinstance(parsed, list):
+            raise ValueError("expected a JSON list or comma-separated values")
+        return parsed
+    return value
+
+
+def _schema_problems(manifest: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    import jsonschema
+    from fw_gear.manifest import Manifest
+
+    schema = Manifest(manifest).derive_config_schema(full=True)
+    validator = jsonschema.Draft4Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors({"config": config}), key=lambda e: list(e.path)):
+        key = ".".join(str(part) for part in list(error.path)[1:]) or "config"
+        problems.append(f"config {key}: {error.message}")
+    return problems
+
+
+def build_job(
+    manifest: dict[str, Any],
+    *,
+    config_items: list[str],
+    input_items: list[str],
+    destination: str,
+    api_key: str | None,
+) -> tuple[Job | None, list[str]]:
+    """The job to run, or None and every problem found."""
+    problems: list[str] = []
+    specs: dict[str, dict[str, Any]] = manifest.get("config", {})
+    config = {key: spec["default"] for key, spec in specs.items() if "default" in spec}
+    for key, raw in _pairs(config_items, "--config", problems).items():
+        if key not in specs:
+            known = ", ".join(sorted(specs)) or "none"
+            problems.append(f"config {key!r} is not in the manifest (known: {known})")
+            continue
+        try:
+            config[key] = convert(raw, specs[key])
+        except ValueError as exc:
+            problems.append(f"config {key}={raw!r}: {exc}")
+    # Values that could not be converted kept their defaults, so they are not reported twice.
+    problems.extend(_schema_problems(manifest, config))
+
+    input_specs: dict[str, dict[str, Any]] = manifest.get("inputs", {})
+    inputs: dict[str, Path] = {}
+    for name, raw in _pairs(input_items, "--input", problems).items():
+        spec = input_specs.get(name)
+        if spec is None or spec.get("base") != "file":
+            file_inputs = sorted(n for n, s in input_specs.items() if s.get("base") == "file")
+            problems.append(
+                f"input {name!r} is not a file input of the manifest "
+                f"(file inputs: {', '.join(file_inputs) or 'none'})"
+            )
+        elif not _from_caller(raw).is_file():
+            problems.append(f"input {name}: file {raw} does not exist")
+        else:
+            inputs[name] = _from_caller(raw)
+    given = {item.partition("=")[0] for item in input_items}
+    for name, spec in input_specs.items():
+        if spec.get("base") == "file" and not spec.get("optional") and name not in given:
+            problems.append(f"input {name} is required: give --input {name}=PATH")
+    needs_key = any(spec.get("base") == "api-key" for spec in input_specs.values())
+    if needs_key and not api_key:
+        problems.append("the manifest has an api-key input: give --api-key or set FW_KEY")
+
+    kind, equals, container_id = destination.partition("=")
+    if not equals or not kind or not container_id:
+        problems.append(f"--destination {destination!r} is not TYPE=ID")
+    if problems:
+        return None, problems
+    job = Job(config, inputs, {"type": kind, "id": container_id}, api_key if needs_key else None)
+    return job, []
+
+
+def _from_caller(path: str | Path) -> Path:
+    return Path(os.environ.get(CALLER_CWD_ENV, ".")) / path
+
+
+def pex_path(repo: Path, gear: str) -> Path:
+    apps = sorted(p.parent.name for p in (repo / gear / "src/python").glob("*/run.py"))
+    if len(apps) != 1:
+        raise SystemExit(f"{gear}/src/python: expected one app package with run.py, found {apps}")
+    return repo / "dist" / f"{gear}.src.python.{apps[0]}" / "bin.pex"
+
+
+def image_name(repo: Path, gear: str) -> str:
+    for info_file in (repo / "dist").glob(f"{gear}.src.docker/*.docker-info.json"):
+        return built_image(info_file)
+    raise SystemExit(f"no image of {gear} in dist/: run ./pants package {gear}/src/docker:")
+
+
+def run_command(command: list[str], gear_dir: Path) -> int:
+    """Runs the gear as a local process on `gear_dir`, its log streamed to this terminal."""
+    env = {**os.environ, GEAR_PATH_ENV: str(gear_dir)}
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def report(gear_dir: Path, exit_code: int) -> None:
+    outputs = sorted(p for p in (gear_dir / "output").rglob("*") if p.is_file())
+    print(f"\nGear exited with {exit_code}. Job directory: {gear_dir}")
+    for output in outputs:
+        print(f"  output: {output} ({output.stat().st_size} bytes)")
+    if not outputs:
+        print("  no output files")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bin/run-gear", description=__doc__.split("\n\n")[0])
+    parser.add_argument("gear", help="the gear's directory, e.g. template_gear")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--destination", default="analysis=000000000000000000000000")
+    parser.add_argument("--api-key", default=os.environ.get("FW_KEY"), help="default: $FW_KEY")
+    parser.add_argument("--workdir", type=Path, help="job directory (default: a new temp dir)")
+    parser.add_argument("--image", action="store_true", help="run the built image, not the pex")
+    parser.add_argument("--repo", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+
+    repo = args.repo.resolve()
+    gear = args.gear.strip("/")
+    manifest_path = repo / gear / "src/docker/manifest.json"
+    if not manifest_path.is_file():
+        print(
+            f"run-gear: {manifest_path} not found; is {gear!r} a gear directory?", file=sys.stderr
+        )
+        return USAGE_ERROR
+    manifest = json.loads(manifest_path.read_text())
+    job, problems = build_job(
+        manifest,
+        config_items=args.config,
+        input_items=[str(i) for i in args.input],
+        destination=args.destination,
+        api_key=args.api_key,
+    )
+    if job is None:
+        print(f"run-gear: {len(problems)} problem(s), nothing was run:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return USAGE_ERROR
+
+    workdir = _from_caller(args.workdir) if args.workdir else None
+    gear_dir = (workdir or Path(tempfile.mkdtemp(prefix=f"{gear}-job-"))).resolve()
+    in_image = args.image
+    prepare_gear_dir(
+        gear_dir,
+        config=job.config,
+        inputs=job.inputs,
+        destination=job.destination,
+        manifest=manifest_path,
+        api_key=job.api_key,
+        location_root=Path(FLYWHEEL_DIR) if in_image else None,
+    )
+    if in_image:
+        run = run_gear_image(
+            detect_engine(repo / ".pants.bootstrap/container.env"),
+            image_name(repo, gear),
+            gear_dir,
+            str(manifest.get("command", "/flywheel/v0/run")).split(),
+        )
+        print(run.log, end="")
+        exit_code = run.exit_code
+    else:
+        exit_code = run_command([str(pex_path(repo, gear))], gear_dir)
+    report(gear_dir, exit_code)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gear_tools import run_gear
+from gear_tools.run_gear import build_job, convert
+
+MANIFEST = Path("template_gear/src/docker/manifest.json")
+
+
+def manifest(**inputs: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(MANIFEST.read_text())
+    data["inputs"].update(inputs)
+    return data
+
+
+def job(tmp_path: Path, *config: str, inputs: tuple[str, ...] | None = None, **kwargs: Any) -> Any:
+    text = tmp_path / "t.txt"
+    text.write_text("a b a")
+    return build_job(
+        kwargs.pop("manifest", manifest()),
+        config_items=list(config),
+        input_items=list(inputs if inputs is not None else (f"text_file={text}",)),
+        destination=kwargs.pop("destination", "analysis=abc"),
+        api_key=kwargs.pop("api_key", None),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "spec", "expected"),
+    [
+        ("5", {"type": "integer"}, 5),
+        ("2.5", {"type": "number"}, 2.5),
+        ("Yes", {"type": "boolean"}, True),
+        ("off", {"type": "boolean"}, False),
+        ('["a", 1]', {"type": "array"}, ["a", 1]),
+        ("a,b", {"type": "array"}, ["a", "b"]),
+        ("text", {"type": "string"}, "text"),
+    ],
+)
+def test_values_are_converted_to_manifest_types(
+    value: str, spec: dict[str, Any], expected: Any
+) -> None:
+    assert convert(value, spec) == expected
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    built, problems = job(tmp_path, "top_words=3")
+    assert problems == []
+    assert built.config == {"top_words": 3, "case_sensitive": False, "debug": False}
+    assert built.destination == {"type": "analysis", "id": "abc"}
+    assert built.inputs["text_file"].read_text() == "a b a"
+    assert built.api_key is None
+
+
+def test_every_problem_is_reported_before_running(tmp_path: Path) -> None:
+    built, problems = job(
+        tmp_path,
+        "top_words=ten",
+        "colour=red",
+        "case_sensitive=maybe",
+        "novalue",
+        inputs=("text_file=missing.txt", "extra=x"),
+        destination="session",
+    )
+    assert built is None
+    assert problems == [
+        "--config 'novalue' is not KEY=VALUE",
+        "config top_words='ten': expected an integer",
+        "config 'colour' is not in the manifest (known: case_sensitive, debug, top_words)",
+        "config case_sensitive='maybe': expected a boolean (true/false)",
+        "input text_file: file missing.txt does not exist",
+        "input 'extra' is not a file input of the manifest (file inputs: text_file)",
+        "--destination 'session' is not TYPE=ID",
+    ]
+
+
+def test_ranges_from_the_manifest_and_required_inputs(tmp_path: Path) -> None:
+    built, problems = job(tmp_path, "top_words=5000", inputs=())
+    assert problems == [
+        "config top_words: 5000 is greater than the maximum of 1000",
+        "input text_file is required: give --input text_file=PATH",
+    ]
+
+
+def test_api_key_input_needs_a_key(tmp_path: Path) -> None:
+    with_key = manifest(**{"api-key": {"base": "api-key"}})
+    _, problems = job(tmp_path, manifest=with_key)
+    assert problems == ["the manifest has an api-key input: give --api-key or set FW_KEY"]
+    built, problems = job(tmp_path, manifest=with_key, api_key="site:secret")
+    assert problems == [] and built.api_key == "site:secret"
+
+
+def test_main_runs_the_gear_and_returns_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The built pex is stood in for by the same entry point run from the test's own sources.
+    gear = tmp_path / "gear.sh"
+    gear.write_text(
+        f"#!/bin/sh\nPYTHONPATH={':'.join(sys.path)} exec {sys.executable} -m template_app.run\n"
+    )
+    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
+    monkeypatch.setenv(run_gear.CALLER_CWD_ENV, str(tmp_path))
+    (tmp_path / "words.txt").write_text("x y x\n")
+
+    argv = ["template_gear", "--repo", ".", "--input", "text_file=words.txt"]
+    assert run_gear.main([*argv, "--workdir", "job1", "--config", "top_words=1"]) == 0
+    result = json.loads((tmp_path / "job1/output/words.statistics.json").read_text())
+    assert result["top_words"] == [["x", 2]]
+    assert "output: " in capsys.readouterr().out
+
+    (tmp_path / "bad.bin").write_bytes(b"\xff\xfe")
+    assert run_gear.main(["template_gear", "--repo", ".", "--input", "text_file=bad.bin"]) == 1
+    assert run_gear.main(["template_gear", "--repo", ".", "--config", "top_words=x"]) == 2
+    assert "nothing was run" in capsys.readouterr().err
