@@ -48,8 +48,11 @@ def built_image(docker_info: Path) -> str:
     return (versioned or names)[0]
 
 
-def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run(
+    argv: list[str], *, check: bool = True, stream: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Runs a command; with `stream`, its output goes to this process's terminal instead."""
+    result = subprocess.run(argv, capture_output=not stream, text=True, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(
             f"`{shlex.join(argv)}` failed with exit code {result.returncode}:\n{result.stderr}"
@@ -61,8 +64,13 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, dirs_exist_ok=True)
 
 
-def run_gear_image(engine: Engine, image: str, gear_dir: Path, command: list[str]) -> GearRun:
-    """Runs `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back."""
+def run_gear_image(
+    engine: Engine, image: str, gear_dir: Path, command: list[str], *, stream: bool = False
+) -> GearRun:
+    """Runs `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back.
+
+    With `stream`, the gear's log goes straight to the terminal (and `GearRun.log` is empty).
+    """
     output_dir = gear_dir / "output"
     if engine == "podman":
         container = _run(["buildah", "from", "--pull=never", image]).stdout.strip()
@@ -71,6 +79,7 @@ def run_gear_image(engine: Engine, image: str, gear_dir: Path, command: list[str
             result = _run(
                 ["buildah", "run", "--isolation", "chroot", container, "--", *command],
                 check=False,
+                stream=stream,
             )
             mount = Path(_run(["buildah", "mount", container]).stdout.strip())
             _copy_tree(mount / FLYWHEEL_DIR.lstrip("/") / "output", output_dir)
@@ -84,8 +93,8 @@ def run_gear_image(engine: Engine, image: str, gear_dir: Path, command: list[str
         ).stdout.strip()
         try:
             _run(["docker", "cp", f"{gear_dir}/.", f"{container}:{FLYWHEEL_DIR}"])
-            result = _run(["docker", "start", "--attach", container], check=False)
+            result = _run(["docker", "start", "--attach", container], check=False, stream=stream)
             _run(["docker", "cp", f"{container}:{FLYWHEEL_DIR}/output/.", str(output_dir)])
         finally:
             _run(["docker", "rm", "--force", container], check=False)
-    return GearRun(exit_code=result.returncode, log=result.stdout + result.stderr)
+    return GearRun(exit_code=result.returncode, log=(result.stdout or "") + (result.stderr or ""))

@@ -181,12 +181,15 @@ def run_command(command: list[str], gear_dir: Path) -> int:
 
 
 def report(gear_dir: Path, exit_code: int) -> None:
-    outputs = sorted(p for p in (gear_dir / "output").rglob("*") if p.is_file())
+    output_dir = gear_dir / "output"
+    metadata = output_dir / ".metadata.json"
+    outputs = sorted(p for p in output_dir.rglob("*") if p.is_file() and p != metadata)
     print(f"\nGear exited with {exit_code}. Job directory: {gear_dir}")
     for output in outputs:
         print(f"  output: {output} ({output.stat().st_size} bytes)")
     if not outputs:
         print("  no output files")
+    print(f"  metadata: {metadata}" if metadata.is_file() else "  no .metadata.json written")
 
 
 def main(argv: list[str]) -> int:
@@ -241,8 +244,8 @@ def main(argv: list[str]) -> int:
             image_name(repo, gear),
             gear_dir,
             str(manifest.get("command", "/flywheel/v0/run")).split(),
+            stream=True,
         )
-        print(run.log, end="")
         exit_code = run.exit_code
     else:
         exit_code = run_command([str(pex_path(repo, gear))], gear_dir)

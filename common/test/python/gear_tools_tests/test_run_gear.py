@@ -114,7 +114,9 @@ def test_main_runs_the_gear_and_returns_its_exit_code(
     assert run_gear.main([*argv, "--workdir", "job1", "--config", "top_words=1"]) == 0
     result = json.loads((tmp_path / "job1/output/words.statistics.json").read_text())
     assert result["top_words"] == [["x", 2]]
-    assert "output: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"output: {tmp_path / 'job1/output/words.statistics.json'}" in printed
+    assert "no .metadata.json written" in printed
 
     (tmp_path / "bad.bin").write_bytes(b"\xff\xfe")
     assert run_gear.main(["template_gear", "--repo", ".", "--input", "text_file=bad.bin"]) == 1
