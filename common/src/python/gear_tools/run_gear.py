@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+from fw_gear.manifest import Manifest
+
 from gear_common.engine import GEAR_PATH_ENV
 from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import (
@@ -90,9 +93,7 @@ def convert(value: str, spec: dict[str, Any]) -> Any:
 
 
 def _schema_problems(manifest: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    import jsonschema
-    from fw_gear.manifest import Manifest
-
+    """Problems by the config schema fw-gear derives from the manifest (enums, ranges...)."""
     schema = Manifest(manifest).derive_config_schema(full=True)
     validator = jsonschema.Draft4Validator(schema)
     problems = []
