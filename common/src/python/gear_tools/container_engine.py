@@ -13,9 +13,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 FLYWHEEL_DIR = "/flywheel/v0"
+# What Flywheel runs when a manifest has no `command` (the gear spec's default).
+DEFAULT_COMMAND = f"{FLYWHEEL_DIR}/run"
 Engine = Literal["docker", "podman"]
 ENGINE_STATE = Path(".pants.bootstrap/container.env")
 
@@ -48,6 +50,11 @@ def built_image(docker_info: Path) -> str:
     return (versioned or names)[0]
 
 
+def gear_command(manifest: dict[str, Any]) -> list[str]:
+    """The command Flywheel starts a gear with: the manifest's `command`, or the default."""
+    return shlex.split(str(manifest.get("command") or DEFAULT_COMMAND))
+
+
 def _run(
     argv: list[str], *, check: bool = True, stream: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -58,10 +65,6 @@ def _run(
             f"`{shlex.join(argv)}` failed with exit code {result.returncode}:\n{result.stderr}"
         )
     return result
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def run_gear_image(
@@ -82,7 +85,9 @@ def run_gear_image(
                 stream=stream,
             )
             mount = Path(_run(["buildah", "mount", container]).stdout.strip())
-            _copy_tree(mount / FLYWHEEL_DIR.lstrip("/") / "output", output_dir)
+            shutil.copytree(
+                mount / FLYWHEEL_DIR.lstrip("/") / "output", output_dir, dirs_exist_ok=True
+            )
         finally:
             _run(["buildah", "rm", container], check=False)
     else:

@@ -33,6 +33,7 @@ from gear_tools.container_engine import (
     FLYWHEEL_DIR,
     built_image,
     detect_engine,
+    gear_command,
     run_gear_image,
 )
 
@@ -244,7 +245,7 @@ def main(argv: list[str]) -> int:
             detect_engine(repo / ".pants.bootstrap/container.env"),
             image_name(repo, gear),
             gear_dir,
-            str(manifest.get("command", "/flywheel/v0/run")).split(),
+            gear_command(manifest),
             stream=True,
         )
         exit_code = run.exit_code

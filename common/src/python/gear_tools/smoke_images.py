@@ -25,6 +25,7 @@ from gear_tools.container_engine import (
     Engine,
     built_image,
     detect_engine,
+    gear_command,
     run_gear_image,
 )
 
@@ -127,7 +128,7 @@ def main(argv: list[str]) -> int:
     failed = passed = 0
     for gear_dir, image in images:
         manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
-        command = manifest.get("command", "/flywheel/v0/run").split()
+        command = gear_command(manifest)
         cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
         if not cases:
             print(f"FAIL {image}: no smoke cases under {gear_dir}/test/smoke/")

@@ -8,7 +8,7 @@ import flywheel
 import pytest
 
 from gear_tools import smoke_images
-from gear_tools.container_engine import GearRun, detect_engine
+from gear_tools.container_engine import GearRun, detect_engine, gear_command
 
 
 def write_info(dist: Path, target_dir: str, names: list[str]) -> None:
@@ -120,3 +120,8 @@ def test_case_with_fake_flywheel_seeds_it_and_checks_its_state(tmp_path: Path) -
         "Flywheel holds 1 projects, expected 2",
         "1 mutating API requests, expected 0",
     ]
+
+
+def test_gear_command_from_manifest_or_the_spec_default() -> None:
+    assert gear_command({"command": "/bin/run --verbose 'a b'"}) == ["/bin/run", "--verbose", "a b"]
+    assert gear_command({}) == ["/flywheel/v0/run"]
