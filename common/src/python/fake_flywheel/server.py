@@ -5,7 +5,11 @@ The real `flywheel.Client` talks to it with an API key of the form
 response parsing. It serves the endpoints the repository's code uses (auth status, current
 user, version, groups, projects, subjects, sessions, acquisitions, analyses, files, jobs,
 gears, gear rules, roles, permissions and lookup), `find()` filters and `after_id` paging,
-records every request, and can inject faults (a status code or a delay on the Nth match).
+records every request, and can inject faults (a status code or a delay on the Nth match) or a
+latency on every request. Jobs are created by `POST /jobs/add` or with an analysis
+(`POST /<containers>/<id>/analyses`), start `pending`, and are moved on by tests with
+`set_job_state` or by clients with `PUT /jobs/<id>` (only from pending or running, as on a real
+site).
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ CONTAINERS = {
     "roles": None,
     "users": None,
 }
+# Containers a job or analysis can be attached to, deepest first.
+DESTINATION_LEVELS = ("acquisition", "session", "subject", "project")
+JOB_STATES = ("pending", "running", "complete", "failed", "cancelled")
+OPEN_JOB_STATES = frozenset({"pending", "running"})
 MUTATING_METHODS = frozenset({"POST", "PUT", "DELETE"})
 # POST endpoints that only read.
 READ_ONLY_POSTS = frozenset({"/api/lookup"})
@@ -90,11 +98,16 @@ def _sdk_version() -> str:
 
 
 def _field(item: JSON, dotted: str) -> Any:
+    """The value at a dotted path; through a list of objects it is the list of their values."""
     value: Any = item
     for part in dotted.split("."):
-        if not isinstance(value, dict):
+        key = "_id" if part == "id" else part
+        if isinstance(value, list):
+            value = [entry.get(key) for entry in value if isinstance(entry, dict)]
+        elif isinstance(value, dict):
+            value = value.get(key)
+        else:
             return None
-        value = value.get("_id" if part == "id" else part)
     return value
 
 
@@ -128,6 +141,8 @@ class FakeFlywheel:
         self.file_contents: dict[tuple[str, str], bytes] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        # Seconds every request waits before it is answered (to model a remote site).
+        self.latency = 0.0
         self._ids = count(1)
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -263,8 +278,9 @@ class FakeFlywheel:
         with self._lock:
             self.requests.append(request)
             fault = self._matching_fault(request)
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
+        delay = self.latency + (fault.delay if fault is not None else 0.0)
+        if delay:
+            time.sleep(delay)
         try:
             if fault is not None and fault.status:
                 raise ApiError(HTTPStatus(fault.status), f"injected fault on {request.path}")
@@ -314,9 +330,132 @@ class FakeFlywheel:
             return HTTPStatus.OK, self.current_user
         if parts == ["lookup"] and method == "POST":
             return HTTPStatus.OK, self._lookup(request.body)
+        if parts == ["jobs", "add"] and method == "POST":
+            return HTTPStatus.OK, {"_id": self._add_job(request.body)}
+        if len(parts) == 2 and parts[0] == "jobs" and method == "PUT":
+            return HTTPStatus.OK, self._modify_job(parts[1], request.body)
+        if len(parts) == 3 and parts[2] == "analyses" and method == "POST":
+            return HTTPStatus.OK, {"_id": self._add_analysis(parts[0], parts[1], request.body)}
         if parts and parts[0] in CONTAINERS:
             return self._container(method, parts, request)
         raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
+
+    # --- gears, jobs and analyses ---------------------------------------------------------
+
+    def add_gear(self, manifest: JSON, category: str = "utility") -> JSON:
+        """Registers a gear from its manifest (test set-up); returns the gear document."""
+        return self.add("gears", {"gear": dict(manifest), "category": category})
+
+    def set_job_state(self, job_id: str, state: str) -> None:
+        """Moves a job to any state (test set-up: what the site's engine would do)."""
+        if state not in JOB_STATES:
+            raise ValueError(f"unknown job state {state!r}")
+        with self._lock:
+            job = self._get("jobs", job_id)
+            job["state"] = state
+            job["modified"] = _now()
+
+    def add_analysis(
+        self,
+        level: str,
+        container_id: str,
+        gear_id: str,
+        label: str,
+        *,
+        config: JSON | None = None,
+        state: str = "complete",
+        tags: tuple[str, ...] = (),
+    ) -> tuple[str, str]:
+        """An analysis with its job in `state` (test set-up); returns (analysis id, job id)."""
+        with self._lock:
+            body = {"gear_id": gear_id, "config": config or {}, "tags": list(tags)}
+            analysis_id = self._add_analysis(f"{level}s", container_id, {"label": label, "job": body})
+            job_id = str(self.items["analyses"][analysis_id]["job"])
+            self.set_job_state(job_id, state)
+            return analysis_id, job_id
+
+    def _gear(self, gear_id: Any) -> JSON:
+        if not isinstance(gear_id, str):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "a job needs a gear_id")
+        return self._get("gears", gear_id)
+
+    def _container_parents(self, level: str, container_id: str) -> JSON:
+        if level not in DESTINATION_LEVELS:
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"cannot run a job on a {level}")
+        container = self._get(f"{level}s", container_id)
+        return {**container.get("parents", {}), level: container_id}
+
+    def _new_job(self, body: JSON, destination: JSON, parents: JSON) -> JSON:
+        gear = self._gear(body.get("gear_id"))
+        config = body.get("config") or {}
+        inputs = body.get("inputs") or {}
+        return self.add(
+            "jobs",
+            {
+                "gear_id": gear["_id"],
+                "gear_info": {
+                    "id": gear["_id"],
+                    "name": gear["gear"]["name"],
+                    "version": gear["gear"]["version"],
+                    "category": gear["category"],
+                },
+                "destination": destination,
+                "inputs": [{"input": name, **ref} for name, ref in inputs.items()],
+                "config": {"config": config, "inputs": inputs, "destination": destination},
+                "tags": list(body.get("tags") or []),
+                "state": "pending",
+                "parents": parents,
+                "attempt": 1,
+            },
+        )
+
+    def _add_job(self, body: Any) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("destination"), dict):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "a job needs a destination")
+        destination = body["destination"]
+        if self._gear(body.get("gear_id"))["category"] == "analysis":
+            raise ApiError(HTTPStatus.BAD_REQUEST, "an analysis gear runs through an analysis")
+        parents = self._container_parents(destination.get("type", ""), destination.get("id", ""))
+        return str(self._new_job(body, destination, parents)["_id"])
+
+    def _add_analysis(self, collection: str, container_id: str, body: Any) -> str:
+        level = collection[:-1]
+        parents = self._container_parents(level, container_id)
+        if not isinstance(body, dict) or not body.get("label"):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "an analysis needs a label")
+        analysis_id = self.new_id()
+        job_body = body.get("job")
+        job = None
+        if isinstance(job_body, dict):
+            destination = {"type": "analysis", "id": analysis_id}
+            job = self._new_job(job_body, destination, {**parents, "analysis": analysis_id})
+        self.add(
+            "analyses",
+            {
+                "_id": analysis_id,
+                "label": body["label"],
+                "parent": {"type": level, "id": container_id},
+                "parents": parents,
+                "gear_info": job["gear_info"] if job else None,
+                "job": job["_id"] if job else None,
+                "files": [],
+            },
+        )
+        return analysis_id
+
+    def _modify_job(self, job_id: str, body: Any) -> JSON:
+        """Changes a pending or running job; answers like the API ({"modified": 1})."""
+        job = self._get("jobs", job_id)
+        if job["state"] not in OPEN_JOB_STATES:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST, f"job {job_id} is {job['state']} and cannot be changed"
+            )
+        state = (body or {}).get("state")
+        if state is not None and state not in JOB_STATES:
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"unknown job state {state!r}")
+        job.update(body or {})
+        job["modified"] = _now()
+        return {"modified": 1}
 
     def _get(self, collection: str, item_id: str) -> JSON:
         item = self.items[collection].get(item_id)
@@ -336,7 +475,7 @@ class FakeFlywheel:
         elif len(rest) == 1:
             item = self._get(collection, rest[0])
             if method == "GET":
-                return HTTPStatus.OK, item
+                return HTTPStatus.OK, self._render(collection, item)
             if method == "PUT":
                 item.update(request.body or {})
                 item["modified"] = _now()
@@ -362,9 +501,10 @@ class FakeFlywheel:
     def _list(
         self, collection: str, query: dict[str, list[str]], scope: JSON | None = None
     ) -> list[JSON]:
-        items = sorted(self.items[collection].values(), key=lambda item: str(item["_id"]))
+        items = list(self.items[collection].values())
         for key, value in (scope or {}).items():
             items = [item for item in items if item.get(key) == value]
+        items.sort(key=lambda item: str(item["_id"]))
         for filter_text in query.get("filter", []):
             items = [item for item in items if _matches_filter(item, filter_text)]
         if "after_id" in query:
@@ -372,7 +512,14 @@ class FakeFlywheel:
             items = [item for item in items if str(item["_id"]) > after]
         if "limit" in query:
             items = items[: int(query["limit"][0])]
-        return items
+        return [self._render(collection, item) for item in items]
+
+    def _render(self, collection: str, item: JSON) -> JSON:
+        """An item as the API returns it: a session embeds its subject (id and label)."""
+        if collection == "sessions" and isinstance(item.get("subject"), str):
+            subject = self.items["subjects"].get(item["subject"], {})
+            return {**item, "subject": {"_id": item["subject"], "label": subject.get("label")}}
+        return item
 
     def _create(self, collection: str, body: Any) -> str:
         if not isinstance(body, dict):

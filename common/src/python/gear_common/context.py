@@ -54,6 +54,12 @@ class GearContext:
                 return str(entry["key"])
         return None
 
+    def optional_input_file(self, name: str) -> Path | None:
+        """The path of the file input `name`, or None when the job was run without it."""
+        if self._fw.config.get_input(name) is None:
+            return None
+        return self.input_file(name)
+
     def input_file(self, name: str) -> Path:
         """The path of the file input `name`, which must be given and exist."""
         entry = self._fw.config.get_input(name)

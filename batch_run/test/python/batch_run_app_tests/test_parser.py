@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from batch_run_app.parser import BatchRunConfig
+from gear_common.config import parse_config
+from gear_common.errors import GearConfigError
+
+
+def test_defaults_match_the_manifest() -> None:
+    assert parse_config(BatchRunConfig, {}, source="config.json") == BatchRunConfig(
+        top_words=10, case_sensitive=False, debug=False
+    )
+
+
+def test_values_from_config_json() -> None:
+    config = parse_config(
+        BatchRunConfig, {"top_words": 3, "case_sensitive": True}, source="config.json"
+    )
+    assert (config.top_words, config.case_sensitive) == (3, True)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"top_words": "5"}, "config \"top_words\" is '5' (str)"),
+        ({"top_words": 1001}, 'config "top_words" is 1001 (int)'),
+        ({"case_sensitive": 1}, 'config "case_sensitive" is 1 (int)'),
+    ],
+)
+def test_wrong_values_are_refused(values: dict[str, object], expected: str) -> None:
+    with pytest.raises(GearConfigError, match="^config.json: ") as error:
+        parse_config(BatchRunConfig, values, source="config.json")
+    assert expected in str(error.value)

@@ -1,0 +1,1 @@
+"""Batch runs of a gear over many containers: select, plan, submit, track, cancel, collect."""
