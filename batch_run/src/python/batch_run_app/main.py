@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from batch_run_app.parser import Action, BatchRunArgs
+from batch_run_app.parser import BatchRunArgs
 from gear_batch import commands
 from gear_batch.site import BatchSite
 from gear_common.errors import GearInputError
@@ -22,15 +22,13 @@ def run(*, site: BatchSite, args: BatchRunArgs, output_dir: Path) -> None:
     if args.state_file is not None:
         shutil.copyfile(args.state_file, state_path)
     action = args.config.action
-    if action is not Action.SUBMIT and args.state_file is None and action is not Action.COLLECT:
-        raise GearInputError(f"action {action.value} needs the state_file input of an earlier run")
-    if action is Action.SUBMIT:
-        commands.submit(
-            site, args.spec, state_path, mode=args.mode, dry_run=args.config.dry_run
-        )
-    elif action is Action.STATUS:
+    if action in ("status", "cancel") and args.state_file is None:
+        raise GearInputError(f"action {action} needs the state_file input of an earlier run")
+    if action == "submit":
+        commands.submit(site, args.spec, state_path, mode=args.mode, dry_run=args.config.dry_run)
+    elif action == "status":
         commands.status(site, state_path)
-    elif action is Action.CANCEL:
+    elif action == "cancel":
         commands.cancel(site, state_path, dry_run=args.config.dry_run)
     else:
         commands.collect_outputs(site, args.spec, output_dir)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from gear_batch.plan import Mode
 from gear_batch.spec import BatchSpec, load_batch_spec
@@ -16,17 +16,13 @@ SPEC_INPUT = "batch_spec"
 STATE_INPUT = "state_file"
 
 
-class Action(str, Enum):
-    SUBMIT = "submit"
-    STATUS = "status"
-    CANCEL = "cancel"
-    COLLECT = "collect"
+Action = Literal["submit", "status", "cancel", "collect"]
 
 
 class BatchRunConfig(GearConfig):
     """The gear's config values, as declared in its manifest."""
 
-    action: Action = Action.SUBMIT
+    action: Action = "submit"
     dry_run: bool = False
     rerun_failed: bool = False
     force: bool = False

@@ -213,6 +213,11 @@ class FakeFlywheel:
             item.setdefault("modified", item["created"])
             if collection in ("groups", "projects"):
                 item.setdefault("permissions", [])
+            parent_field = CONTAINERS.get(collection)
+            parent_id = item.get(parent_field) if parent_field else None
+            if isinstance(parent_id, str) and "parents" not in item:
+                parent = self.items[f"{parent_field}s"].get(parent_id, {})
+                item["parents"] = {**parent.get("parents", {}), str(parent_field): parent_id}
             self.items[collection][item["_id"]] = item
             return item
 
@@ -369,7 +374,9 @@ class FakeFlywheel:
         """An analysis with its job in `state` (test set-up); returns (analysis id, job id)."""
         with self._lock:
             body = {"gear_id": gear_id, "config": config or {}, "tags": list(tags)}
-            analysis_id = self._add_analysis(f"{level}s", container_id, {"label": label, "job": body})
+            analysis_id = self._add_analysis(
+                f"{level}s", container_id, {"label": label, "job": body}
+            )
             job_id = str(self.items["analyses"][analysis_id]["job"])
             self.set_job_state(job_id, state)
             return analysis_id, job_id
@@ -491,11 +498,10 @@ class FakeFlywheel:
             return self._rules(method, self._get(collection, rest[0]), rest[2:], request)
         elif rest[1] == "projects" and collection == "groups" and method == "GET":
             return HTTPStatus.OK, self.find("projects", group=rest[0])
-        elif rest[1] in CONTAINERS and method == "GET":
-            # e.g. /projects/<id>/subjects, /sessions/<id>/acquisitions
-            parent_field = CONTAINERS[rest[1]]
-            if parent_field:
-                return HTTPStatus.OK, self._list(rest[1], request.query, {parent_field: rest[0]})
+        elif rest[1] in CONTAINERS and method == "GET" and CONTAINERS[rest[1]]:
+            # e.g. /projects/<id>/subjects, /projects/<id>/sessions, /sessions/<id>/acquisitions
+            scope = {f"parents.{collection[:-1]}": rest[0]}
+            return HTTPStatus.OK, self._list(rest[1], request.query, scope)
         raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
 
     def _list(
@@ -503,7 +509,7 @@ class FakeFlywheel:
     ) -> list[JSON]:
         items = list(self.items[collection].values())
         for key, value in (scope or {}).items():
-            items = [item for item in items if item.get(key) == value]
+            items = [item for item in items if _field(item, key) == value]
         items.sort(key=lambda item: str(item["_id"]))
         for filter_text in query.get("filter", []):
             items = [item for item in items if _matches_filter(item, filter_text)]

@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     state_path = args.state or args.spec.with_name(f"{args.spec.stem}.state.jsonl")
     site = BatchSite(connect(read_api_key(args.api_key_file)), spec.page_size)
     if args.action == "submit":
-        mode = Mode.FORCE if args.force else Mode.RERUN_FAILED if args.rerun_failed else Mode.DEFAULT
+        mode = (
+            Mode.FORCE if args.force else Mode.RERUN_FAILED if args.rerun_failed else Mode.DEFAULT
+        )
         commands.submit(site, spec, state_path, mode=mode, dry_run=args.dry_run)
     elif args.action == "status":
         commands.status(site, state_path, watch=args.watch)

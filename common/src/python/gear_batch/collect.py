@@ -68,7 +68,11 @@ def collect(
     for target in targets:
         destination = target.container
         complete = sorted(
-            (a for a in by_parent.get(destination.id, []) if state_of[a.job_id or ""] == "complete"),
+            (
+                a
+                for a in by_parent.get(destination.id, [])
+                if state_of[a.job_id or ""] == "complete"
+            ),
             key=lambda a: _newest_first(a.created),
         )
         chosen = complete[0] if complete else None
@@ -79,7 +83,9 @@ def collect(
                 folder = f"{folder}-{destination.id}"
             for file in chosen.files:
                 if any(fnmatch.fnmatchcase(file.name, pattern) for pattern in patterns):
-                    site.download_analysis_file(chosen.id, file.name, output_dir / folder / file.name)
+                    site.download_analysis_file(
+                        chosen.id, file.name, output_dir / folder / file.name
+                    )
                     names.append(f"{folder}/{file.name}")
         results.append(Collected(destination, latest_job.get(destination.id), chosen, tuple(names)))
     found = sum(1 for r in results if r.analysis is not None)

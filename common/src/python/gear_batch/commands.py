@@ -22,7 +22,7 @@ from gear_common.errors import GearError
 log = logging.getLogger(__name__)
 
 
-class BatchFailures(GearError):
+class BatchSubmitError(GearError):
     """Some destinations could not be submitted (they are in the state file)."""
 
 
@@ -97,7 +97,7 @@ def submit(
         "Submitted %d job(s), %d failed; state in %s", result.submitted, result.failed, state_path
     )
     if result.failed:
-        raise BatchFailures(
+        raise BatchSubmitError(
             f"{result.failed} destination(s) could not be submitted (see {state_path});"
             " run submit again to retry them"
         )

@@ -105,7 +105,9 @@ def _resolve_input(
     return {"type": holder.level, "id": holder.id, "name": file.name}
 
 
-def _jobs_by_destination(jobs: list[Job], gear: Gear, config: dict[str, Any]) -> dict[str, list[Job]]:
+def _jobs_by_destination(
+    jobs: list[Job], gear: Gear, config: dict[str, Any]
+) -> dict[str, list[Job]]:
     same: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
         if job.gear_version == gear.version and job.config == config:
@@ -158,7 +160,8 @@ def plan_batch(
     items = []
     for target in targets:
         resolved = {
-            name: _resolve_input(name, entry, target, project) for name, entry in spec.inputs.items()
+            name: _resolve_input(name, entry, target, project)
+            for name, entry in spec.inputs.items()
         }
         missing = [reason for reason in resolved.values() if isinstance(reason, str)]
         inputs = {name: ref for name, ref in resolved.items() if isinstance(ref, dict)}

@@ -44,14 +44,17 @@ def _label_filters(spec: BatchSpec) -> list[str]:
 
 def _acquisition_label_filter(spec: BatchSpec) -> str | None:
     """A server-side acquisition label filter, when every use of acquisitions agrees on one."""
-    wanted = {spec.select.acquisition_label} if spec.select.acquisition_label else set()
+    wanted: set[str | None] = set()
+    if spec.select.acquisition_label:
+        wanted.add(spec.select.acquisition_label)
     if spec.select.file is not None and not spec.select.acquisition_label:
         wanted.add(None)  # the file may be in any acquisition
     for entry in spec.inputs.values():
         if entry.source is InputSource.ACQUISITION:
             wanted.add(entry.acquisition_label)
-    if len(wanted) == 1 and None not in wanted:
-        return f"label=~{wanted.pop()}"
+    if len(wanted) == 1:
+        (label,) = wanted
+        return f"label=~{label}" if label else None
     return None
 
 
@@ -110,7 +113,9 @@ def select_targets(site: BatchSite, spec: BatchSpec, project: Container) -> list
                 Level.ACQUISITION, project.id, [label_filter] if label_filter else []
             )
             for acquisition in acquisitions:
-                owner = project.id if level is Level.PROJECT else acquisition.parents.get(level.value)
+                owner = (
+                    project.id if level is Level.PROJECT else acquisition.parents.get(level.value)
+                )
                 if owner:
                     below[owner].append(acquisition)
         targets = [Target(c, tuple(below.get(c.id, ()))) for c in candidates]

@@ -72,7 +72,8 @@ def build_batch_project(
     for number in range(subject_count):
         parents = {"group": "lab", "project": project["_id"]}
         subject = fake.add(
-            "subjects", {"label": f"sub-{number:04d}", "project": project["_id"], "parents": parents}
+            "subjects",
+            {"label": f"sub-{number:04d}", "project": project["_id"], "parents": parents},
         )
         subject_ids.append(subject["_id"])
     for number in range(sessions):
@@ -98,7 +99,9 @@ def build_batch_project(
             fake.add_file(
                 "acquisitions", acquisition["_id"], f"{label}.nii.gz", b"nifti", type="nifti"
             )
-            fake.add_file("acquisitions", acquisition["_id"], f"{label}.dicom.zip", b"d", type="dicom")
+            fake.add_file(
+                "acquisitions", acquisition["_id"], f"{label}.dicom.zip", b"d", type="dicom"
+            )
         if has_dwi:
             built.dwi_session_ids.append(session["_id"])
         if not earlier_analyses:

@@ -20,7 +20,10 @@ def _spec_file(tmp_path: Path, make_spec: MakeSpec) -> Path:
 
 
 def test_without_an_api_key_it_says_how_to_give_one(
-    tmp_path: Path, make_spec: MakeSpec, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    make_spec: MakeSpec,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("FW_KEY", raising=False)
     assert main(["submit", str(_spec_file(tmp_path, make_spec))]) == 1

@@ -98,7 +98,5 @@ def test_a_destination_without_the_input_file_is_skipped_with_the_reason(
     plan = make_plan(site, spec, mode=Mode.FORCE, state=None)
     without_dwi = [i for i in plan.items if i.destination.id not in project.dwi_session_ids]
     assert without_dwi and not any(item.submit for item in without_dwi)
-    assert without_dwi[0].reason == (
-        "input dwi: no file matching type nifti in the acquisition"
-    )
+    assert without_dwi[0].reason == ("input dwi: no file matching type nifti in the acquisition")
     assert plan.to_submit[0].inputs["dwi"]["name"] == "dwi.nii.gz"

@@ -16,8 +16,8 @@ import flywheel
 import pytest
 
 from fake_flywheel.server import FakeFlywheel, Fault
-from gear_batch import commands
-from gear_batch.commands import BatchFailures
+from gear_batch import cli, commands
+from gear_batch.commands import BatchSubmitError
 from gear_batch.plan import Mode
 from gear_batch.site import BatchSite
 from gear_batch.state import StateFile
@@ -86,8 +86,10 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     assert fake_flywheel.mutating_requests() == []
     assert not state_path.exists()
     lines = out.getvalue().splitlines()
-    assert any(line.startswith("submit  session ses-") and "inputs: dwi=dwi.nii.gz" in line
-               for line in lines)
+    assert any(
+        line.startswith("submit  session ses-") and "inputs: dwi=dwi.nii.gz" in line
+        for line in lines
+    )
     assert "to submit" in lines[-1] and "gear dwi-qa 1.2.0" in lines[-1]
 
 
@@ -121,7 +123,7 @@ def test_a_bad_request_is_not_retried_and_is_recorded(
     fake_flywheel: FakeFlywheel, site: BatchSite, make_spec: MakeSpec, state_path: Path
 ) -> None:
     fake_flywheel.inject(Fault("POST", SUBMIT_PATH, nth=1, status=400))
-    with pytest.raises(BatchFailures, match="1 destination.s. could not be submitted"):
+    with pytest.raises(BatchSubmitError, match="1 destination.s. could not be submitted"):
         commands.submit(site, make_spec(), state_path, out=io.StringIO())
     failed = list(StateFile.read(state_path).of("failed"))
     assert len(failed) == 1 and failed[0]["error"].startswith("400")
@@ -172,17 +174,20 @@ def test_a_killed_process_resumes_without_duplicates(
     state_path = tmp_path / "spec.state.jsonl"
     fake_flywheel.latency = 0.05
     env = {**os.environ, "FW_KEY": fake_flywheel.api_key, "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "gear_batch.cli", "submit", str(spec_path), "--force"]
+    command = [sys.executable, "-m", cli.__name__, "submit", str(spec_path), "--force"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         if state_path.exists() and state_path.read_text().count('"submitted"') >= 3:
             break
         time.sleep(0.01)
+    assert process.poll() is None, f"the run ended before it was killed: {process.stderr.read()}"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    process.stderr.close()
     first = len(StateFile.read(state_path).submitted())
-    assert 3 <= first
+    assert first >= 3
 
     finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 

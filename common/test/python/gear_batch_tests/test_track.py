@@ -73,7 +73,11 @@ def test_collect_takes_the_latest_complete_analysis_per_destination(
     fake.items["jobs"].clear()
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     made = {}
-    for label, state, days in (("old", "complete", 0), ("new", "complete", 2), ("newest", "failed", 3)):
+    for label, state, days in (
+        ("old", "complete", 0),
+        ("new", "complete", 2),
+        ("newest", "failed", 3),
+    ):
         analysis_id, _ = fake.add_analysis(
             "session", session, project.gear_id, label, config=DEFAULT_CONFIG, state=state
         )
