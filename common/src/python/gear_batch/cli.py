@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import flywheel
+
 from gear_batch import commands
 from gear_batch.plan import Mode
 from gear_batch.site import BatchSite
@@ -106,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except GearError as exc:
         print(f"batch-run: error: {exc}", file=sys.stderr)
+        return 1
+    except flywheel.ApiException as exc:
+        print(
+            f"batch-run: error: the Flywheel API answered {exc.status} {exc.reason}",
+            file=sys.stderr,
+        )
         return 1
 
 

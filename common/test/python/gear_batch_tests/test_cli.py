@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_flywheel.server import FakeFlywheel
+from fake_flywheel.server import FakeFlywheel, Fault
 from gear_batch.cli import main
 from gear_batch.state import StateFile
 
@@ -66,3 +66,18 @@ def test_help_lists_the_actions(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for action in ("submit", "status", "cancel", "collect"):
         assert f"    {action} " in out
+
+
+def test_an_api_error_is_one_line_without_a_traceback(
+    fake_flywheel: FakeFlywheel,
+    tmp_path: Path,
+    make_spec: MakeSpec,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FW_KEY", fake_flywheel.api_key)
+    fake_flywheel.inject(Fault("GET", "/api/sessions", status=503))
+    assert main(["submit", str(_spec_file(tmp_path, make_spec))]) == 1
+    err = capsys.readouterr().err
+    assert "batch-run: error: the Flywheel API answered 503" in err
+    assert "Traceback" not in err
