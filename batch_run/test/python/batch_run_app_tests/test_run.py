@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,18 +116,12 @@ def test_an_unknown_gear_input_stops_before_any_change(
     assert fake_flywheel.mutating_requests() == []
 
 
-def test_with_arguments_it_is_the_command_line(tmp_path: Path) -> None:
+def test_with_arguments_it_is_the_command_line() -> None:
     result = subprocess.run(
-        [*_python_module("batch_run_app.run"), "--help"],
+        [sys.executable, "-m", "batch_run_app.run", "--help"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0
     assert "usage: batch-run" in result.stdout
-
-
-def _python_module(module: str) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", module]

@@ -11,8 +11,8 @@ from typing import TextIO
 
 from gear_batch.collect import collect, write_summary
 from gear_batch.plan import BatchPlan, Mode, plan_batch
-from gear_batch.select import select_targets
-from gear_batch.site import BatchSite
+from gear_batch.select import Target, select_targets
+from gear_batch.site import BatchSite, Container, Gear
 from gear_batch.spec import BatchSpec
 from gear_batch.state import RunInfo, StateFile, new_run_id
 from gear_batch.submit import SubmitResult, Submitter
@@ -26,13 +26,18 @@ class BatchSubmitError(GearError):
     """Some destinations could not be submitted (they are in the state file)."""
 
 
+def _resolve(site: BatchSite, spec: BatchSpec) -> tuple[Container, Gear, list[Target]]:
+    """The spec's project, gear and selected destinations."""
+    project = site.find_project(spec.group_id, spec.project_label)
+    gear = site.find_gear(spec.gear.name, spec.gear.version)
+    return project, gear, select_targets(site, spec, project)
+
+
 def make_plan(
     site: BatchSite, spec: BatchSpec, *, mode: Mode, state: StateFile | None
 ) -> BatchPlan:
     """Selects destinations and plans them; `state` (if any) names this run's earlier work."""
-    project = site.find_project(spec.group_id, spec.project_label)
-    gear = site.find_gear(spec.gear.name, spec.gear.version)
-    targets = select_targets(site, spec, project)
+    project, gear, targets = _resolve(site, spec)
     existing = site.jobs(project.id, gear.name)
     recorded = {}
     if state is not None:
@@ -134,9 +139,7 @@ def cancel(site: BatchSite, state_path: Path, *, dry_run: bool = False) -> int:
 
 def collect_outputs(site: BatchSite, spec: BatchSpec, output_dir: Path) -> Path:
     """Downloads the chosen outputs and writes `batch-summary.csv` in `output_dir`."""
-    project = site.find_project(spec.group_id, spec.project_label)
-    gear = site.find_gear(spec.gear.name, spec.gear.version)
-    targets = select_targets(site, spec, project)
+    project, gear, targets = _resolve(site, spec)
     results = collect(site, project, gear, targets, spec.collect.outputs, output_dir)
     summary = output_dir / "batch-summary.csv"
     write_summary(results, summary)

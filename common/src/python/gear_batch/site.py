@@ -92,7 +92,8 @@ def _plain(model: Any) -> dict[str, Any]:
 
 
 def _files(entries: Iterable[Any] | None) -> tuple[FileInfo, ...]:
-    return tuple(FileInfo(str(_plain(f).get("name")), _plain(f).get("type")) for f in entries or ())
+    files = (_plain(entry) for entry in entries or ())
+    return tuple(FileInfo(str(f.get("name")), f.get("type")) for f in files)
 
 
 def container_from(model: Any, level: str) -> Container:
