@@ -143,14 +143,40 @@ def _words(arguments: str) -> list[str]:
     return _split(arguments)
 
 
-def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
-    """Finds where the pex is copied to and the ENTRYPOINT (ENV/ARG defaults expanded)."""
-    variables: dict[str, str] = {}
-    destinations: list[str] = []
+@dataclass
+class _Stage:
+    destinations: list[str] = field(default_factory=list)
     entrypoint: tuple[str, ...] = ()
-    workdir = "/"
+    workdir: str = "/"
+
+
+def _from_stage(arguments: str, variables: dict[str, str], stages: dict[str, _Stage]) -> _Stage:
+    """A new build stage; one built `FROM` an earlier stage starts with what that one set."""
+    words = _split(arguments)
+    words = [word for word in words if not word.startswith("--")]
+    base = _expand(words[0], variables).lower() if words else ""
+    new = _Stage()
+    if base in stages:
+        parent = stages[base]
+        new = _Stage(list(parent.destinations), parent.entrypoint, parent.workdir)
+    if len(words) >= 3 and words[1].upper() == "AS":
+        stages[words[2].lower()] = new
+    return new
+
+
+def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
+    """Where the final stage copies the pex to, and its ENTRYPOINT (ENV/ARG defaults expanded).
+
+    Only the last stage becomes the image, so pexes copied in earlier build stages (for
+    example to build a virtual environment from) are not where the gear starts.
+    """
+    variables: dict[str, str] = {}
+    stages: dict[str, _Stage] = {}
+    stage = _Stage()
     for keyword, arguments in _instructions(text):
-        if keyword in ("ENV", "ARG"):
+        if keyword == "FROM":
+            stage = _from_stage(arguments, variables, stages)
+        elif keyword in ("ENV", "ARG"):
             for assignment in _split(arguments):
                 name, equals, value = assignment.partition("=")
                 if equals:
@@ -159,7 +185,7 @@ def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
                 name, value = arguments.split(None, 1)
                 variables[name] = _expand(value, variables)
         elif keyword == "WORKDIR":
-            workdir = _join(workdir, _expand(arguments, variables))
+            stage.workdir = _join(stage.workdir, _expand(arguments, variables))
         elif keyword in ("COPY", "ADD"):
             words = [word for word in _words(arguments) if not word.startswith("--")]
             if len(words) < 2:
@@ -167,15 +193,15 @@ def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
             *sources, destination = (_expand(word, variables) for word in words)
             for source in sources:
                 if source.endswith(".pex"):
-                    target = _join(workdir, destination)
+                    target = _join(stage.workdir, destination)
                     if destination.endswith("/"):
                         target = _join(target, source.rsplit("/", 1)[-1])
-                    destinations.append(target)
+                    stage.destinations.append(target)
         elif keyword == "ENTRYPOINT":
             words = [_expand(word, variables) for word in _words(arguments)]
             if words:
-                entrypoint = (_join(workdir, words[0]), *words[1:])
-    return DockerfileCommands(path, tuple(destinations), entrypoint)
+                stage.entrypoint = (_join(stage.workdir, words[0]), *words[1:])
+    return DockerfileCommands(path, tuple(stage.destinations), stage.entrypoint)
 
 
 def _join(directory: str, path: str) -> str:

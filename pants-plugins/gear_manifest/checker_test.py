@@ -203,6 +203,32 @@ def test_shell_form_entrypoint_relative_to_workdir() -> None:
     assert dockerfile == DockerfileCommands("D", (), ("/flywheel/v0/run.py", "--x"))
 
 
+def test_only_the_final_stage_counts() -> None:
+    dockerfile = parse_dockerfile(
+        "D",
+        "ARG BASE_IMAGE=python:3.11-slim\n"
+        "FROM ${BASE_IMAGE} AS venv\n"
+        "COPY g.src.python.app/bin.pex /tmp/gear.pex\n"
+        'ENTRYPOINT ["/tmp/gear.pex"]\n'
+        "FROM ${BASE_IMAGE}\n"
+        "COPY --from=venv /opt/gear /opt/gear\n"
+        'ENTRYPOINT ["/bin/run"]\n',
+    )
+    assert dockerfile == DockerfileCommands("D", (), ("/bin/run",))
+    assert check(dockerfile=dockerfile) == []
+    assert check(changed(command="/tmp/gear.pex"), dockerfile=dockerfile) == [
+        f'{PATH}: command is "/tmp/gear.pex" but the ENTRYPOINT of D runs "/bin/run"'
+    ]
+
+
+def test_a_stage_built_from_an_earlier_stage_keeps_what_it_set() -> None:
+    dockerfile = parse_dockerfile(
+        "D",
+        "FROM python AS base\nWORKDIR /app\nCOPY a/bin.pex run\nFROM base\nWORKDIR sub\n",
+    )
+    assert dockerfile == DockerfileCommands("D", ("/app/run",), ())
+
+
 def test_unusual_dockerfiles_do_not_break_the_parser() -> None:
     dockerfile = parse_dockerfile(
         "D",

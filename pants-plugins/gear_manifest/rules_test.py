@@ -14,7 +14,7 @@ from pants.core.target_types import FileTarget
 from pants.core.target_types import rules as core_target_types_rules
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
-from plugin_testutil.machine_options import pex_cli_options
+from plugin_testutil.machine_options import machine_options
 
 from gear_manifest.rules import GearManifestFieldSet, GearManifestRequest
 from gear_manifest.rules import rules as gear_manifest_rules
@@ -91,7 +91,7 @@ def lint(
         }
     )
     rule_runner.set_options(
-        [*pex_cli_options(), "--python-interpreter-constraints=['CPython>=3.9,<3.13']", *options],
+        [*machine_options(), "--python-interpreter-constraints=['CPython>=3.9,<3.13']", *options],
         env_inherit={"PATH", "PYENV_ROOT", "HOME"},
     )
     target = rule_runner.get_target(Address("gear/src/docker", target_name=target_name))

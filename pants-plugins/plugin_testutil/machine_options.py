@@ -1,7 +1,8 @@
 """The machine-local Pants options (from ./pants' .pants.rc) that plugin tests need too.
 
 A RuleRunner does not read pants.toml or .pants.rc, so on a machine that cannot download the
-pex tool from GitHub its rules would fail; these options point it at the locally built one.
+pex tool from GitHub, or whose pip configuration must be kept out of resolves, its rules would
+fail; these options carry the launcher's settings for both over.
 """
 
 from __future__ import annotations
@@ -14,18 +15,31 @@ import toml
 
 # Set by [test] extra_env_vars in pants.toml.
 PANTS_RC_ENV = "PANTS_MACHINE_RC"
+# The .pants.rc sections (and, for GLOBAL, keys) that building a pex depends on.
+SECTIONS = {"pex-cli": None, "subprocess-environment": None, "GLOBAL": ("ca_certs_path",)}
 
 
 def _flag(scope: str, key: str, value: Any) -> str:
     option = key.replace("_", "-")
-    rendered = repr(list(value)) if isinstance(value, list) else str(value)
-    return f"--{scope}-{option}={rendered}"
+    prefix = "" if scope == "GLOBAL" else f"{scope}-"
+    if isinstance(value, dict) and set(value) == {"add"}:
+        rendered = "+" + repr(list(value["add"]))
+    elif isinstance(value, list):
+        rendered = repr(value)
+    else:
+        rendered = str(value)
+    return f"--{prefix}{option}={rendered}"
 
 
-def pex_cli_options(rc_path: str | None = None) -> list[str]:
-    """`--pex-cli-*` flags copied from the [pex-cli] section of the machine's .pants.rc."""
+def machine_options(rc_path: str | None = None) -> list[str]:
+    """Flags for the pex tool, CA bundle and subprocess environment in the machine's .pants.rc."""
     path = rc_path or os.environ.get(PANTS_RC_ENV)
     if not path or not Path(path).is_file():
         return []
-    section = toml.loads(Path(path).read_text()).get("pex-cli", {})
-    return [_flag("pex-cli", key, value) for key, value in section.items()]
+    rc = toml.loads(Path(path).read_text())
+    flags = []
+    for scope, keys in SECTIONS.items():
+        for key, value in rc.get(scope, {}).items():
+            if keys is None or key in keys:
+                flags.append(_flag(scope, key, value))
+    return flags

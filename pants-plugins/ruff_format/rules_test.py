@@ -7,7 +7,7 @@ from pants.core.goals.fmt import FmtResult
 from pants.core.goals.update_build_files import RewrittenBuildFile
 from pants.core.util_rules import config_files, source_files
 from pants.testutil.rule_runner import QueryRule, RuleRunner
-from plugin_testutil.machine_options import pex_cli_options
+from plugin_testutil.machine_options import machine_options
 
 from ruff_format.rules import FormatBuildFileWithRuffRequest, RuffFormatRequest
 from ruff_format.rules import rules as ruff_format_rules
@@ -28,7 +28,7 @@ def rule_runner() -> RuleRunner:
         ],
     )
     runner.set_options(
-        [*RUFF_OPTIONS, *pex_cli_options()], env_inherit={"PATH", "PYENV_ROOT", "HOME"}
+        [*RUFF_OPTIONS, *machine_options()], env_inherit={"PATH", "PYENV_ROOT", "HOME"}
     )
     return runner
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import fw_gear
 from pydantic import BaseModel
 
 from gear_common.config import parse_config
 from gear_common.errors import GearInputError
+
+if TYPE_CHECKING:
+    import fw_gear
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -8,9 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
-
-import fw_gear
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gear_common.context import GearContext
 from gear_common.errors import GearConfigError, GearError
@@ -22,6 +20,9 @@ DEFAULT_GEAR_PATH = Path("/flywheel/v0")
 GEAR_PATH_ENV = "FLYWHEEL_GEAR_PATH"
 
 GearBody = Callable[[GearContext], None]
+
+if TYPE_CHECKING:
+    import fw_gear
 
 
 def check_config_json(config_path: Path) -> None:
@@ -44,23 +45,36 @@ def check_config_json(config_path: Path) -> None:
         )
 
 
-class _FwGearContext(fw_gear.GearContext):  # type: ignore[misc]
-    """fw-gear's context without its eager Flywheel client.
+def _open_fw_context(gear_path: Path, config_path: Path) -> fw_gear.GearContext:
+    """fw-gear's context, without its eager Flywheel client.
 
     Clients are made by `gear_common.flywheel_client`, which can also use the gear bot's key
     and reports a refused key as one clear error; gears without an API key need no SDK.
+    fw-gear (and the SDK it imports) takes most of a second to import, so it is imported here,
+    after the gear has announced itself, rather than when run.py starts.
     """
+    import fw_gear
 
-    def get_client(self) -> None:
-        return None
+    class _FwGearContext(fw_gear.GearContext):  # type: ignore[misc]
+        def get_client(self) -> None:
+            return None
 
-
-def _open_fw_context(gear_path: Path, config_path: Path) -> fw_gear.GearContext:
     return _FwGearContext(
         gear_path=str(gear_path),
         manifest_path=str(gear_path / "manifest.json"),
         config_path=str(config_path),
     )
+
+
+def gear_identity(manifest_path: Path) -> str:
+    """`name version (image)` from the gear's manifest, or the path when it cannot be read."""
+    try:
+        manifest: Any = json.loads(manifest_path.read_text(encoding="utf-8"))
+        name, version = manifest["name"], manifest["version"]
+        image = manifest.get("custom", {}).get("gear-builder", {}).get("image")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"the gear at {manifest_path.parent}"
+    return f"{name} {version}" + (f" ({image})" if image else "")
 
 
 class GearEngine:
@@ -77,6 +91,8 @@ class GearEngine:
         # Until fw-gear configures logging from the manifest, errors still reach stderr.
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="[%(levelname)-8s] %(message)s")
+        # The first log line, before the slower imports: which gear (and image) is running.
+        log.info("Starting %s", gear_identity(self.gear_path / "manifest.json"))
         config_path = self.gear_path / "config.json"
         try:
             check_config_json(config_path)

@@ -6,11 +6,14 @@ which works where no container runtime can (no daemon, restricted rlimits).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
 import shutil
 import subprocess
+import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +29,10 @@ ENGINE_STATE = Path(".pants.bootstrap/container.env")
 class GearRun:
     exit_code: int
     log: str
+    # Seconds from starting the container's command to its first line of output (None if it
+    # printed nothing) and to its exit.
+    first_line_seconds: float | None = None
+    seconds: float = 0.0
 
 
 def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
@@ -55,11 +62,8 @@ def gear_command(manifest: dict[str, Any]) -> list[str]:
     return shlex.split(str(manifest.get("command") or DEFAULT_COMMAND))
 
 
-def _run(
-    argv: list[str], *, check: bool = True, stream: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Runs a command; with `stream`, its output goes to this process's terminal instead."""
-    result = subprocess.run(argv, capture_output=not stream, text=True, check=False)
+def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(
             f"`{shlex.join(argv)}` failed with exit code {result.returncode}:\n{result.stderr}"
@@ -67,39 +71,118 @@ def _run(
     return result
 
 
-def run_gear_image(
-    engine: Engine, image: str, gear_dir: Path, command: list[str], *, stream: bool = False
-) -> GearRun:
-    """Runs `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back.
+def _timed_run(argv: list[str], *, stream: bool) -> GearRun:
+    """Runs a command, timing its first line of output and its exit; `stream` echoes the lines."""
+    started = time.monotonic()
+    first_line: float | None = None
+    lines: list[str] = []
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if first_line is None:
+                first_line = time.monotonic() - started
+            if stream:
+                print(line, end="", flush=True)
+            else:
+                lines.append(line)
+    return GearRun(
+        exit_code=process.returncode,
+        log="".join(lines),
+        first_line_seconds=first_line,
+        seconds=time.monotonic() - started,
+    )
 
-    With `stream`, the gear's log goes straight to the terminal (and `GearRun.log` is empty).
+
+def image_user(engine: Engine, image: str) -> str:
+    """The user the image runs its command as (`USER`), or "" for root."""
+    return _run([engine, "image", "inspect", "--format", "{{.Config.User}}", image]).stdout.strip()
+
+
+def _numeric_owner(user: str) -> tuple[int, int]:
+    """uid and gid of a numeric `USER uid[:gid]`; root for "" (names cannot be mapped here)."""
+    uid, _, gid = user.partition(":")
+    if not uid:
+        return 0, 0
+    if not uid.isdigit() or (gid and not gid.isdigit()):
+        raise ValueError(f"the image's USER {user!r} is not numeric (uid[:gid])")
+    return int(uid), int(gid or uid)
+
+
+def _owned_tar(gear_dir: Path, uid: int, gid: int) -> bytes:
+    """A tar of the gear directory's contents (not the directory itself), owned by uid:gid."""
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+        return info
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for child in sorted(gear_dir.iterdir()):
+            tar.add(child, arcname=child.name, filter=owned)
+    return buffer.getvalue()
+
+
+def run_in_image(
+    engine: Engine,
+    image: str,
+    command: list[str],
+    *,
+    gear_dir: Path | None = None,
+    stream: bool = False,
+) -> GearRun:
+    """Runs `command` once in a fresh container of `image`, as the image's user.
+
+    With `gear_dir`, its contents become /flywheel/v0 (owned by the image's user, as the gear
+    directory Flywheel gives a job) and output/ is copied back afterwards. With `stream`, the
+    output goes to this process's terminal (and `GearRun.log` is empty).
     """
-    output_dir = gear_dir / "output"
+    user = image_user(engine, image)
     if engine == "podman":
         container = _run(["buildah", "from", "--pull=never", image]).stdout.strip()
         try:
-            _run(["buildah", "copy", "--quiet", container, str(gear_dir), FLYWHEEL_DIR])
-            result = _run(
+            if gear_dir is not None:
+                chown = ["--chown", user] if user else []
+                _run(["buildah", "copy", "--quiet", *chown, container, str(gear_dir), FLYWHEEL_DIR])
+            run = _timed_run(
                 ["buildah", "run", "--isolation", "chroot", container, "--", *command],
-                check=False,
                 stream=stream,
             )
-            mount = Path(_run(["buildah", "mount", container]).stdout.strip())
-            shutil.copytree(
-                mount / FLYWHEEL_DIR.lstrip("/") / "output", output_dir, dirs_exist_ok=True
-            )
+            if gear_dir is not None:
+                mount = Path(_run(["buildah", "mount", container]).stdout.strip())
+                shutil.copytree(
+                    mount / FLYWHEEL_DIR.lstrip("/") / "output",
+                    gear_dir / "output",
+                    dirs_exist_ok=True,
+                )
         finally:
             _run(["buildah", "rm", container], check=False)
-    else:
-        container = _run(
-            # Host networking, so the gear reaches a fake Flywheel API on 127.0.0.1.
-            ["docker", "create", "--network", "host", "--entrypoint", command[0], image]
-            + command[1:]
-        ).stdout.strip()
-        try:
-            _run(["docker", "cp", f"{gear_dir}/.", f"{container}:{FLYWHEEL_DIR}"])
-            result = _run(["docker", "start", "--attach", container], check=False, stream=stream)
-            _run(["docker", "cp", f"{container}:{FLYWHEEL_DIR}/output/.", str(output_dir)])
-        finally:
-            _run(["docker", "rm", "--force", container], check=False)
-    return GearRun(exit_code=result.returncode, log=(result.stdout or "") + (result.stderr or ""))
+        return run
+    container = _run(
+        # Host networking, so the gear reaches a fake Flywheel API on 127.0.0.1.
+        ["docker", "create", "--network", "host", "--entrypoint", command[0], image] + command[1:]
+    ).stdout.strip()
+    try:
+        if gear_dir is not None:
+            # `docker cp -a` keeps the tar's owners; a plain copy would make output/ root's.
+            archive = _owned_tar(gear_dir, *_numeric_owner(user))
+            subprocess.run(
+                ["docker", "cp", "-a", "-", f"{container}:{FLYWHEEL_DIR}"],
+                input=archive,
+                capture_output=True,
+                check=True,
+            )
+        run = _timed_run(["docker", "start", "--attach", container], stream=stream)
+        if gear_dir is not None:
+            _run(["docker", "cp", f"{container}:{FLYWHEEL_DIR}/output/.", str(gear_dir / "output")])
+    finally:
+        _run(["docker", "rm", "--force", container], check=False)
+    return run
+
+
+def run_gear_image(
+    engine: Engine, image: str, gear_dir: Path, command: list[str], *, stream: bool = False
+) -> GearRun:
+    """Runs the gear `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back."""
+    return run_in_image(engine, image, command, gear_dir=gear_dir, stream=stream)
