@@ -134,9 +134,8 @@ def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[
 
 
 def _docker_build(text: str) -> str:
-    return re.sub(
-        r'image_tags=\["[^"]*", "latest"\]', f'image_tags=["{FIRST_VERSION}", "latest"]', text
-    )
+    """The gear_image() call with the version reset."""
+    return re.sub(r'\bversion="[^"]*"', f'version="{FIRST_VERSION}"', text)
 
 
 def _copied_trees(repo: Path, gear: NewGear) -> list[tuple[Path, Path]]:

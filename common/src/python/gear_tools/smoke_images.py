@@ -27,6 +27,7 @@ from gear_tools.container_engine import (
     detect_engine,
     gear_command,
     run_gear_image,
+    run_in_image,
 )
 
 
@@ -118,6 +119,15 @@ def run_case(engine: Engine, image: str, command: list[str], case_file: Path) ->
         return failures
 
 
+def user_failures(engine: Engine, image: str) -> list[str]:
+    """Failures unless a fresh container of the image runs its commands as a non-root user."""
+    run = run_in_image(engine, image, ["id", "-u"])
+    uid = run.log.strip()
+    if run.exit_code != 0 or not uid.isdigit():
+        return [f"`id -u` failed (exit code {run.exit_code}): {run.log.strip()}"]
+    return ["runs as root (uid 0); gears must run as an unprivileged user"] if uid == "0" else []
+
+
 def main(argv: list[str]) -> int:
     dist = Path(argv[0] if argv else "dist")
     images = built_images(dist)
@@ -129,6 +139,13 @@ def main(argv: list[str]) -> int:
     for gear_dir, image in images:
         manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
         command = gear_command(manifest)
+        failures = user_failures(engine, image)
+        if failures:
+            failed += 1
+            print(f"FAIL {image} user: " + "\n  ".join(failures))
+        else:
+            passed += 1
+            print(f"ok   {image} user: not root")
         cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
         if not cases:
             print(f"FAIL {image}: no smoke cases under {gear_dir}/test/smoke/")

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,34 @@ def test_config_json_must_be_an_object(tmp_path: Path, caplog: pytest.LogCapture
     (tmp_path / "config.json").write_text(json.dumps([1, 2]))
     assert GearEngine(tmp_path).run(lambda context: None) == 1
     assert "expected a JSON object, found list" in caplog.text
+
+
+def test_first_log_line_names_the_gear_and_image_from_its_manifest(
+    gear_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = {
+        "name": "my-gear",
+        "version": "1.2.0",
+        "custom": {"gear-builder": {"image": "org/my-gear:1.2.0"}},
+    }
+    (gear_path / "manifest.json").write_text(json.dumps(manifest))
+    GearEngine(gear_path).run(lambda context: None)
+    assert caplog.records[0].getMessage() == "Starting my-gear 1.2.0 (org/my-gear:1.2.0)"
+
+
+def test_first_log_line_without_a_readable_manifest_names_the_directory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "manifest.json").write_text('{"name": ')
+    GearEngine(tmp_path).run(lambda context: None)
+    assert caplog.records[0].getMessage() == f"Starting the gear at {tmp_path}"
+
+
+def test_the_engine_imports_fw_gear_only_when_it_opens_the_context() -> None:
+    # fw-gear takes most of a second to import; the gear announces itself before that.
+    code = (
+        "import sys, gear_common.engine, gear_common.context; "
+        "sys.exit(1 if 'fw_gear' in sys.modules else 0)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0

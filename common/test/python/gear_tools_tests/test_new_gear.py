@@ -54,10 +54,8 @@ def test_renames_everything_consistently(repo: Path) -> None:
     }
     assert "api-key" not in manifest["inputs"]
     build = (repo / "dicom_qc/src/docker/BUILD").read_text()
-    assert 'name="dicom-qc"' in build and 'image_tags=["0.1.0", "latest"]' in build
-    assert "dicom_qc/src/python/dicom_qc_app:bin" in build
-    dockerfile = (repo / "dicom_qc/src/docker/Dockerfile").read_text()
-    assert "COPY dicom_qc.src.python.dicom_qc_app/bin.pex /bin/run" in dockerfile
+    assert 'name="dicom-qc"' in build and 'version="0.1.0"' in build
+    assert 'pex="dicom_qc/src/python/dicom_qc_app:bin"' in build
     test_run = (repo / "dicom_qc/test/python/dicom_qc_app_tests/test_run.py").read_text()
     assert 'run_entry_point("dicom_qc_app.run"' in test_run
     for path in created:
@@ -71,11 +69,12 @@ def test_renames_everything_consistently(repo: Path) -> None:
 
 def test_api_key_input_and_version_reset(repo: Path) -> None:
     build = repo / "template_gear/src/docker/BUILD"
-    build.write_text(build.read_text().replace('"0.1.0", "latest"', '"2.3.4", "latest"'))
+    build.write_text(build.read_text().replace('version="0.1.0"', 'version="2.3.4"'))
     create(repo, gear("needs-key", with_api_key=True))
     manifest = json.loads((repo / "needs_key/src/docker/manifest.json").read_text())
     assert manifest["inputs"]["api-key"] == {"base": "api-key"}
-    assert 'image_tags=["0.1.0", "latest"]' in (repo / "needs_key/src/docker/BUILD").read_text()
+    new_build = (repo / "needs_key/src/docker/BUILD").read_text()
+    assert 'version="0.1.0"' in new_build and "2.3.4" not in new_build
 
 
 @pytest.mark.parametrize(

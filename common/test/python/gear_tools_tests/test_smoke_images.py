@@ -125,3 +125,22 @@ def test_case_with_fake_flywheel_seeds_it_and_checks_its_state(tmp_path: Path) -
 def test_gear_command_from_manifest_or_the_spec_default() -> None:
     assert gear_command({"command": "/bin/run --verbose 'a b'"}) == ["/bin/run", "--verbose", "a b"]
     assert gear_command({}) == ["/flywheel/v0/run"]
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "output", "expected"),
+    [
+        (0, "1000\n", []),
+        (0, "0\n", ["runs as root (uid 0); gears must run as an unprivileged user"]),
+        (127, "id: not found\n", ["`id -u` failed (exit code 127): id: not found"]),
+    ],
+)
+def test_images_must_not_run_as_root(
+    monkeypatch: pytest.MonkeyPatch, exit_code: int, output: str, expected: list[str]
+) -> None:
+    def run_in_image(engine: str, image: str, command: list[str]) -> GearRun:
+        assert command == ["id", "-u"]
+        return GearRun(exit_code=exit_code, log=output)
+
+    monkeypatch.setattr(smoke_images, "run_in_image", run_in_image)
+    assert smoke_images.user_failures("podman", "img") == expected

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from gear_tools import container_engine
+
+
+def test_timed_run_records_first_line_exit_and_log() -> None:
+    code = "import time; print('first', flush=True); time.sleep(0.3); print('second')"
+    run = container_engine._timed_run([sys.executable, "-c", code], stream=False)
+    assert (run.exit_code, run.log) == (0, "first\nsecond\n")
+    assert run.first_line_seconds is not None
+    assert run.first_line_seconds + 0.25 < run.seconds
+
+
+def test_timed_run_of_a_silent_failing_command() -> None:
+    run = container_engine._timed_run([sys.executable, "-c", "raise SystemExit(3)"], stream=False)
+    assert (run.exit_code, run.log, run.first_line_seconds) == (3, "", None)
+
+
+def test_numeric_owner_of_an_image_user() -> None:
+    assert container_engine._numeric_owner("") == (0, 0)
+    assert container_engine._numeric_owner("1000:1000") == (1000, 1000)
+    assert container_engine._numeric_owner("1001") == (1001, 1001)
+    with pytest.raises(ValueError, match="USER 'gear' is not numeric"):
+        container_engine._numeric_owner("gear")
+
+
+def test_owned_tar_holds_the_directory_contents_owned_by_the_user(tmp_path: Path) -> None:
+    (tmp_path / "input/text").mkdir(parents=True)
+    (tmp_path / "input/text/a.txt").write_text("a")
+    (tmp_path / "output").mkdir()
+    (tmp_path / "config.json").write_text("{}")
+    data = container_engine._owned_tar(tmp_path, 1000, 1001)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {member.name: (member.uid, member.gid) for member in tar.getmembers()}
+    assert members == {
+        "config.json": (1000, 1001),
+        "input": (1000, 1001),
+        "input/text": (1000, 1001),
+        "input/text/a.txt": (1000, 1001),
+        "output": (1000, 1001),
+    }
