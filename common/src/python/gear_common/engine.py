@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from gear_common.context import GearContext
 from gear_common.errors import GearConfigError, GearError
 
 log = logging.getLogger(__name__)
@@ -19,10 +18,14 @@ DEFAULT_GEAR_PATH = Path("/flywheel/v0")
 # Lets a gear run outside a container against a /flywheel/v0-shaped directory elsewhere.
 GEAR_PATH_ENV = "FLYWHEEL_GEAR_PATH"
 
-GearBody = Callable[[GearContext], None]
-
 if TYPE_CHECKING:
     import fw_gear
+
+    from gear_common.context import GearContext
+
+GearBody = Callable[["GearContext"], None]
+# Gear directories whose start has been logged in this process (see `start_gear`).
+_started: set[Path] = set()
 
 
 def check_config_json(config_path: Path) -> None:
@@ -87,12 +90,23 @@ class GearEngine:
     def __init__(self, gear_path: Path = DEFAULT_GEAR_PATH) -> None:
         self.gear_path = gear_path
 
-    def run(self, body: GearBody) -> int:
-        # Until fw-gear configures logging from the manifest, errors still reach stderr.
+    def start(self) -> None:
+        """Sets up logging and logs which gear (and image) is starting, once per process.
+
+        This module imports only the standard library, so this line comes before the gear's
+        own imports (pydantic, fw-gear and the Flywheel SDK take most of a second).
+        """
+        # Until fw-gear configures logging from the manifest, messages still reach stderr.
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="[%(levelname)-8s] %(message)s")
-        # The first log line, before the slower imports: which gear (and image) is running.
-        log.info("Starting %s", gear_identity(self.gear_path / "manifest.json"))
+        if self.gear_path not in _started:
+            _started.add(self.gear_path)
+            log.info("Starting %s", gear_identity(self.gear_path / "manifest.json"))
+
+    def run(self, body: GearBody) -> int:
+        from gear_common.context import GearContext
+
+        self.start()
         config_path = self.gear_path / "config.json"
         try:
             check_config_json(config_path)
@@ -110,10 +124,16 @@ class GearEngine:
         return 0
 
 
-def run_gear(body: GearBody) -> NoReturn:
-    """Runs `body` with a `GearEngine` and exits with its exit code (for run.py).
+def _engine() -> GearEngine:
+    """The engine for /flywheel/v0, or the directory named by $FLYWHEEL_GEAR_PATH."""
+    return GearEngine(Path(os.environ.get(GEAR_PATH_ENV) or DEFAULT_GEAR_PATH))
 
-    The gear directory is /flywheel/v0, or the directory named by $FLYWHEEL_GEAR_PATH.
-    """
-    gear_path = Path(os.environ.get(GEAR_PATH_ENV) or DEFAULT_GEAR_PATH)
-    sys.exit(GearEngine(gear_path).run(body))
+
+def start_gear() -> None:
+    """Logs the gear's first line; run.py calls it before importing the gear's code."""
+    _engine().start()
+
+
+def run_gear(body: GearBody) -> NoReturn:
+    """Runs `body` with a `GearEngine` and exits with its exit code (for run.py)."""
+    sys.exit(_engine().run(body))

@@ -186,3 +186,25 @@ def run_gear_image(
 ) -> GearRun:
     """Runs the gear `command` in `image` with `gear_dir` as /flywheel/v0; copies output/ back."""
     return run_in_image(engine, image, command, gear_dir=gear_dir, stream=stream)
+
+
+def inspect_image(engine: Engine, image: str) -> dict[str, Any]:
+    """`<engine> image inspect` of one image: Id, Size, Config (User, Labels), ..."""
+    inspected: list[dict[str, Any]] = json.loads(_run([engine, "image", "inspect", image]).stdout)
+    return inspected[0]
+
+
+def build_image(engine: Engine, context: Path, tag: str, build_args: dict[str, str]) -> None:
+    """Builds `context`/Dockerfile as `tag` (podman with buildah's chroot isolation)."""
+    arguments = [
+        item for name, value in build_args.items() for item in ("--build-arg", f"{name}={value}")
+    ]
+    env = {**os.environ, "BUILDAH_ISOLATION": "chroot"} if engine == "podman" else None
+    argv = [engine, "build", "--quiet", "--tag", tag, *arguments, str(context)]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{shlex.join(argv)}` failed:\n{result.stdout}{result.stderr}")
+
+
+def remove_image(engine: Engine, image: str) -> None:
+    _run([engine, "rmi", "--force", image], check=False)

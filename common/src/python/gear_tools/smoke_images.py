@@ -23,6 +23,7 @@ from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
     Engine,
+    GearRun,
     built_image,
     detect_engine,
     gear_command,
@@ -88,6 +89,13 @@ def _flywheel_failures(fake: FakeFlywheel, expected: FakeFlywheelCase) -> list[s
 
 def run_case(engine: Engine, image: str, command: list[str], case_file: Path) -> list[str]:
     """Runs one case and returns its failures (empty when it passed)."""
+    return execute_case(engine, image, command, case_file)[1]
+
+
+def execute_case(
+    engine: Engine, image: str, command: list[str], case_file: Path
+) -> tuple[GearRun, list[str]]:
+    """Runs one case in a fresh container: the run (log, timings) and its failures."""
     case = load_case(case_file)
     inputs = {name: case_file.parent / path for name, path in case.inputs.items()}
     with tempfile.TemporaryDirectory(prefix="gear-smoke-") as tmp, FakeFlywheel() as fake:
@@ -116,7 +124,7 @@ def run_case(engine: Engine, image: str, command: list[str], case_file: Path) ->
             failures.extend(_flywheel_failures(fake, case.flywheel))
         if failures:
             failures.append("log:\n" + run.log)
-        return failures
+        return run, failures
 
 
 def user_failures(engine: Engine, image: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gear_common.context import GearContext
-from gear_common.engine import GearEngine
+from gear_common.engine import GearEngine, start_gear
 from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
 
@@ -103,11 +103,28 @@ def test_first_log_line_without_a_readable_manifest_names_the_directory(
     assert caplog.records[0].getMessage() == f"Starting the gear at {tmp_path}"
 
 
-def test_the_engine_imports_fw_gear_only_when_it_opens_the_context() -> None:
-    # fw-gear takes most of a second to import; the gear announces itself before that.
+def test_the_engine_imports_only_the_standard_library_until_it_runs_a_gear() -> None:
+    # pydantic, fw-gear and the SDK take most of a second to import; the gear's first log line
+    # (start_gear) comes before them.
     code = (
-        "import sys, gear_common.engine, gear_common.context; "
-        "sys.exit(1 if 'fw_gear' in sys.modules else 0)"
+        "import sys, gear_common.engine; "
+        "print(sorted({'pydantic', 'fw_gear', 'flywheel'} & set(sys.modules)))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "[]\n", "")
+
+
+def test_start_gear_logs_the_first_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("FLYWHEEL_GEAR_PATH", str(tmp_path))
+    start_gear()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Starting the gear at {tmp_path}"
+    ]
+    GearEngine(tmp_path).run(lambda context: None)
+    starts = [r for r in caplog.records if r.getMessage().startswith("Starting")]
+    assert len(starts) == 1

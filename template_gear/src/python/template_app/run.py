@@ -1,22 +1,15 @@
-"""Entry point of the template gear (the image's /bin/run)."""
+"""Entry point of the template gear (the image's /bin/run).
+
+The gear logs its first line before it imports its own code (gear.py) and with it pydantic,
+fw-gear and the Flywheel SDK, which take most of a second; so a job's log starts at once.
+"""
 
 from __future__ import annotations
 
-from gear_common.context import GearContext
-from gear_common.engine import run_gear
-from template_app import main
-from template_app.parser import parse_args
-
-
-def run_template_gear(context: GearContext) -> None:
-    args = parse_args(context)
-    main.run(
-        text_file=args.text_file,
-        top_words=args.config.top_words,
-        case_sensitive=args.config.case_sensitive,
-        output_dir=context.output_dir,
-    )
-
+from gear_common.engine import run_gear, start_gear
 
 if __name__ == "__main__":
+    start_gear()
+    from template_app.gear import run_template_gear
+
     run_gear(run_template_gear)

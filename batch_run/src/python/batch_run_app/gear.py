@@ -1,0 +1,16 @@
+"""The batch-run gear: config.json to parsed arguments to `main.run` (started by run.py)."""
+
+from __future__ import annotations
+
+from batch_run_app import main
+from batch_run_app.parser import parse_args
+from gear_batch.site import BatchSite
+from gear_common.context import GearContext
+from gear_common.flywheel_client import client_for
+
+
+def run_batch_run(context: GearContext) -> None:
+    args = parse_args(context)
+    client = client_for(context, args.config.apikey_path_prefix)
+    site = BatchSite(client, args.spec.page_size)
+    main.run(site=site, args=args, output_dir=context.output_dir)
