@@ -53,7 +53,7 @@ def pex_context_path(pex_address: str) -> str:
     return f"{path.replace('/', '.')}/{name}.pex"
 
 
-def gear_dockerfile(name: str, version: str, pex_path: str, manifest_path: str) -> tuple:
+def gear_dockerfile(name: str, version: str, pex_path: str, manifest_path: str) -> tuple[str, ...]:
     """The Dockerfile of a gear image, one instruction per item."""
     flywheel = FLYWHEEL_DIR
     return (
@@ -87,7 +87,7 @@ def gear_dockerfile(name: str, version: str, pex_path: str, manifest_path: str) 
     )
 
 
-def gear_image(name: str, version: str, pex: str, **docker_image_fields) -> None:
+def gear_image(name: str, version: str, pex: str, **docker_image_fields: object) -> None:
     """Defines a gear's `manifest` file target and its `docker_image` (see the module doc)."""
     manifest = "manifest.json"
     file(name="manifest", source=manifest)  # type: ignore[name-defined]  # noqa: F821

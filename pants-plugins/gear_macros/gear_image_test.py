@@ -67,7 +67,7 @@ def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() ->
     users = [line.split()[1] for line in final if line.startswith("USER ")]
     assert users == [f"{gear_image.GEAR_UID}:{gear_image.GEAR_UID}"]
     assert gear_image.GEAR_UID != 0
-    (setup,) = [line for line in final if line.startswith("RUN ")]
+    (setup,) = (line for line in final if line.startswith("RUN "))
     assert "chown gear:gear /flywheel/v0/output /flywheel/v0/work" in setup
     assert final.index(setup) < final.index(f"USER {users[0]}")
 
@@ -79,7 +79,7 @@ def test_the_manifest_command_is_the_entrypoint_of_the_final_stage() -> None:
 
 
 def test_labels_name_the_gear_version_and_base_image() -> None:
-    (label,) = [line for line in final_stage(dockerfile()) if line.startswith("LABEL ")]
+    (label,) = (line for line in final_stage(dockerfile()) if line.startswith("LABEL "))
     assert 'org.opencontainers.image.title="my-gear"' in label
     assert 'org.opencontainers.image.version="1.2.0"' in label
     assert 'org.opencontainers.image.base.name="${BASE_IMAGE}"' in label

@@ -1,4 +1,4 @@
-"""The batch-run gear: config.json to parsed arguments to `main.run` (started by run.py)."""
+"""The batch-run gear: config.json to parsed arguments to `main.run`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The project management gear: config.json to parsed arguments to `main.run` (started by run.py)."""
+"""The project management gear: config.json to parsed arguments to `main.run`."""
 
 from __future__ import annotations
 

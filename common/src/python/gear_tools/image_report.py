@@ -1,0 +1,101 @@
+"""Which image each gear was built as: manifest version, image reference and image ID.
+
+    image_report.py [--dist DIST] [--json]
+
+Reads the `*.docker-info.json` files that `./pants package` wrote under DIST (default: dist)
+and each gear's manifest. The image ID is the digest of the image's configuration
+(`sha256:...`): it identifies exactly what was built, whatever tags later point at. A gear
+whose manifest disagrees with what was built, or whose build recorded no ID, is reported and
+makes the exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+UNKNOWN_ID = "<unknown>"
+
+
+@dataclass(frozen=True)
+class GearImage:
+    gear: str
+    manifest_version: str
+    manifest_image: str
+    image: str
+    image_id: str
+    problems: tuple[str, ...] = ()
+
+
+def _versioned(info: dict[str, Any]) -> list[str]:
+    names = [tag["name"] for registry in info.get("registries", []) for tag in registry["tags"]]
+    return [name for name in names if not name.endswith(":latest")] or names
+
+
+def read_gear_image(info_file: Path, repo: Path) -> GearImage:
+    """One gear's row, from its docker-info.json (dist/<gear>.src.docker/...) and manifest."""
+    gear_dir = repo / info_file.parent.name.split(".")[0]
+    info = json.loads(info_file.read_text())
+    manifest_path = gear_dir / "src/docker/manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    version = str(manifest.get("version", ""))
+    manifest_image = str(manifest.get("custom", {}).get("gear-builder", {}).get("image", ""))
+    images = _versioned(info)
+    image = images[0] if images else ""
+    image_id = str(info.get("image_id") or UNKNOWN_ID)
+    problems = []
+    if image_id == UNKNOWN_ID:
+        problems.append(f"{info_file}: the build recorded no image ID")
+    if not any(name.endswith(f":{version}") for name in images):
+        problems.append(
+            f"{manifest_path}: version {version!r} is not a tag of the built image "
+            f"({', '.join(images) or 'none'}): rebuild with ./pants package"
+        )
+    return GearImage(
+        gear=str(manifest.get("name", gear_dir.name)),
+        manifest_version=version,
+        manifest_image=manifest_image,
+        image=image,
+        image_id=image_id,
+        problems=tuple(problems),
+    )
+
+
+def gear_images(dist: Path, repo: Path = Path()) -> list[GearImage]:
+    return [read_gear_image(info, repo) for info in sorted(dist.glob("*/*.docker-info.json"))]
+
+
+def render_table(rows: list[GearImage]) -> str:
+    header = ("gear", "version", "image", "image ID")
+    lines = [header] + [(r.gear, r.manifest_version, r.image, r.image_id) for r in rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dist", type=Path, default=Path("dist"), help="./pants package output")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    rows = gear_images(args.dist)
+    if not rows:
+        print(f"no gear images under {args.dist}/: run ./pants package :: first", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+    else:
+        print(render_table(rows))
+    for row in rows:
+        for problem in row.problems:
+            print(f"error: {problem}", file=sys.stderr)
+    return 1 if any(row.problems for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
