@@ -39,6 +39,7 @@ from gear_tools.container_engine import (
     run_in_image,
 )
 from gear_tools.smoke_images import built_images, execute_case
+from gear_tools.table import format_table
 
 BASE_LABEL = "org.opencontainers.image.base.name"
 NAIVE_DOCKERFILE = """\
@@ -131,7 +132,11 @@ def measure_gear(engine: Engine, gear_dir: Path, image: str, runs: int) -> list[
                     size_mb=inspect_image(engine, name)["Size"] / 1e6,
                     user=user_of(engine, name),
                     timing=timed_case(engine, name, command, cases[0], runs) if cases else None,
-                    python_pass=statistics.median(run.seconds for run in python_runs),
+                    python_pass=(
+                        statistics.median(run.seconds for run in python_runs)
+                        if variant == "venv"
+                        else None
+                    ),
                 )
             )
         return rows
@@ -146,23 +151,19 @@ def _seconds(value: float | None) -> str:
 def print_table(engine: Engine, runs: int, rows: list[Row]) -> None:
     print(f"\nGear image start-up ({engine}; median of {runs} runs, a fresh container each)")
     header = ("gear", "variant", "size MB", "uid", "first log s", "exit s", "python -c pass s")
-    lines = [header]
-    for row in rows:
-        timing = row.timing
-        lines.append(
-            (
-                row.gear,
-                row.variant,
-                f"{row.size_mb:.0f}",
-                row.user,
-                _seconds(timing.first_line if timing else None),
-                _seconds(timing.exit if timing else None),
-                _seconds(row.python_pass),
-            )
+    table = [
+        (
+            row.gear,
+            row.variant,
+            f"{row.size_mb:.0f}",
+            row.user,
+            _seconds(row.timing.first_line if row.timing else None),
+            _seconds(row.timing.exit if row.timing else None),
+            _seconds(row.python_pass),
         )
-    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
-    for line in lines:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        for row in rows
+    ]
+    print(format_table(header, table))
     print()
     by_gear: dict[str, dict[str, Row]] = {}
     for row in rows:

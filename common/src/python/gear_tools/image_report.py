@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from gear_tools.table import format_table
+
 UNKNOWN_ID = "<unknown>"
 
 
@@ -70,11 +72,9 @@ def gear_images(dist: Path, repo: Path = Path()) -> list[GearImage]:
 
 
 def render_table(rows: list[GearImage]) -> str:
-    header = ("gear", "version", "image", "image ID")
-    lines = [header] + [(r.gear, r.manifest_version, r.image, r.image_id) for r in rows]
-    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
+    return format_table(
+        ("gear", "version", "image", "image ID"),
+        [(r.gear, r.manifest_version, r.image, r.image_id) for r in rows],
     )
 
 

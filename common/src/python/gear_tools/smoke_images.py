@@ -136,6 +136,15 @@ def user_failures(engine: Engine, image: str) -> list[str]:
     return ["runs as root (uid 0); gears must run as an unprivileged user"] if uid == "0" else []
 
 
+def _report(name: str, failures: list[str]) -> bool:
+    """Prints one check's result; True when it passed."""
+    if failures:
+        print(f"FAIL {name}: " + "\n  ".join(failures))
+    else:
+        print(f"ok   {name}")
+    return not failures
+
+
 def main(argv: list[str]) -> int:
     dist = Path(argv[0] if argv else "dist")
     images = built_images(dist)
@@ -143,33 +152,20 @@ def main(argv: list[str]) -> int:
         print(f"no *.docker-info.json under {dist}/: run ./pants package :: first", file=sys.stderr)
         return 2
     engine = detect_engine()
-    failed = passed = 0
+    results: list[bool] = []
     for gear_dir, image in images:
         manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
         command = gear_command(manifest)
-        failures = user_failures(engine, image)
-        if failures:
-            failed += 1
-            print(f"FAIL {image} user: " + "\n  ".join(failures))
-        else:
-            passed += 1
-            print(f"ok   {image} user: not root")
+        results.append(_report(f"{image} user (not root)", user_failures(engine, image)))
         cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
         if not cases:
-            print(f"FAIL {image}: no smoke cases under {gear_dir}/test/smoke/")
-            failed += 1
-            continue
+            results.append(_report(image, [f"no smoke cases under {gear_dir}/test/smoke/"]))
         for case_file in cases:
             started = time.monotonic()
             failures = run_case(engine, image, command, case_file)
             took = time.monotonic() - started
-            name = f"{image} {case_file.parent.name}"
-            if failures:
-                failed += 1
-                print(f"FAIL {name} ({took:.1f}s): " + "\n  ".join(failures))
-            else:
-                passed += 1
-                print(f"ok   {name} ({took:.1f}s)")
+            results.append(_report(f"{image} {case_file.parent.name} ({took:.1f}s)", failures))
+    passed, failed = results.count(True), results.count(False)
     print(f"image smoke runs ({engine}): {passed} passed, {failed} failed")
     return 1 if failed else 0
 
