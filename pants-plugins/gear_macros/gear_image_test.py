@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,10 @@ def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner)
     )
     image = rule_runner.get_target(Address("g", target_name="g"))
     assert image[DockerImageRepositoryField].value == "x/g"
+
+
+def test_the_base_image_line_is_the_one_bin_container_engine_reads() -> None:
+    # bin/container-engine: sed -n 's/^GEAR_BASE_IMAGE = "\([^"]*\)".*/\1/p'
+    source = Path(gear_image.__file__).read_text()
+    found = re.findall(r'^GEAR_BASE_IMAGE = "([^"]*)"', source, flags=re.MULTILINE)
+    assert found == [gear_image.GEAR_BASE_IMAGE]
