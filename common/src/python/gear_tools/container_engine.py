@@ -167,12 +167,13 @@ def run_in_image(
         if gear_dir is not None:
             # `docker cp -a` keeps the tar's owners; a plain copy would make output/ root's.
             archive = _owned_tar(gear_dir, *_numeric_owner(user))
-            subprocess.run(
-                ["docker", "cp", "-a", "-", f"{container}:{FLYWHEEL_DIR}"],
-                input=archive,
-                capture_output=True,
-                check=True,
-            )
+            copy = ["docker", "cp", "-a", "-", f"{container}:{FLYWHEEL_DIR}"]
+            copied = subprocess.run(copy, input=archive, capture_output=True, check=False)
+            if copied.returncode != 0:
+                raise RuntimeError(
+                    f"`{shlex.join(copy)}` failed with exit code {copied.returncode}:\n"
+                    + copied.stderr.decode(errors="replace")
+                )
         run = _timed_run(["docker", "start", "--attach", container], stream=stream)
         if gear_dir is not None:
             _run(["docker", "cp", f"{container}:{FLYWHEEL_DIR}/output/.", str(gear_dir / "output")])
