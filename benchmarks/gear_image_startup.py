@@ -38,6 +38,7 @@ from gear_tools.container_engine import (
     remove_image,
     run_in_image,
 )
+from gear_tools.run_gear import pex_path
 from gear_tools.smoke_images import built_images, execute_case
 from gear_tools.table import format_table
 
@@ -98,28 +99,28 @@ def user_of(engine: Engine, image: str) -> str:
     return run_in_image(engine, image, ["id", "-u"]).log.strip()
 
 
-def build_naive(engine: Engine, gear_dir: Path, image: str, tag: str) -> None:
-    """The pex copied to /bin/run in the image's own base image."""
+def build_naive(engine: Engine, gear_dir: Path, image: str, tag: str, dist: Path) -> None:
+    """The gear's pex (under `dist`) copied to /bin/run in the image's own base image."""
     base = (inspect_image(engine, image)["Config"].get("Labels") or {}).get(BASE_LABEL)
     if not base:
         raise SystemExit(f"{image} has no {BASE_LABEL} label: rebuild it with ./pants package")
-    pexes = sorted(Path("dist").glob(f"{gear_dir.name}.src.python.*/bin.pex"))
-    if not pexes:
-        raise SystemExit(f"no pex of {gear_dir} under dist/: run ./pants package :: first")
+    pex = pex_path(Path(), str(gear_dir), dist)
+    if not pex.is_file():
+        raise SystemExit(f"{pex} is missing: run ./pants package :: first")
     with tempfile.TemporaryDirectory(prefix="naive-image-") as context:
-        shutil.copy(pexes[0], Path(context) / "gear.pex")
+        shutil.copy(pex, Path(context) / "gear.pex")
         shutil.copy(gear_dir / "src/docker/manifest.json", Path(context) / "manifest.json")
         (Path(context) / "Dockerfile").write_text(NAIVE_DOCKERFILE)
         build_image(engine, Path(context), tag, {"BASE_IMAGE": base})
 
 
-def measure_gear(engine: Engine, gear_dir: Path, image: str, runs: int) -> list[Row]:
+def measure_gear(engine: Engine, gear_dir: Path, image: str, runs: int, dist: Path) -> list[Row]:
     manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
     command = gear_command(manifest)
     cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
     naive = f"localhost/benchmark-naive/{manifest['name']}:{manifest['version']}"
     print(f"{image}: building the naive variant and timing {runs} runs of each ...", flush=True)
-    build_naive(engine, gear_dir, image, naive)
+    build_naive(engine, gear_dir, image, naive, dist)
     try:
         python_runs = repeat(runs, lambda: run_in_image(engine, image, ["python3", "-c", "pass"]))
         rows = []
@@ -204,7 +205,7 @@ def main(argv: list[str]) -> int:
     rows = [
         row
         for gear_dir, image in images
-        for row in measure_gear(engine, gear_dir, image, args.runs)
+        for row in measure_gear(engine, gear_dir, image, args.runs, args.dist)
     ]
     print_table(engine, args.runs, rows)
     return 0

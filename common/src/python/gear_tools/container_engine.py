@@ -49,12 +49,26 @@ def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
     raise ValueError(f"GEAR_CONTAINER_ENGINE must be docker or podman, not {chosen!r}")
 
 
+def docker_infos(dist: Path) -> list[tuple[Path, Path]]:
+    """(gear directory, `*.docker-info.json`) for each image `pants package` wrote to `dist`.
+
+    The gear directory comes from the path: dist/<gear>.src.docker/<name>.docker-info.json.
+    """
+    return [
+        (Path(info_file.parent.name.split(".")[0]), info_file)
+        for info_file in sorted(dist.glob("*/*.docker-info.json"))
+    ]
+
+
+def versioned_names(info: dict[str, Any]) -> list[str]:
+    """The image names in a docker-info.json, those tagged `latest` left out unless alone."""
+    names: list[str] = [tag["name"] for reg in info.get("registries", []) for tag in reg["tags"]]
+    return [name for name in names if not name.endswith(":latest")] or names
+
+
 def built_image(docker_info: Path) -> str:
     """The versioned image name in a `*.docker-info.json` that `pants package` wrote."""
-    info = json.loads(docker_info.read_text())
-    names: list[str] = [tag["name"] for reg in info["registries"] for tag in reg["tags"]]
-    versioned = [name for name in names if not name.endswith(":latest")]
-    return (versioned or names)[0]
+    return versioned_names(json.loads(docker_info.read_text()))[0]
 
 
 def gear_command(manifest: dict[str, Any]) -> list[str]:
@@ -97,7 +111,7 @@ def _timed_run(argv: list[str], *, stream: bool) -> GearRun:
 
 def image_user(engine: Engine, image: str) -> str:
     """The user the image runs its command as (`USER`), or "" for root."""
-    return _run([engine, "image", "inspect", "--format", "{{.Config.User}}", image]).stdout.strip()
+    return str(inspect_image(engine, image)["Config"].get("User") or "")
 
 
 def _numeric_owner(user: str) -> tuple[int, int]:
@@ -138,7 +152,7 @@ def run_in_image(
     directory Flywheel gives a job) and output/ is copied back afterwards. With `stream`, the
     output goes to this process's terminal (and `GearRun.log` is empty).
     """
-    user = image_user(engine, image)
+    user = image_user(engine, image) if gear_dir is not None else ""
     if engine == "podman":
         container = _run(["buildah", "from", "--pull=never", image]).stdout.strip()
         try:

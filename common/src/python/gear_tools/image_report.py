@@ -16,8 +16,8 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from gear_tools.container_engine import docker_infos, versioned_names
 from gear_tools.table import format_table
 
 UNKNOWN_ID = "<unknown>"
@@ -33,20 +33,14 @@ class GearImage:
     problems: tuple[str, ...] = ()
 
 
-def _versioned(info: dict[str, Any]) -> list[str]:
-    names = [tag["name"] for registry in info.get("registries", []) for tag in registry["tags"]]
-    return [name for name in names if not name.endswith(":latest")] or names
-
-
-def read_gear_image(info_file: Path, repo: Path) -> GearImage:
-    """One gear's row, from its docker-info.json (dist/<gear>.src.docker/...) and manifest."""
-    gear_dir = repo / info_file.parent.name.split(".")[0]
+def read_gear_image(gear_dir: Path, info_file: Path) -> GearImage:
+    """One gear's row, from its docker-info.json and its manifest."""
     info = json.loads(info_file.read_text())
     manifest_path = gear_dir / "src/docker/manifest.json"
     manifest = json.loads(manifest_path.read_text())
     version = str(manifest.get("version", ""))
     manifest_image = str(manifest.get("custom", {}).get("gear-builder", {}).get("image", ""))
-    images = _versioned(info)
+    images = versioned_names(info)
     image = images[0] if images else ""
     image_id = str(info.get("image_id") or UNKNOWN_ID)
     problems = []
@@ -68,7 +62,7 @@ def read_gear_image(info_file: Path, repo: Path) -> GearImage:
 
 
 def gear_images(dist: Path, repo: Path = Path()) -> list[GearImage]:
-    return [read_gear_image(info, repo) for info in sorted(dist.glob("*/*.docker-info.json"))]
+    return [read_gear_image(repo / gear_dir, info) for gear_dir, info in docker_infos(dist)]
 
 
 def render_table(rows: list[GearImage]) -> str:

@@ -163,11 +163,12 @@ def _from_caller(path: str | Path) -> Path:
     return Path(os.environ.get(CALLER_CWD_ENV, ".")) / path
 
 
-def pex_path(repo: Path, gear: str) -> Path:
+def pex_path(repo: Path, gear: str, dist: Path = Path("dist")) -> Path:
+    """Where `pants package` puts the gear's pex (`dist` relative to `repo` unless absolute)."""
     apps = sorted(p.parent.name for p in (repo / gear / "src/python").glob("*/run.py"))
     if len(apps) != 1:
         raise SystemExit(f"{gear}/src/python: expected one app package with run.py, found {apps}")
-    return repo / "dist" / f"{gear}.src.python.{apps[0]}" / "bin.pex"
+    return repo / dist / f"{gear}.src.python.{apps[0]}" / "bin.pex"
 
 
 def image_name(repo: Path, gear: str) -> str:

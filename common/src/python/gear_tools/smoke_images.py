@@ -26,6 +26,7 @@ from gear_tools.container_engine import (
     GearRun,
     built_image,
     detect_engine,
+    docker_infos,
     gear_command,
     run_gear_image,
     run_in_image,
@@ -59,11 +60,7 @@ class SmokeCase(BaseModel):
 
 def built_images(dist: Path) -> list[tuple[Path, str]]:
     """(gear directory, versioned image name) for each image in `dist`."""
-    images = []
-    for info_file in sorted(dist.glob("*/*.docker-info.json")):
-        gear_dir = Path(info_file.parent.name.split(".")[0])
-        images.append((gear_dir, built_image(info_file)))
-    return images
+    return [(gear_dir, built_image(info_file)) for gear_dir, info_file in docker_infos(dist)]
 
 
 def load_case(case_file: Path) -> SmokeCase:
