@@ -3,7 +3,8 @@
     ./pants package ::
     ./pants run benchmarks/gear_image_startup.py -- [--runs 5] [--dist dist]
 
-For each image `pants package` built (dist/*/*.docker-info.json) it reports the image size and
+For each gear image `pants package` built (helper images such as a gear's system image are
+not gears and are left out) it reports the image size and
 the user it runs as, and times (median of --runs, a fresh container each run) the gear on its
 first smoke case (<gear>/test/smoke/, template_gear's is a tiny text file):
 
@@ -11,9 +12,10 @@ first smoke case (<gear>/test/smoke/, template_gear's is a tiny text file):
   exit        from starting it to the gear's exit
   python      `python3 -c pass` in the same image: the floor any Python program pays
 
-It also builds, from the same pex and base image, the naive variant of each image: the pex
-copied to /bin/run as the entrypoint, so that every fresh container unpacks the pex and its
-dependencies before the gear starts. The naive images are removed afterwards.
+It also builds the naive variant of each image from the same pex and the gear's own system
+image (its Dockerfile: base image and system packages, so the naive image has the same tools):
+the pex copied to /bin/run as the entrypoint, so that every fresh container unpacks the pex
+and its dependencies before the gear starts. The naive images are removed afterwards.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from gear_tools.container_engine import (
     run_in_image,
 )
 from gear_tools.run_gear import pex_path
-from gear_tools.smoke_images import built_images, execute_case
+from gear_tools.smoke_images import built_gear_images, execute_case
 from gear_tools.table import format_table
 
 BASE_LABEL = "org.opencontainers.image.base.name"
@@ -100,7 +102,7 @@ def user_of(engine: Engine, image: str) -> str:
 
 
 def build_naive(engine: Engine, gear_dir: Path, image: str, tag: str, dist: Path) -> None:
-    """The gear's pex (under `dist`) copied to /bin/run in the image's own base image."""
+    """The gear's pex (under `dist`) copied to /bin/run in the gear's system image."""
     base = (inspect_image(engine, image)["Config"].get("Labels") or {}).get(BASE_LABEL)
     if not base:
         raise SystemExit(f"{image} has no {BASE_LABEL} label: rebuild it with ./pants package")
@@ -195,7 +197,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"--runs must be at least 1, not {args.runs}")
     images = [
         (gear_dir, image)
-        for gear_dir, image in built_images(args.dist)
+        for gear_dir, image in built_gear_images(args.dist)
         if not args.gear or str(gear_dir) in args.gear
     ]
     if not images:

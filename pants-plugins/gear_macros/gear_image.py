@@ -1,7 +1,7 @@
-"""`gear_image(...)`: every gear's manifest and container image, defined and built one way.
+"""`gear_image(...)`: every gear's manifest and container image, built one way.
 
 A Pants BUILD-file prelude (`[GLOBAL] build_file_prelude_globs` in pants.toml). A gear's
-`src/docker/BUILD` is one call:
+`src/docker/` holds its manifest.json, its own Dockerfile and a BUILD file that is one call:
 
     gear_image(
         name="template-gear",
@@ -9,25 +9,29 @@ A Pants BUILD-file prelude (`[GLOBAL] build_file_prelude_globs` in pants.toml). 
         pex="template_gear/src/python/template_app:bin",
     )
 
-which defines `file(name="manifest")` for the manifest.json beside it and a `docker_image`
-named after the gear, tagged `<version>` and `latest`, whose Dockerfile is `gear_dockerfile()`:
+The gear's Dockerfile holds only what is specific to the gear: the base image it starts from
+(`FROM ${BASE_IMAGE}`, the pinned one in pants.toml, or any Debian or Ubuntu image with Python
+3.11) and the system packages it needs (`RUN apt-get ...`). Everything else is defined here,
+once, for every gear. The call defines these targets in the gear's `src/docker/`:
 
-- a build stage turns the gear's pex into a virtual environment with compiled bytecode (pex's
-  own `venv` tool), so a fresh container starts the gear at once: no unpacking into a cache
-  and no dependency installation at run time, and no pex or build cache left in the image;
-- the final stage is the base image plus that environment, the manifest, `/bin/run` (the
-  manifests' `command`) and an unprivileged user `gear` that owns /flywheel/v0/output and
-  /flywheel/v0/work.
+- `manifest`: the manifest.json beside the BUILD file;
+- `<name>-system`: a `docker_image` built from the gear's Dockerfile (a helper image: tagged
+  `<version>`, never pushed, never run as a gear);
+- `<name>-deps`: a `pex_binary` of the gear's third-party dependencies only;
+- `<name>`: the gear image, tagged `<version>` and `latest`, whose Dockerfile is
+  `gear_dockerfile()`. It is built `FROM` the system image (Pants builds that first, the
+  address being the default of the `GEAR_SYSTEM` build argument) in layers that cache:
+  the system image's, then the gear user and `/bin/run`, then the third-party dependencies as
+  a virtual environment (rebuilt only when they change), then the gear's code and `common/`
+  (a small layer, the only one a code change rebuilds), then the manifest. The virtual
+  environments are made with pex's own `venv` tool (`--scope=deps`, `--scope=srcs`) in build
+  stages, compiled, so a fresh container starts the gear at once and no pex or build cache
+  reaches the image. The gear runs as the unprivileged user `gear` (uid and gid 1000), which
+  owns /flywheel/v0/output and /flywheel/v0/work.
 
-The base image is `GEAR_BASE_IMAGE`, the one place to pin it (by digest) for every gear; a
-`BASE_IMAGE` build argument overrides it (bin/container-engine passes a local stand-in where
-no registry is reachable). Preludes cannot import, so this file uses builtins only; the tests
-import it as a module to check the Dockerfile it writes.
+Preludes cannot import, so this file uses builtins only; the tests import it as a module to
+check the Dockerfile it writes.
 """
-
-# The base image of every gear. Pin it by digest for reproducible images, e.g.
-# "docker.io/library/python:3.11-slim@sha256:<digest>". bin/container-engine reads this line.
-GEAR_BASE_IMAGE = "docker.io/library/python:3.11-slim"
 
 # The unprivileged user every gear runs as.
 GEAR_USER = "gear"
@@ -37,6 +41,10 @@ GEAR_VENV = "/opt/gear"
 # What Flywheel runs: the manifests' `command`.
 GEAR_COMMAND = "/bin/run"
 FLYWHEEL_DIR = "/flywheel/v0"
+# Set on every gear image (and only on gear images): the gear's name.
+GEAR_LABEL = "io.flywheel.gear.name"
+# The build argument that names the gear's system image (a target address, built first).
+SYSTEM_ARG = "GEAR_SYSTEM"
 
 
 def pex_context_path(pex_address: str) -> str:
@@ -53,54 +61,111 @@ def pex_context_path(pex_address: str) -> str:
     return f"{path.replace('/', '.')}/{name}.pex"
 
 
-def gear_dockerfile(name: str, version: str, pex_path: str, manifest_path: str) -> tuple[str, ...]:
-    """The Dockerfile of a gear image, one instruction per item."""
-    flywheel = FLYWHEEL_DIR
+def system_image_name(name: str) -> str:
+    """The target name of a gear's system image (built from the gear's own Dockerfile)."""
+    return f"{name}-system"
+
+
+def deps_pex_name(name: str) -> str:
+    """The target name of the pex of a gear's third-party dependencies."""
+    return f"{name}-deps"
+
+
+def _venv_stage(stage: str, pex_path: str, scope: str) -> tuple[str, ...]:
+    """A build stage that unpacks one scope of a pex into the gear's virtual environment."""
     return (
-        f"ARG BASE_IMAGE={GEAR_BASE_IMAGE}",
-        # Build stage: the pex's own `venv` tool unpacks it into a virtual environment with
-        # compiled bytecode. Only that environment reaches the final image.
-        "FROM ${BASE_IMAGE} AS venv",
-        f"COPY {pex_path} /tmp/gear.pex",
-        f"RUN PEX_TOOLS=1 python3 /tmp/gear.pex venv --compile {GEAR_VENV}",
+        f"FROM ${{{SYSTEM_ARG}}} AS {stage}",
+        f"COPY {pex_path} /tmp/{stage}.pex",
+        f"RUN PEX_TOOLS=1 python3 /tmp/{stage}.pex venv --scope={scope} --compile {GEAR_VENV}",
+    )
+
+
+def gear_dockerfile(
+    name: str,
+    version: str,
+    system_image: str,
+    deps_pex_path: str,
+    pex_path: str,
+    manifest_path: str,
+) -> tuple[str, ...]:
+    """The Dockerfile of a gear image, one instruction per item.
+
+    `system_image` is the address of the gear's system image target; the pex paths are where
+    the build context holds the dependencies' pex and the gear's pex.
+    """
+    flywheel = FLYWHEEL_DIR
+    uid = GEAR_UID
+    return (
+        f"ARG {SYSTEM_ARG}={system_image}",
+        # Third-party dependencies from a pex that holds nothing else, so this stage and the
+        # layer it makes stay cached while only the gear's code or common/ changes.
+        *_venv_stage("deps", deps_pex_path, "deps"),
+        # The gear's code and common/.
+        *_venv_stage("srcs", pex_path, "srcs"),
         "",
-        "FROM ${BASE_IMAGE}",
-        "ARG BASE_IMAGE",
-        f'LABEL org.opencontainers.image.title="{name}" '
-        f'org.opencontainers.image.version="{version}" '
-        'org.opencontainers.image.base.name="${BASE_IMAGE}"',
-        # One layer: the user, the gear directories it may write, and the command.
-        f"RUN groupadd --gid {GEAR_UID} {GEAR_USER} "
-        f"&& useradd --uid {GEAR_UID} --gid {GEAR_USER} --create-home --no-log-init "
-        f"--shell /usr/sbin/nologin {GEAR_USER} "
+        f"FROM ${{{SYSTEM_ARG}}}",
+        "USER root",
+        # One small layer: the user (kept if the base image already has uid/gid 1000), the
+        # gear directories it may write, and the command.
+        f"RUN (getent group {uid} >/dev/null || groupadd --gid {uid} {GEAR_USER}) "
+        f"&& (getent passwd {uid} >/dev/null || useradd --uid {uid} --gid {uid} --create-home "
+        f"--no-log-init --shell /usr/sbin/nologin {GEAR_USER}) "
         f"&& mkdir -p {flywheel}/input {flywheel}/output {flywheel}/work "
-        f"&& chown {GEAR_USER}:{GEAR_USER} {flywheel}/output {flywheel}/work "
+        f"&& chown {uid}:{uid} {flywheel}/output {flywheel}/work "
         f"&& printf '#!/bin/sh\\nexec {GEAR_VENV}/pex \"$@\"\\n' > {GEAR_COMMAND} "
         f"&& chmod 755 {GEAR_COMMAND}",
-        f"COPY --from=venv {GEAR_VENV} {GEAR_VENV}",
+        f"COPY --from=deps {GEAR_VENV} {GEAR_VENV}",
+        f"COPY --from=srcs {GEAR_VENV} {GEAR_VENV}",
         f"COPY {manifest_path} {flywheel}/manifest.json",
+        # Metadata last, so that a new version rebuilds no layer above.
+        f"ARG {SYSTEM_ARG}",
+        f'LABEL {GEAR_LABEL}="{name}" '
+        f'org.opencontainers.image.title="{name}" '
+        f'org.opencontainers.image.version="{version}" '
+        f'org.opencontainers.image.base.name="${{{SYSTEM_ARG}}}"',
         f"ENV FLYWHEEL={flywheel}",
         f"WORKDIR {flywheel}",
         # Numeric, so that a runtime can tell it is not root without reading /etc/passwd.
-        f"USER {GEAR_UID}:{GEAR_UID}",
+        f"USER {uid}:{uid}",
         f'ENTRYPOINT ["{GEAR_COMMAND}"]',
     )
 
 
 def gear_image(name: str, version: str, pex: str, **docker_image_fields: object) -> None:
-    """Defines a gear's `manifest` file target and its `docker_image` (see the module doc)."""
+    """Defines a gear's manifest, system image, dependencies pex and image (see the module doc).
+
+    Other `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
+    """
     manifest = "manifest.json"
+    directory = build_file_dir()  # type: ignore[name-defined]  # noqa: F821
+    system = system_image_name(name)
+    deps = deps_pex_name(name)
     file(name="manifest", source=manifest)  # type: ignore[name-defined]  # noqa: F821
+    docker_image(  # type: ignore[name-defined]  # noqa: F821
+        name=system,
+        source="Dockerfile",
+        image_tags=[version],
+        skip_push=True,
+        description=f"The system image of {name}: its Dockerfile (base image, system packages).",
+    )
+    pex_binary(  # type: ignore[name-defined]  # noqa: F821
+        name=deps,
+        dependencies=[pex],
+        include_sources=False,
+        description=f"The third-party dependencies of {name}, for their own image layer.",
+    )
     docker_image(  # type: ignore[name-defined]  # noqa: F821
         name=name,
         source=None,
         instructions=gear_dockerfile(
             name=name,
             version=version,
+            system_image=f"{directory}:{system}",
+            deps_pex_path=pex_context_path(f"{directory}:{deps}"),
             pex_path=pex_context_path(pex),
-            manifest_path=f"{build_file_dir()}/{manifest}",  # type: ignore[name-defined]  # noqa: F821
+            manifest_path=f"{directory}/{manifest}",
         ),
-        dependencies=[":manifest", pex],
+        dependencies=[":manifest", f":{system}", f":{deps}", pex],
         image_tags=[version, "latest"],
         **docker_image_fields,
     )

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from pants.backend.docker.target_types import (
     DockerImageInstructionsField,
     DockerImageRepositoryField,
+    DockerImageSkipPushField,
     DockerImageSourceField,
     DockerImageTagsField,
     DockerImageTarget,
 )
+from pants.backend.python.target_types import PexBinary, PexIncludeSourcesField
 from pants.core.target_types import FileSourceField, FileTarget
 from pants.engine.addresses import Address
 from pants.engine.target import Dependencies
@@ -29,14 +30,20 @@ def dockerfile() -> tuple[str, ...]:
     return gear_image.gear_dockerfile(
         name="my-gear",
         version="1.2.0",
+        system_image="my_gear/src/docker:my-gear-system",
+        deps_pex_path="my_gear.src.docker/my-gear-deps.pex",
         pex_path=gear_image.pex_context_path(PEX),
         manifest_path="my_gear/src/docker/manifest.json",
     )
 
 
-def final_stage(lines: tuple[str, ...]) -> list[str]:
+def stages(lines: tuple[str, ...]) -> list[list[str]]:
     starts = [index for index, line in enumerate(lines) if line.startswith("FROM ")]
-    return list(lines[starts[-1] :])
+    return [list(lines[start:end]) for start, end in zip(starts, [*starts[1:], len(lines)])]
+
+
+def final_stage(lines: tuple[str, ...]) -> list[str]:
+    return stages(lines)[-1]
 
 
 def test_pex_context_path_is_where_pants_puts_the_pex() -> None:
@@ -50,27 +57,50 @@ def test_pex_that_is_not_an_address_is_refused_with_the_value(address: str) -> N
         gear_image.pex_context_path(address)
 
 
-def test_the_pex_becomes_a_compiled_venv_in_a_build_stage_only() -> None:
+def test_every_stage_starts_from_the_gears_system_image_named_by_its_address() -> None:
     lines = dockerfile()
-    assert lines[0] == f"ARG BASE_IMAGE={gear_image.GEAR_BASE_IMAGE}"
-    assert "COPY my_gear.src.python.my_app/bin.pex /tmp/gear.pex" in lines
-    assert any(
-        "PEX_TOOLS=1" in line and " venv --compile " in line and line.endswith(gear_image.GEAR_VENV)
-        for line in lines
-    )
-    final = final_stage(lines)
+    assert lines[0] == "ARG GEAR_SYSTEM=my_gear/src/docker:my-gear-system"
+    assert [stage[0] for stage in stages(lines)] == [
+        "FROM ${GEAR_SYSTEM} AS deps",
+        "FROM ${GEAR_SYSTEM} AS srcs",
+        "FROM ${GEAR_SYSTEM}",
+    ]
+
+
+def test_dependencies_and_code_become_compiled_venvs_in_build_stages_only() -> None:
+    deps, srcs, final = stages(dockerfile())
+    assert "COPY my_gear.src.docker/my-gear-deps.pex /tmp/deps.pex" in deps
+    assert any(" venv --scope=deps --compile /opt/gear" in line for line in deps)
+    assert "COPY my_gear.src.python.my_app/bin.pex /tmp/srcs.pex" in srcs
+    assert any(" venv --scope=srcs --compile /opt/gear" in line for line in srcs)
     assert not any(".pex" in line for line in final)
-    assert f"COPY --from=venv {gear_image.GEAR_VENV} {gear_image.GEAR_VENV}" in final
+
+
+def test_layers_go_from_least_to_most_often_changed() -> None:
+    final = final_stage(dockerfile())
+    order = [
+        next(i for i, line in enumerate(final) if line.startswith(prefix))
+        for prefix in (
+            "RUN ",
+            "COPY --from=deps /opt/gear /opt/gear",
+            "COPY --from=srcs /opt/gear /opt/gear",
+            "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
+            "LABEL ",
+        )
+    ]
+    assert order == sorted(order)
 
 
 def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() -> None:
     final = final_stage(dockerfile())
     users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users == [f"{gear_image.GEAR_UID}:{gear_image.GEAR_UID}"]
+    # root only to create the user, whatever USER the gear's Dockerfile ended with.
+    assert users == ["root", f"{gear_image.GEAR_UID}:{gear_image.GEAR_UID}"]
     assert gear_image.GEAR_UID != 0
     (setup,) = (line for line in final if line.startswith("RUN "))
-    assert "chown gear:gear /flywheel/v0/output /flywheel/v0/work" in setup
-    assert final.index(setup) < final.index(f"USER {users[0]}")
+    assert "chown 1000:1000 /flywheel/v0/output /flywheel/v0/work" in setup
+    assert "getent passwd 1000 >/dev/null || useradd" in setup
+    assert final.index(setup) < final.index(f"USER {users[1]}")
 
 
 def test_the_manifest_command_is_the_entrypoint_of_the_final_stage() -> None:
@@ -79,36 +109,44 @@ def test_the_manifest_command_is_the_entrypoint_of_the_final_stage() -> None:
     assert parsed.pex_destinations == ()
 
 
-def test_labels_name_the_gear_version_and_base_image() -> None:
+def test_labels_mark_a_gear_image_and_name_its_version_and_system_image() -> None:
     (label,) = (line for line in final_stage(dockerfile()) if line.startswith("LABEL "))
-    assert 'org.opencontainers.image.title="my-gear"' in label
+    assert f'{gear_image.GEAR_LABEL}="my-gear"' in label
     assert 'org.opencontainers.image.version="1.2.0"' in label
-    assert 'org.opencontainers.image.base.name="${BASE_IMAGE}"' in label
+    assert 'org.opencontainers.image.base.name="${GEAR_SYSTEM}"' in label
 
 
 @pytest.fixture
 def rule_runner() -> RuleRunner:
-    runner = RuleRunner(target_types=[DockerImageTarget, FileTarget])
+    runner = RuleRunner(target_types=[DockerImageTarget, FileTarget, PexBinary])
     runner.write_files({PRELUDE: Path(gear_image.__file__).read_text()})
     runner.set_options([f"--build-file-prelude-globs=['{PRELUDE}']"])
     return runner
 
 
-def test_gear_image_in_a_build_file_defines_the_manifest_and_the_image(
+def test_gear_image_in_a_build_file_defines_manifest_system_image_deps_pex_and_image(
     rule_runner: RuleRunner,
 ) -> None:
     rule_runner.write_files(
         {
             "my_gear/src/docker/BUILD": f'gear_image(name="my-gear", version="1.2.0", pex="{PEX}")',
             "my_gear/src/docker/manifest.json": "{}",
+            "my_gear/src/docker/Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n",
         }
     )
     manifest = rule_runner.get_target(Address("my_gear/src/docker", target_name="manifest"))
     assert manifest[FileSourceField].value == "manifest.json"
+    system = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-system"))
+    assert system[DockerImageSourceField].value == "Dockerfile"
+    assert system[DockerImageTagsField].value == ("1.2.0",)
+    assert system[DockerImageSkipPushField].value is True
+    deps = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-deps"))
+    assert deps[PexIncludeSourcesField].value is False
+    assert deps[Dependencies].value == (PEX,)
     image = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear"))
     assert image[DockerImageTagsField].value == ("1.2.0", "latest")
     assert image[DockerImageSourceField].value is None
-    assert image[Dependencies].value == (":manifest", PEX)
+    assert image[Dependencies].value == (":manifest", ":my-gear-system", ":my-gear-deps", PEX)
     assert image[DockerImageInstructionsField].value == dockerfile()
 
 
@@ -117,14 +155,8 @@ def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner)
         {
             "g/BUILD": f'gear_image(name="g", version="2.0.0", pex="{PEX}", repository="x/g")',
             "g/manifest.json": "{}",
+            "g/Dockerfile": "FROM scratch\n",
         }
     )
     image = rule_runner.get_target(Address("g", target_name="g"))
     assert image[DockerImageRepositoryField].value == "x/g"
-
-
-def test_the_base_image_line_is_the_one_bin_container_engine_reads() -> None:
-    # bin/container-engine: sed -n 's/^GEAR_BASE_IMAGE = "\([^"]*\)".*/\1/p'
-    source = Path(gear_image.__file__).read_text()
-    found = re.findall(r'^GEAR_BASE_IMAGE = "([^"]*)"', source, flags=re.MULTILINE)
-    assert found == [gear_image.GEAR_BASE_IMAGE]

@@ -21,6 +21,9 @@ from typing import Any, Literal
 FLYWHEEL_DIR = "/flywheel/v0"
 # What Flywheel runs when a manifest has no `command` (the gear spec's default).
 DEFAULT_COMMAND = f"{FLYWHEEL_DIR}/run"
+# The label gear_image() (pants-plugins/gear_macros/gear_image.py) sets on every gear image:
+# the gear's name. The image smoke runs check it.
+GEAR_LABEL = "io.flywheel.gear.name"
 Engine = Literal["docker", "podman"]
 ENGINE_STATE = Path(".pants.bootstrap/container.env")
 
@@ -49,15 +52,61 @@ def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
     raise ValueError(f"GEAR_CONTAINER_ENGINE must be docker or podman, not {chosen!r}")
 
 
-def docker_infos(dist: Path) -> list[tuple[Path, Path]]:
-    """(gear directory, `*.docker-info.json`) for each image `pants package` wrote to `dist`.
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image `pants package` built, as its `*.docker-info.json` under dist/ records it.
 
-    The gear directory comes from the path: dist/<gear>.src.docker/<name>.docker-info.json.
+    Every docker_image of a gear lives in `<gear>/src/docker/`, so Pants writes its record to
+    dist/<gear>.src.docker/<target name>.docker-info.json. The gear image is the one whose
+    target is named after the gear's manifest (`gear-manifest` lint enforces that name); the
+    others (the gear's system image, any helper) are images the gear is built from, never run
+    as the gear.
     """
-    return [
-        (Path(info_file.parent.name.split(".")[0]), info_file)
-        for info_file in sorted(dist.glob("*/*.docker-info.json"))
-    ]
+
+    gear_dir: Path
+    info_file: Path
+    # The `name` in the gear's manifest, or None when it has no readable one.
+    gear_name: str | None
+
+    @property
+    def target_name(self) -> str:
+        return self.info_file.name.removesuffix(DOCKER_INFO_SUFFIX)
+
+    @property
+    def is_gear(self) -> bool:
+        return self.gear_name is not None and self.target_name == self.gear_name
+
+    @property
+    def image(self) -> str:
+        """The versioned image name."""
+        return built_image(self.info_file)
+
+
+DOCKER_INFO_SUFFIX = ".docker-info.json"
+
+
+def manifest_name(manifest: Path) -> str | None:
+    """A manifest's `name`, or None when the file is missing or not a JSON object with one."""
+    try:
+        name = json.loads(manifest.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def built_images(dist: Path, repo: Path = Path()) -> list[BuiltImage]:
+    """Every image `pants package` recorded under `dist` (`repo` holds the gear directories)."""
+    images = []
+    for info_file in sorted(dist.glob(f"*/*{DOCKER_INFO_SUFFIX}")):
+        gear_dir = Path(info_file.parent.name.split(".")[0])
+        name = manifest_name(repo / gear_dir / "src/docker/manifest.json")
+        images.append(BuiltImage(gear_dir, info_file, name))
+    return images
+
+
+def gear_images(dist: Path, repo: Path = Path()) -> list[BuiltImage]:
+    """The gear images under `dist`: one per gear, helper images left out."""
+    return [image for image in built_images(dist, repo) if image.is_gear]
 
 
 def versioned_names(info: dict[str, Any]) -> list[str]:

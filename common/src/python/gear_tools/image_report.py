@@ -3,7 +3,8 @@
     image_report.py [--dist DIST] [--json]
 
 Reads the `*.docker-info.json` files that `./pants package` wrote under DIST (default: dist)
-and each gear's manifest. The image ID is the digest of the image's configuration
+and each gear's manifest, and lists the helper images gears are built from (each gear's
+system image) apart from the gears. The image ID is the digest of the image's configuration
 (`sha256:...`): it identifies exactly what was built, whatever tags later point at. A gear
 whose manifest disagrees with what was built, or whose build recorded no ID, is reported and
 makes the exit code 1.
@@ -17,7 +18,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gear_tools.container_engine import docker_infos, versioned_names
+from gear_tools.container_engine import BuiltImage, built_images, versioned_names
 from gear_tools.table import format_table
 
 UNKNOWN_ID = "<unknown>"
@@ -61,8 +62,35 @@ def read_gear_image(gear_dir: Path, info_file: Path) -> GearImage:
     )
 
 
+@dataclass(frozen=True)
+class HelperImage:
+    """An image a gear is built from (its system image), not a gear itself."""
+
+    gear_dir: str
+    image: str
+    image_id: str
+
+
 def gear_images(dist: Path, repo: Path = Path()) -> list[GearImage]:
-    return [read_gear_image(repo / gear_dir, info) for gear_dir, info in docker_infos(dist)]
+    return [
+        read_gear_image(repo / built.gear_dir, built.info_file)
+        for built in built_images(dist, repo)
+        if built.is_gear
+    ]
+
+
+def _helper(built: BuiltImage) -> HelperImage:
+    info = json.loads(built.info_file.read_text())
+    images = versioned_names(info)
+    return HelperImage(
+        gear_dir=str(built.gear_dir),
+        image=images[0] if images else "",
+        image_id=str(info.get("image_id") or UNKNOWN_ID),
+    )
+
+
+def helper_images(dist: Path, repo: Path = Path()) -> list[HelperImage]:
+    return [_helper(built) for built in built_images(dist, repo) if not built.is_gear]
 
 
 def render_table(rows: list[GearImage]) -> str:
@@ -72,19 +100,34 @@ def render_table(rows: list[GearImage]) -> str:
     )
 
 
+def render_helpers(rows: list[HelperImage]) -> str:
+    return format_table(
+        ("helper image (not a gear)", "of gear", "image ID"),
+        [(r.image, r.gear_dir, r.image_id) for r in rows],
+    )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dist", type=Path, default=Path("dist"), help="./pants package output")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     rows = gear_images(args.dist)
+    helpers = helper_images(args.dist)
     if not rows:
         print(f"no gear images under {args.dist}/: run ./pants package :: first", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2))
+        document = {
+            "gears": [asdict(row) for row in rows],
+            "helpers": [asdict(helper) for helper in helpers],
+        }
+        print(json.dumps(document, indent=2))
     else:
         print(render_table(rows))
+        if helpers:
+            print()
+            print(render_helpers(helpers))
     for row in rows:
         for problem in row.problems:
             print(f"error: {problem}", file=sys.stderr)

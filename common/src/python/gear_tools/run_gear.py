@@ -31,9 +31,9 @@ from gear_common.engine import GEAR_PATH_ENV
 from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
-    built_image,
     detect_engine,
     gear_command,
+    gear_images,
     run_gear_image,
 )
 
@@ -172,8 +172,9 @@ def pex_path(repo: Path, gear: str, dist: Path = Path("dist")) -> Path:
 
 
 def image_name(repo: Path, gear: str) -> str:
-    for info_file in (repo / "dist").glob(f"{gear}.src.docker/*.docker-info.json"):
-        return built_image(info_file)
+    for built in gear_images(repo / "dist", repo):
+        if built.gear_dir == Path(gear):
+            return built.image
     raise SystemExit(f"no image of {gear} in dist/: run ./pants package {gear}/src/docker:")
 
 

@@ -2,9 +2,10 @@
 
     smoke_images.py [DIST_DIR]     (default: dist)
 
-For each `*.docker-info.json` that `pants package` wrote, the gear's directory is found from
-the path (dist/<gear>.src.docker/...), and each case under `<gear>/test/smoke/<case>/case.json`
-is run in the image against a fresh /flywheel/v0 laid out by `gear_common.gear_dir`.
+For each gear image that `pants package` recorded (helper images such as a gear's system
+image are not gears and are left out), the image is checked to run as a non-root user and to
+carry the gear label, and each case under `<gear>/test/smoke/<case>/case.json` is run in the
+image against a fresh /flywheel/v0 laid out by `gear_common.gear_dir`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from fake_flywheel import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
+    GEAR_LABEL,
     Engine,
     GearRun,
-    built_image,
     detect_engine,
-    docker_infos,
     gear_command,
+    gear_images,
+    inspect_image,
     run_gear_image,
     run_in_image,
 )
@@ -58,9 +60,9 @@ class SmokeCase(BaseModel):
     log_contains: list[str] = []
 
 
-def built_images(dist: Path) -> list[tuple[Path, str]]:
-    """(gear directory, versioned image name) for each image in `dist`."""
-    return [(gear_dir, built_image(info_file)) for gear_dir, info_file in docker_infos(dist)]
+def built_gear_images(dist: Path) -> list[tuple[Path, str]]:
+    """(gear directory, versioned image name) for each gear image in `dist`."""
+    return [(built.gear_dir, built.image) for built in gear_images(dist)]
 
 
 def load_case(case_file: Path) -> SmokeCase:
@@ -133,6 +135,18 @@ def user_failures(engine: Engine, image: str) -> list[str]:
     return ["runs as root (uid 0); gears must run as an unprivileged user"] if uid == "0" else []
 
 
+def label_failures(engine: Engine, image: str, gear_name: str) -> list[str]:
+    """Failures unless the image carries the label the shared gear image definition sets."""
+    labels = inspect_image(engine, image)["Config"].get("Labels") or {}
+    found = labels.get(GEAR_LABEL)
+    if found == gear_name:
+        return []
+    return [
+        f"label {GEAR_LABEL} is {found!r}, expected {gear_name!r}: gear images are built by "
+        "gear_image() (pants-plugins/gear_macros/gear_image.py)"
+    ]
+
+
 def _report(name: str, failures: list[str]) -> bool:
     """Prints one check's result; True when it passed."""
     if failures:
@@ -144,9 +158,9 @@ def _report(name: str, failures: list[str]) -> bool:
 
 def main(argv: list[str]) -> int:
     dist = Path(argv[0] if argv else "dist")
-    images = built_images(dist)
+    images = built_gear_images(dist)
     if not images:
-        print(f"no *.docker-info.json under {dist}/: run ./pants package :: first", file=sys.stderr)
+        print(f"no gear images under {dist}/: run ./pants package :: first", file=sys.stderr)
         return 2
     engine = detect_engine()
     results: list[bool] = []
@@ -154,6 +168,9 @@ def main(argv: list[str]) -> int:
         manifest = json.loads((gear_dir / "src/docker/manifest.json").read_text())
         command = gear_command(manifest)
         results.append(_report(f"{image} user (not root)", user_failures(engine, image)))
+        results.append(
+            _report(f"{image} gear label", label_failures(engine, image, manifest["name"]))
+        )
         cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
         if not cases:
             results.append(_report(image, [f"no smoke cases under {gear_dir}/test/smoke/"]))

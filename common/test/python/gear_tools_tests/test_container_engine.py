@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from gear_tools import container_engine
 
@@ -46,3 +48,12 @@ def test_owned_tar_holds_the_directory_contents_owned_by_the_user(tmp_path: Path
         "input/text/a.txt": (1000, 1001),
         "output": (1000, 1001),
     }
+
+
+def test_bin_container_engine_prepares_the_base_image_pants_toml_pins() -> None:
+    build_args = tomllib.loads(Path("pants.toml").read_text())["docker"]["build_args"]
+    pinned = [arg.split("=", 1)[1] for arg in build_args if arg.startswith("BASE_IMAGE=")]
+    printed = subprocess.run(
+        ["bash", "bin/container-engine", "base-image"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert [printed] == pinned

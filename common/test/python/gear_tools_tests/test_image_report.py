@@ -21,15 +21,20 @@ def write_gear(repo: Path, version: str = "1.2.0") -> None:
     (docker / "manifest.json").write_text(json.dumps(manifest))
 
 
-def write_info(repo: Path, image_id: str = IMAGE_ID, tag: str = "1.2.0") -> None:
+def write_info(
+    repo: Path, image_id: str = IMAGE_ID, tag: str = "1.2.0", target_name: str = "my-gear"
+) -> None:
+    repository = f"org/{target_name}"
     info = {
         "version": 1,
         "image_id": image_id,
-        "registries": [{"tags": [{"name": "org/my-gear:latest"}, {"name": f"org/my-gear:{tag}"}]}],
+        "registries": [
+            {"tags": [{"name": f"{repository}:latest"}, {"name": f"{repository}:{tag}"}]}
+        ],
     }
     target = repo / "dist/my_gear.src.docker"
-    target.mkdir(parents=True)
-    (target / "my-gear.docker-info.json").write_text(json.dumps(info))
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{target_name}.docker-info.json").write_text(json.dumps(info))
 
 
 def test_row_per_gear_with_version_image_and_id(tmp_path: Path) -> None:
@@ -71,4 +76,23 @@ def test_main_exit_codes_and_json(
     write_gear(tmp_path)
     write_info(tmp_path)
     assert image_report.main(["--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["image_id"] == IMAGE_ID
+    assert json.loads(capsys.readouterr().out)["gears"][0]["image_id"] == IMAGE_ID
+
+
+def test_a_gears_system_image_is_listed_as_a_helper_not_as_a_gear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_gear(tmp_path)
+    write_info(tmp_path)
+    helper_id = "sha256:" + "cd" * 32
+    write_info(tmp_path, image_id=helper_id, target_name="my-gear-system")
+    assert [row.gear for row in image_report.gear_images(Path("dist"))] == ["my-gear"]
+    assert image_report.helper_images(Path("dist")) == [
+        image_report.HelperImage("my_gear", "org/my-gear-system:1.2.0", helper_id)
+    ]
+    assert image_report.main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:2] == ["my-gear", "1.2.0"]
+    assert out[3].startswith("helper image (not a gear)")
+    assert out[4].split() == ["org/my-gear-system:1.2.0", "my_gear", helper_id]

@@ -11,19 +11,45 @@ from gear_tools import smoke_images
 from gear_tools.container_engine import GearRun, detect_engine, gear_command
 
 
-def write_info(dist: Path, target_dir: str, names: list[str]) -> None:
-    (dist / target_dir).mkdir(parents=True)
-    info = {"registries": [{"tags": [{"name": name} for name in names]}]}
-    (dist / target_dir / "x.docker-info.json").write_text(json.dumps(info))
+def write_gear(repo: Path, gear_dir: str, name: str, image_names: dict[str, list[str]]) -> None:
+    """A gear directory with its manifest, and dist/ records of the images named."""
+    (repo / gear_dir / "src/docker").mkdir(parents=True)
+    (repo / gear_dir / "src/docker/manifest.json").write_text(json.dumps({"name": name}))
+    for target, names in image_names.items():
+        info = {"registries": [{"tags": [{"name": name} for name in names]}]}
+        (repo / "dist" / f"{gear_dir}.src.docker").mkdir(parents=True, exist_ok=True)
+        (repo / "dist" / f"{gear_dir}.src.docker" / f"{target}.docker-info.json").write_text(
+            json.dumps(info)
+        )
 
 
-def test_built_images_maps_dist_entries_to_gear_dirs_and_versioned_names(tmp_path: Path) -> None:
-    write_info(tmp_path, "my_gear.src.docker", ["org/my-gear:latest", "org/my-gear:1.2.0"])
-    write_info(tmp_path, "other.src.docker", ["org/other:0.1.0"])
-    assert smoke_images.built_images(tmp_path) == [
+def test_gear_images_are_those_named_after_the_manifest_and_helpers_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_gear(
+        tmp_path,
+        "my_gear",
+        "my-gear",
+        {
+            "my-gear": ["org/my-gear:latest", "org/my-gear:1.2.0"],
+            "my-gear-system": ["org/my-gear-system:1.2.0"],
+        },
+    )
+    write_gear(tmp_path, "other", "other", {"other": ["org/other:0.1.0"]})
+    monkeypatch.chdir(tmp_path)
+    assert smoke_images.built_gear_images(Path("dist")) == [
         (Path("my_gear"), "org/my-gear:1.2.0"),
         (Path("other"), "org/other:0.1.0"),
     ]
+
+
+def test_an_image_of_a_directory_without_a_readable_manifest_is_not_a_gear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_gear(tmp_path, "broken", "broken", {"broken": ["org/broken:0.1.0"]})
+    (tmp_path / "broken/src/docker/manifest.json").write_text("{not json")
+    monkeypatch.chdir(tmp_path)
+    assert smoke_images.built_gear_images(Path("dist")) == []
 
 
 def write_case(tmp_path: Path, case: dict[str, object]) -> Path:
