@@ -5,7 +5,7 @@ This is the only module that imports fw-gear, so gears do not depend on its API 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gear_common.config import parse_config
 from gear_common.errors import GearInputError
+from gear_common.metadata import FileMetadata, write_metadata
 
 if TYPE_CHECKING:
     import fw_gear
@@ -44,6 +45,11 @@ class GearContext:
     @property
     def work_dir(self) -> Path:
         return Path(self._fw.work_dir)
+
+    def write_output_metadata(self, files: Sequence[FileMetadata]) -> Path:
+        """Writes .metadata.json for output files, which Flywheel puts on the destination."""
+        destination_type = str(self.destination.get("type", ""))
+        return write_metadata(self.output_dir, destination_type, files)
 
     def parse_config(self, model: type[ModelT]) -> ModelT:
         """The config values validated against a gear's config model."""

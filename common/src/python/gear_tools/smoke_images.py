@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nibabel
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fake_flywheel import FakeFlywheel
@@ -33,6 +34,7 @@ from gear_tools.container_engine import (
     run_gear_image,
     run_in_image,
 )
+from gear_tools.smoke_inputs import InputSpec, SmokeInputError, make_input
 
 
 class FakeFlywheelCase(BaseModel):
@@ -52,11 +54,14 @@ class SmokeCase(BaseModel):
 
     description: str
     config: dict[str, Any] = {}
-    inputs: dict[str, str] = {}
+    # A file in the case directory, PACKAGE:PATH or a zip built at run time (smoke_inputs).
+    inputs: dict[str, InputSpec] = {}
     # Serve a fake Flywheel API on 127.0.0.1 and give the gear an api-key input for it.
     flywheel: FakeFlywheelCase | None = None
     exit_code: int
     outputs: list[str] = []
+    # NIfTI outputs, opened with nibabel, and the shape each must have.
+    nifti_shapes: dict[str, list[int]] = {}
     log_contains: list[str] = []
 
 
@@ -86,6 +91,19 @@ def _flywheel_failures(fake: FakeFlywheel, expected: FakeFlywheelCase) -> list[s
     return failures
 
 
+def _nifti_failures(output_dir: Path, shapes: dict[str, list[int]]) -> list[str]:
+    failures = []
+    for name, shape in shapes.items():
+        try:
+            found = list(nibabel.load(output_dir / name).shape)
+        except (OSError, ValueError, nibabel.filebasedimages.ImageFileError) as exc:
+            failures.append(f"output/{name} is not a NIfTI image nibabel can open: {exc}")
+            continue
+        if found != shape:
+            failures.append(f"output/{name} has shape {found}, expected {shape}")
+    return failures
+
+
 def run_case(engine: Engine, image: str, command: list[str], case_file: Path) -> list[str]:
     """Runs one case and returns its failures (empty when it passed)."""
     return execute_case(engine, image, command, case_file)[1]
@@ -96,12 +114,18 @@ def execute_case(
 ) -> tuple[GearRun, list[str]]:
     """Runs one case in a fresh container: the run (log, timings) and its failures."""
     case = load_case(case_file)
-    inputs = {name: case_file.parent / path for name, path in case.inputs.items()}
     with tempfile.TemporaryDirectory(prefix="gear-smoke-") as tmp, FakeFlywheel() as fake:
+        try:
+            inputs = {
+                name: make_input(case_file.parent, spec, Path(tmp) / "inputs" / name)
+                for name, spec in case.inputs.items()
+            }
+        except SmokeInputError as exc:
+            return GearRun(exit_code=-1, log=""), [str(exc)]
         for collection, items in (case.flywheel.seed if case.flywheel else {}).items():
             for item in items:
                 fake.add(collection, item)
-        gear_dir = Path(tmp)
+        gear_dir = Path(tmp) / "v0"
         prepare_gear_dir(
             gear_dir,
             config=case.config,
@@ -116,6 +140,7 @@ def execute_case(
         for output in case.outputs:
             if not (gear_dir / "output" / output).is_file():
                 failures.append(f"output/{output} was not written")
+        failures.extend(_nifti_failures(gear_dir / "output", case.nifti_shapes))
         for text in case.log_contains:
             if text not in run.log:
                 failures.append(f"log does not contain {text!r}")

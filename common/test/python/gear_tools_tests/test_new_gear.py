@@ -53,6 +53,13 @@ def test_renames_everything_consistently(repo: Path) -> None:
         "image": "flywheel-gears/dicom-qc:0.1.0",
     }
     assert "api-key" not in manifest["inputs"]
+    assert {p.name for p in (repo / "dicom_qc/src/docker").iterdir()} == {
+        "BUILD",
+        "Dockerfile",
+        "manifest.json",
+    }
+    dockerfile = (repo / "dicom_qc/src/docker/Dockerfile").read_text()
+    assert "FROM ${BASE_IMAGE}" in dockerfile.splitlines()
     build = (repo / "dicom_qc/src/docker/BUILD").read_text()
     assert 'name="dicom-qc"' in build and 'version="0.1.0"' in build
     assert 'pex="dicom_qc/src/python/dicom_qc_app:bin"' in build

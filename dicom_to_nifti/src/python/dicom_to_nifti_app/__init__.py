@@ -1,0 +1,1 @@
+"""DICOM to NIfTI (dcm2niix): text statistics of an input file."""
