@@ -353,11 +353,35 @@ def check_manifest(
 
     if dockerfile is not None:
         _check_command(report, manifest, dockerfile)
+    _check_programs(report, _get(manifest, "custom.programs"))
 
     if validate_spec:
         for problem in spec_problems(manifest):
             report.add(problem)
     return report.problems
+
+
+_PROGRAM_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+
+
+def _check_programs(report: _Report, programs: Any) -> None:
+    """`custom.programs`: the system programs the gear runs, each with its Debian package."""
+    if programs is None:
+        return
+    if not isinstance(programs, dict):
+        report.add(
+            f"custom.programs is {_quote(programs)}; expected an object mapping each program the "
+            'gear runs to the Debian package that provides it, e.g. {"dcm2niix": "dcm2niix"}'
+        )
+        return
+    for program, package in programs.items():
+        if not _PROGRAM_WORD.match(program):
+            report.add(f"custom.programs has {_quote(program)}, which is not a program name")
+        if not isinstance(package, str) or not _PROGRAM_WORD.match(package):
+            report.add(
+                f"custom.programs.{program} is {_quote(package)}; expected the name of the "
+                "Debian package that provides it"
+            )
 
 
 def _check_command(

@@ -306,3 +306,16 @@ def test_main_reads_a_request_and_sets_exit_code(
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
     assert main([str(tmp_path / "request.json")], validate_spec=False) == 0
     assert "agrees with" in capsys.readouterr().out
+
+
+def test_programs_map_program_names_to_debian_packages() -> None:
+    assert check(changed(custom__programs={"dcm2niix": "dcm2niix", "pigz": "pigz"})) == []
+    assert check(changed(custom__programs=["dcm2niix"])) == [
+        f'{PATH}: custom.programs is ["dcm2niix"]; expected an object mapping each program the '
+        'gear runs to the Debian package that provides it, e.g. {"dcm2niix": "dcm2niix"}'
+    ]
+    assert check(changed(custom__programs={"dcm2niix": 3, "rm -rf": "x"})) == [
+        f"{PATH}: custom.programs.dcm2niix is 3; expected the name of the Debian package that "
+        "provides it",
+        f'{PATH}: custom.programs has "rm -rf", which is not a program name',
+    ]

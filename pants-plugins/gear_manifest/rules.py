@@ -141,7 +141,11 @@ async def check_gear_manifest(
     )
     manifest_source = _manifest_source(await Get(Targets, Addresses, dependency_addresses))
     if manifest_source is None:
-        return _result(request, 0, f"{field_set.address}: no {MANIFEST_FILE_NAME} dependency\n")
+        return _result(
+            request,
+            0,
+            f"{field_set.address}: no {MANIFEST_FILE_NAME} dependency, not a gear image\n",
+        )
     try:
         target = image_target(wrapped.target, docker)
     except InterpolationError as exc:

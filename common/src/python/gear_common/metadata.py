@@ -69,9 +69,7 @@ def metadata_problems(document: dict[str, Any]) -> list[str]:
     return problems
 
 
-def write_metadata(
-    output_dir: Path, destination_type: str, files: Sequence[FileMetadata]
-) -> Path:
+def write_metadata(output_dir: Path, destination_type: str, files: Sequence[FileMetadata]) -> Path:
     """Validates, then writes `output_dir/.metadata.json` (all of it or nothing)."""
     document = metadata_document(destination_type, files)
     problems = metadata_problems(document)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,17 @@ def _from_caller(path: str | Path) -> Path:
     return Path(os.environ.get(CALLER_CWD_ENV, ".")) / path
 
 
+def missing_programs(manifest: dict[str, Any]) -> dict[str, str]:
+    """The programs the gear runs (manifest `custom.programs`: program -> Debian package) that
+    are not on PATH here."""
+    programs = manifest.get("custom", {}).get("programs") or {}
+    return {
+        str(program): str(package)
+        for program, package in sorted(programs.items())
+        if shutil.which(str(program)) is None
+    }
+
+
 def pex_path(repo: Path, gear: str, dist: Path = Path("dist")) -> Path:
     """Where `pants package` puts the gear's pex (`dist` relative to `repo` unless absolute)."""
     apps = sorted(p.parent.name for p in (repo / gear / "src/python").glob("*/run.py"))
@@ -228,6 +240,16 @@ def main(argv: list[str]) -> int:
         print(f"run-gear: {len(problems)} problem(s), nothing was run:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
+        return USAGE_ERROR
+
+    missing = {} if args.image else missing_programs(manifest)
+    if missing:
+        print(
+            f"run-gear: {gear} runs {', '.join(missing)}, not installed here (nothing was run).\n"
+            f"  Run it in its image, which has them: bin/run-gear {gear} --image ...\n"
+            f"  or install them: sudo apt-get install {' '.join(sorted(set(missing.values())))}",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
 
     workdir = _from_caller(args.workdir) if args.workdir else None

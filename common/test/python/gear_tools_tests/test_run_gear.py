@@ -122,3 +122,29 @@ def test_main_runs_the_gear_and_returns_its_exit_code(
     assert run_gear.main(["template_gear", "--repo", ".", "--input", "text_file=bad.bin"]) == 1
     assert run_gear.main(["template_gear", "--repo", ".", "--config", "top_words=x"]) == 2
     assert "nothing was run" in capsys.readouterr().err
+
+
+def test_a_gear_whose_programs_are_missing_is_not_run_outside_its_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    declared = {"sh": "dash", "no-such-converter": "converter-tools"}
+    assert run_gear.missing_programs({"custom": {"programs": declared}}) == {
+        "no-such-converter": "converter-tools"
+    }
+    docker = tmp_path / "converter/src/docker"
+    docker.mkdir(parents=True)
+    (docker / "manifest.json").write_text(
+        json.dumps({**manifest(), "custom": {"programs": declared}})
+    )
+    monkeypatch.setenv(run_gear.CALLER_CWD_ENV, str(tmp_path))
+    (tmp_path / "words.txt").write_text("x\n")
+
+    argv = ["converter", "--repo", str(tmp_path), "--input", "text_file=words.txt"]
+    code = run_gear.main([*argv, "--workdir", "job"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "converter runs no-such-converter, not installed here (nothing was run)" in err
+    assert "bin/run-gear converter --image" in err
+    assert "sudo apt-get install converter-tools" in err
+    assert not (tmp_path / "job").exists()

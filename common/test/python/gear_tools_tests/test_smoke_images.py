@@ -5,6 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import flywheel
+import nibabel
+import numpy as np
 import pytest
 
 from gear_tools import smoke_images
@@ -170,3 +172,19 @@ def test_images_must_not_run_as_root(
 
     monkeypatch.setattr(smoke_images, "run_in_image", run_in_image)
     assert smoke_images.user_failures("podman", "img") == expected
+
+
+def test_nifti_outputs_are_opened_and_their_shapes_checked(tmp_path: Path) -> None:
+    image = nibabel.Nifti1Image(  # type: ignore[no-untyped-call]
+        np.zeros((4, 3, 2), dtype=np.int16), affine=np.eye(4)
+    )
+    nibabel.save(image, tmp_path / "volume.nii.gz")
+    (tmp_path / "not.nii").write_text("not an image")
+    assert smoke_images._nifti_failures(tmp_path, {"volume.nii.gz": [4, 3, 2]}) == []
+    assert smoke_images._nifti_failures(tmp_path, {"volume.nii.gz": [4, 3, 1]}) == [
+        "output/volume.nii.gz has shape [4, 3, 2], expected [4, 3, 1]"
+    ]
+    (failure,) = smoke_images._nifti_failures(tmp_path, {"not.nii": [1]})
+    assert failure.startswith("output/not.nii is not a NIfTI image nibabel can open: ")
+    (missing,) = smoke_images._nifti_failures(tmp_path, {"absent.nii.gz": [1]})
+    assert missing.startswith("output/absent.nii.gz is not a NIfTI image nibabel can open: ")

@@ -33,7 +33,7 @@ def mr_series(directory: Path, slices: int) -> list[pydicom.Dataset]:
     """
     directory.mkdir(parents=True, exist_ok=True)
     series_uid = generate_uid()
-    datasets = []
+    datasets: list[pydicom.Dataset] = []
     for index in range(slices):
         dataset = pydicom.dcmread(pydicom_file(MR_SLICE))
         x, y, z = (float(value) for value in dataset.ImagePositionPatient)

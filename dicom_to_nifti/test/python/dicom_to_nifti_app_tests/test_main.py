@@ -47,7 +47,7 @@ def test_a_single_mr_file_becomes_a_nifti_with_its_pixels_and_a_sidecar(tmp_path
 
     (item,) = converted
     assert item.nifti.name.endswith(".nii.gz") and item.nifti.parent == output
-    image = nib.load(item.nifti)
+    image = nib.Nifti1Image.from_filename(item.nifti)
     data = np.asarray(image.dataobj)
     assert data.shape == (64, 64, 1)
     assert image.affine.shape == (4, 4) and np.linalg.det(image.affine[:3, :3]) != 0
@@ -74,7 +74,7 @@ def test_a_zipped_series_becomes_one_volume_with_each_slice_in_place(tmp_path: P
     (item,), _ = convert(tmp_path, archive, filename="volume")
 
     assert item.nifti.name == "volume.nii.gz"
-    data = np.asarray(nib.load(item.nifti).dataobj)
+    data = np.asarray(nib.Nifti1Image.from_filename(item.nifti).dataobj)
     assert data.shape == (64, 64, 3)
     # One in-plane layout for all slices, and the slices in the order of their positions (the
     # slices differ, so a slice out of place cannot match).
@@ -95,7 +95,7 @@ def test_uncompressed_without_sidecar(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in output.iterdir()) == ["ct.nii"]
     assert item.sidecar is None
-    assert np.asarray(nib.load(item.nifti).dataobj).shape == (128, 128, 1)
+    assert np.asarray(nib.Nifti1Image.from_filename(item.nifti).dataobj).shape == (128, 128, 1)
     (metadata,) = main.output_metadata([item])
     assert metadata.model_dump(exclude_none=True) == {"name": "ct.nii", "type": "nifti"}
 

@@ -39,7 +39,11 @@ def test_converts_a_zipped_series_and_writes_metadata_for_flywheel(tmp_path: Pat
         "mr_1.json",
         "mr_1.nii.gz",
     ]
-    assert np.asarray(nib.load(output / "mr_1.nii.gz").dataobj).shape == (64, 64, 2)
+    assert np.asarray(nib.Nifti1Image.from_filename(output / "mr_1.nii.gz").dataobj).shape == (
+        64,
+        64,
+        2,
+    )
     metadata = json.loads((output / ".metadata.json").read_text())
     (entry,) = metadata["acquisition"]["files"]
     assert (entry["name"], entry["type"], entry["modality"]) == ("mr_1.nii.gz", "nifti", "MR")
