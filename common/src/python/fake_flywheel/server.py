@@ -4,7 +4,9 @@ The real `flywheel.Client` talks to it with an API key of the form
 `127.0.0.1:<port>:__force_insecure:<key>`, so tests exercise real SDK calls, request bodies and
 response parsing. It serves the endpoints the repository's code uses (auth status, current
 user, version, groups, projects, subjects, sessions, acquisitions, analyses, files, jobs,
-gears, gear rules, roles, permissions and lookup), `find()` filters and `after_id` paging,
+gears (listing, and registering a new version as `fw-beta gear upload` does, refused when
+that name and version exist), gear rules, roles, permissions and lookup), `find()` filters
+and `after_id` paging,
 records every request, and can inject faults (a status code or a delay on the Nth match) or a
 latency on every request. Jobs are created by `POST /jobs/add` or with an analysis
 (`POST /<containers>/<id>/analyses`), start `pending`, and are moved on by tests with
@@ -47,6 +49,8 @@ CONTAINERS = {
 }
 # Containers a job or analysis can be attached to, deepest first.
 DESTINATION_LEVELS = ("acquisition", "session", "subject", "project")
+# The categories a site accepts for a gear (flywheel.models.GearCategory).
+GEAR_CATEGORIES = ("analysis", "converter", "utility", "classifier", "qa")
 JOB_STATES = ("pending", "running", "complete", "failed", "cancelled")
 OPEN_JOB_STATES = frozenset({"pending", "running"})
 MUTATING_METHODS = frozenset({"POST", "PUT", "DELETE"})
@@ -341,6 +345,8 @@ class FakeFlywheel:
             return HTTPStatus.OK, self._modify_job(parts[1], request.body)
         if len(parts) == 3 and parts[2] == "analyses" and method == "POST":
             return HTTPStatus.OK, {"_id": self._add_analysis(parts[0], parts[1], request.body)}
+        if parts and parts[0] == "gears" and len(parts) <= 2:
+            return self._gears(method, parts[1:], request)
         if parts and parts[0] in CONTAINERS:
             return self._container(method, parts, request)
         raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
@@ -380,6 +386,63 @@ class FakeFlywheel:
             job_id = str(self.items["analyses"][analysis_id]["job"])
             self.set_job_state(job_id, state)
             return analysis_id, job_id
+
+    def _gear_versions(self, name: str) -> list[JSON]:
+        """Every version of the gear `name`, oldest first (by creation)."""
+        versions = [g for g in self.items["gears"].values() if _field(g, "gear.name") == name]
+        return sorted(versions, key=lambda g: (str(g["created"]), str(g["_id"])))
+
+    def _latest_gears(self, gears: list[JSON]) -> list[JSON]:
+        latest: dict[Any, JSON] = {}
+        for gear in sorted(gears, key=lambda g: (str(g["created"]), str(g["_id"]))):
+            latest[_field(gear, "gear.name")] = gear
+        return list(latest.values())
+
+    def _gears(
+        self, method: str, rest: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        """`GET /gears` (latest version of each, or `all_versions=true`), `GET /gears/<id or
+        name>`, and `POST /gears/<name>`: a new gear version, which the site refuses when that
+        name and version exist."""
+        if not rest and method == "GET":
+            listed = self._list("gears", request.query)
+            if request.query.get("all_versions", ["false"])[0].lower() != "true":
+                listed = self._latest_gears(listed)
+            return HTTPStatus.OK, listed
+        if len(rest) == 1 and method == "GET":
+            if rest[0] in self.items["gears"]:
+                return HTTPStatus.OK, self.items["gears"][rest[0]]
+            versions = self._gear_versions(rest[0])
+            if not versions:
+                raise ApiError(HTTPStatus.NOT_FOUND, f"gear {rest[0]} not found")
+            return HTTPStatus.OK, versions[-1]
+        if len(rest) == 1 and method == "POST":
+            return HTTPStatus.OK, {"_id": self._add_gear_version(rest[0], request.body)}
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+
+    def _add_gear_version(self, name: str, body: Any) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("gear"), dict):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "a gear document needs a gear manifest")
+        manifest = body["gear"]
+        if manifest.get("name") != name:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                f"gear name {manifest.get('name')!r} does not match the path's {name!r}",
+            )
+        version = manifest.get("version")
+        if any(_field(g, "gear.version") == version for g in self._gear_versions(name)):
+            raise ApiError(HTTPStatus.CONFLICT, f"Gear {name} version {version} already exists")
+        category = body.get("category")
+        if category not in GEAR_CATEGORIES:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                f"category {category!r} is not one of {', '.join(GEAR_CATEGORIES)}",
+            )
+        exchange = body.get("exchange") or {}
+        if not isinstance(exchange, dict) or not exchange.get("rootfs-url"):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "a gear document needs exchange.rootfs-url")
+        document = {"gear": dict(manifest), "category": category, "exchange": dict(exchange)}
+        return str(self.add("gears", document)["_id"])
 
     def _gear(self, gear_id: Any) -> JSON:
         if not isinstance(gear_id, str):
@@ -616,6 +679,11 @@ class FakeFlywheel:
         path = body.get("path") if isinstance(body, dict) else None
         if not isinstance(path, list) or not path:
             raise ApiError(HTTPStatus.BAD_REQUEST, "lookup needs a non-empty path list")
+        if path[0] == "gears" and len(path) == 2:
+            versions = self._gear_versions(path[1])
+            if not versions:
+                raise ApiError(HTTPStatus.NOT_FOUND, f"cannot resolve gears/{path[1]}")
+            return {**versions[-1], "container_type": "gear"}
         group = self.items["groups"].get(path[0])
         if group is None:
             raise ApiError(HTTPStatus.NOT_FOUND, f"no group {path[0]}")

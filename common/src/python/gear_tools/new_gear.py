@@ -170,7 +170,7 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
                 text = _docker_build(_rename(text, gear))
             elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
                 text = (
-                    f"# {gear.name} changelog\n\n## {FIRST_VERSION}\n\n"
+                    f"# {gear.name} changelog\n\n## Unreleased\n\n## {FIRST_VERSION}\n\n"
                     f"- First version, created from {TEMPLATE_DIR}.\n"
                 )
             elif target_root.parts[0] == "docs" and relative.name == "README.md":

@@ -99,3 +99,53 @@ def test_files_are_listed_and_downloaded(fake_flywheel: FakeFlywheel, tmp_path: 
     client.download_file_from_acquisition(acquisition["_id"], "scan 1.nii.gz", str(destination))
     assert destination.read_bytes() == b"\x00\x01"
     assert [a.label for a in client.get_session_acquisitions(session["_id"])] == ["T1w"]
+
+
+def gear_document(version: str, category: str = "utility") -> flywheel.GearDocumentLegacyInput:
+    manifest = {"name": "my-gear", "version": version, "label": "My gear", "inputs": {}}
+    digest = "sha256:" + version.replace(".", "") * 16
+    return flywheel.GearDocumentLegacyInput(
+        category=category,
+        gear=manifest,
+        exchange=flywheel.GearExchange(
+            git_commit="0" * 40,
+            rootfs_hash=digest,
+            rootfs_url=f"docker://127.0.0.1:5000/org/my-gear@{digest}",
+        ),
+    )
+
+
+def test_gear_versions_are_registered_once_found_by_lookup_and_listed(
+    fake_flywheel: FakeFlywheel,
+) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    first = client.add_gear("my-gear", gear_document("1.0.0"))
+    second = client.add_gear("my-gear", gear_document("1.1.0"))
+    assert first != second
+
+    with pytest.raises(flywheel.ApiException) as refused:
+        client.add_gear("my-gear", gear_document("1.0.0"))
+    assert refused.value.status == 409
+    assert "Gear my-gear version 1.0.0 already exists" in str(refused.value.body)
+    assert len(fake_flywheel.find("gears", gear__name="my-gear")) == 2
+
+    found = client.lookup("gears/my-gear")
+    assert (found.id, found.gear.version) == (second, "1.1.0")
+    assert found.exchange.rootfs_url.endswith("@sha256:" + "110" * 16)
+    assert [g.gear.version for g in client.get_all_gears()] == ["1.1.0"]
+    assert sorted(g.gear.version for g in client.get_all_gears(all_versions=True)) == [
+        "1.0.0",
+        "1.1.0",
+    ]
+    assert client.get_gear(first).gear.version == "1.0.0"
+
+
+def test_a_gear_document_the_site_would_refuse(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    with pytest.raises(flywheel.ApiException) as wrong_name:
+        client.add_gear("other-gear", gear_document("1.0.0"))
+    assert wrong_name.value.status == 400
+    with pytest.raises(flywheel.ApiException) as no_such:
+        client.lookup("gears/my-gear")
+    assert no_such.value.status == 404
+    assert fake_flywheel.find("gears") == []
