@@ -1,6 +1,7 @@
 """Runs every built gear image once per smoke case and checks exit code, outputs and log.
 
     smoke_images.py [DIST_DIR]     (default: dist)
+    smoke_images.py --image GEAR_DIR=IMAGE   (one gear, run from IMAGE, e.g. repo@sha256:...)
 
 For each gear image that `pants package` recorded (helper images such as a gear's system
 image are not gears and are left out), the image is checked to run as a non-root user and to
@@ -10,6 +11,7 @@ image against a fresh /flywheel/v0 laid out by `gear_common.gear_dir`.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -182,8 +184,22 @@ def _report(name: str, failures: list[str]) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    dist = Path(argv[0] if argv else "dist")
-    images = built_gear_images(dist)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dist", nargs="?", type=Path, default=Path("dist"), help="default: dist")
+    parser.add_argument(
+        "--image",
+        metavar="GEAR_DIR=IMAGE",
+        help="run this image (e.g. one pulled by digest) as the gear in GEAR_DIR, not dist's",
+    )
+    args = parser.parse_args(argv)
+    dist = args.dist
+    if args.image:
+        gear_dir, equals, image = args.image.partition("=")
+        if not equals or not (Path(gear_dir) / "src/docker/manifest.json").is_file():
+            parser.error(f"--image {args.image!r}: expected GEAR_DIR=IMAGE with a gear directory")
+        images = [(Path(gear_dir), image)]
+    else:
+        images = built_gear_images(dist)
     if not images:
         print(f"no gear images under {dist}/: run ./pants package :: first", file=sys.stderr)
         return 2

@@ -1,0 +1,116 @@
+"""What an image registry holds, asked over its HTTP API (the OCI distribution API, v2).
+
+Used to find the digest an image was pushed as (`repository@sha256:...`) and whether a version
+is already there, with any registry: Docker Hub, a cloud registry, or the CNCF distribution
+registry on 127.0.0.1 that CI starts. A registry on 127.0.0.1 or localhost is spoken to over
+plain HTTP, any other over HTTPS.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+# The manifest types a registry may hold for an image; asking for them all returns the one
+# that was pushed, whose digest is what `docker pull repository@digest` fetches.
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    )
+)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+TIMEOUT_SECONDS = 30
+
+
+class RegistryError(Exception):
+    """The registry could not be asked, or answered with an error."""
+
+
+@dataclass(frozen=True)
+class ImageName:
+    """`registry/repository:tag`, e.g. `127.0.0.1:5000/flywheel-gears/template-gear:0.1.0`."""
+
+    registry: str
+    repository: str
+    tag: str
+
+    @classmethod
+    def parse(cls, name: str) -> ImageName:
+        first, slash, rest = name.partition("/")
+        if not slash or not ("." in first or ":" in first or first == "localhost"):
+            raise RegistryError(f"{name!r} names no registry host (expected HOST[:PORT]/REPO:TAG)")
+        repository, colon, tag = rest.rpartition(":")
+        if not colon or "/" in tag or not repository:
+            raise RegistryError(f"{name!r} has no tag (expected HOST[:PORT]/REPO:TAG)")
+        return cls(first, repository, tag)
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+    def pinned(self, digest: str) -> str:
+        """The name that pulls exactly `digest`: `registry/repository@sha256:...`."""
+        return f"{self.registry}/{self.repository}@{digest}"
+
+
+def _base_url(registry: str) -> str:
+    local = registry.startswith("[::1]") or registry.rsplit(":", 1)[0] in LOCAL_HOSTS
+    return f"{'http' if local else 'https'}://{registry}/v2"
+
+
+def _open(
+    url: str, registry_host: str, *, method: str = "GET"
+) -> tuple[bytes, dict[str, str]] | None:
+    """The body and headers of a registry answer; None for 404."""
+    request = urllib.request.Request(url, method=method, headers={"Accept": MANIFEST_TYPES})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.read(), dict(response.headers.items())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise RegistryError(
+            f"{registry_host}: {method} {url} answered {exc.code} {exc.reason}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RegistryError(f"cannot reach the registry {registry_host}: {reason}") from None
+
+
+def _manifest_url(image: ImageName) -> str:
+    return f"{_base_url(image.registry)}/{image.repository}/manifests/{image.tag}"
+
+
+def manifest_digest(image: ImageName) -> str | None:
+    """The digest `image`'s tag points at in its registry, or None when the tag is not there."""
+    answer = _open(_manifest_url(image), image.registry, method="HEAD")
+    if answer is None:
+        return None
+    headers = {name.lower(): value for name, value in answer[1].items()}
+    digest = headers.get("docker-content-digest")
+    if not digest:
+        raise RegistryError(f"{image.registry}: no Docker-Content-Digest for {image}")
+    return digest
+
+
+def config_digest(image: ImageName) -> str | None:
+    """The digest of the image configuration `image`'s tag points at (the image ID that
+    `docker image inspect` shows); None when the tag is not there or is a multi-platform index."""
+    answer = _open(_manifest_url(image), image.registry)
+    if answer is None:
+        return None
+    manifest = json.loads(answer[0])
+    config = manifest.get("config") if isinstance(manifest, dict) else None
+    return str(config["digest"]) if isinstance(config, dict) and "digest" in config else None
+
+
+def tags(registry: str, repository: str) -> list[str]:
+    """The tags of `repository` in `registry` (empty when the repository does not exist)."""
+    answer = _open(f"{_base_url(registry)}/{repository}/tags/list", registry)
+    if answer is None:
+        return []
+    return sorted(str(tag) for tag in json.loads(answer[0]).get("tags") or [])

@@ -1,0 +1,311 @@
+"""Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
+
+    release.py GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG] [--repo DIR]
+
+The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
+pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
+
+1. the working tree is clean for the gear (its directory, its docs, common/, 3rdparty/,
+   pants.toml and the plugins), so that what is released is a commit;
+2. the gear lints and its tests pass (`./pants lint test GEAR::`);
+3. the image is built (`./pants package`) and its ID read;
+4. the registry does not hold the version with another image, and the site does not hold the
+   version (with another image, or already released with this one).
+
+Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
+after an interrupted release), reads the pushed digest from the registry and registers the
+gear version on the site pinned to it. A rerun after a failure at any step finishes the job
+without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import flywheel
+import tomllib
+
+from gear_tools import gear_upload, registry
+from gear_tools.bump_version import BumpError, find_gear
+from gear_tools.new_gear import default_repository
+
+DEFAULT_REGISTRY = "release"
+# What a release must have committed, besides the gear's own directory and docs.
+SHARED_PATHS = ("common", "3rdparty", "pants.toml", "pants-plugins", "BUILD")
+
+
+class ReleaseError(Exception):
+    """The release stops here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Gear:
+    directory: str
+    manifest: dict[str, Any]
+    # The image as the registry will hold it, e.g. 127.0.0.1:5000/flywheel-gears/x:0.1.0.
+    image: registry.ImageName
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def target(self) -> str:
+        return f"{self.directory}/src/docker:{self.name}"
+
+
+class Builder(Protocol):
+    """What a release asks of the build: checks, the image, and the push."""
+
+    def check(self, gear: Gear) -> None: ...
+
+    def build(self, gear: Gear) -> str:
+        """Builds the gear's image; returns its ID (sha256:...)."""
+        ...
+
+    def publish(self, gear: Gear, registry_name: str) -> None: ...
+
+
+def pants_config(repo: Path) -> dict[str, Any]:
+    """pants.toml with the files of $PANTS_CONFIG_FILES (CI's pants.ci.toml) over it."""
+    config: dict[str, Any] = {}
+    files = ["pants.toml", *filter(None, os.environ.get("PANTS_CONFIG_FILES", "").split(","))]
+    for name in files:
+        path = repo / name
+        if path.is_file():
+            _merge(config, tomllib.loads(path.read_text()))
+    return config
+
+
+def _merge(into: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def registry_address(repo: Path, name: str) -> str:
+    registries = pants_config(repo).get("docker", {}).get("registries", {})
+    if name not in registries or not registries[name].get("address"):
+        known = ", ".join(sorted(registries)) or "none"
+        raise ReleaseError(
+            f"no registry {name!r} in [docker.registries] of pants.toml (known: {known})"
+        )
+    return str(registries[name]["address"])
+
+
+def load_gear(repo: Path, gear: str, registry_name: str) -> Gear:
+    try:
+        files = find_gear(repo, gear)
+    except BumpError as exc:
+        raise ReleaseError(str(exc)) from None
+    manifest = json.loads(files.manifest.read_text(encoding="utf-8"))
+    repository = default_repository(repo).format(name=manifest["name"])
+    image = registry.ImageName(
+        registry_address(repo, registry_name), repository, str(manifest["version"])
+    )
+    return Gear(files.directory, manifest, image)
+
+
+def check_tag(gear: Gear, tag: str) -> None:
+    """A release tag must be `gear/<name>/v<version>` of the gear's manifest."""
+    expected = f"gear/{gear.name}/v{gear.version}"
+    if tag != expected:
+        raise ReleaseError(
+            f"the tag {tag!r} does not name the manifest's gear and version: expected {expected!r}"
+        )
+
+
+def read_key(key_file: Path | None) -> str:
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ReleaseError(
+                f"cannot read the site key file {key_file}: {exc.strerror}"
+            ) from None
+        if not key:
+            raise ReleaseError(f"the site key file {key_file} is empty")
+        return key
+    key = os.environ.get("FW_KEY", "").strip()
+    if not key:
+        raise ReleaseError("no site API key: give --site-key-file FILE or set FW_KEY")
+    return key
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ReleaseError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def check_clean(repo: Path, gear: Gear) -> str:
+    """The commit being released; raises unless the gear's files are all committed."""
+    paths = [gear.directory, f"docs/{gear.directory}", *SHARED_PATHS]
+    existing = [path for path in paths if (repo / path).exists()]
+    changed = _git(repo, "status", "--porcelain", "--", *existing).splitlines()
+    if changed:
+        shown = "\n  ".join(changed[:10])
+        raise ReleaseError(
+            f"uncommitted changes that {gear.name} is built from; commit them first:\n  {shown}"
+        )
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def registry_state(gear: Gear, image_id: str) -> str | None:
+    """The pushed digest when the registry holds this very image at the version, else None;
+    raises when it holds another image there."""
+    digest = registry.manifest_digest(gear.image)
+    if digest is None:
+        return None
+    config = registry.config_digest(gear.image)
+    if config != image_id:
+        raise ReleaseError(
+            f"{gear.image} is already in the registry as another image (config {config}, this "
+            f"build is {image_id}); bump the version (bin/bump-version) to release this one"
+        )
+    return digest
+
+
+@dataclass
+class Release:
+    repo: Path
+    gear: Gear
+    registry_name: str
+    builder: Builder
+    client: Callable[[], flywheel.Client]
+    say: Callable[[str], None] = print
+
+    def run(self, *, dry_run: bool) -> int:
+        gear = self.gear
+        commit = check_clean(self.repo, gear)
+        self.say(f"checking {gear.name} {gear.version} at {commit[:12]}: lint and tests ...")
+        self.builder.check(gear)
+        image_id = self.builder.build(gear)
+        pushed = registry_state(gear, image_id)
+        site = self.client()
+        if pushed is not None:
+            existing = gear_upload.registered_version(site, gear.name, gear.version)
+            if existing is not None:
+                gear_upload.require_same_image(existing, pushed)
+                raise ReleaseError(
+                    f"{gear.name} {gear.version} is already released: {gear.image.pinned(pushed)}"
+                    f" is gear {existing.id} on the site; bump the version to release again"
+                )
+        elif gear_upload.registered_version(site, gear.name, gear.version) is not None:
+            raise ReleaseError(
+                f"the site already has {gear.name} {gear.version}, but {gear.image} is not in "
+                "the registry; bump the version (bin/bump-version) to release"
+            )
+        steps = [
+            f"push {gear.image} (image {image_id})"
+            if pushed is None
+            else f"keep {gear.image.pinned(pushed)}, pushed before",
+            f"register {gear.name} {gear.version} on the site, pinned to the pushed digest",
+        ]
+        if dry_run:
+            self.say("dry run: the checks passed; a release would")
+            for step in steps:
+                self.say(f"  {step}")
+            return 0
+        if pushed is None:
+            self.say(f"pushing {gear.image} ...")
+            self.builder.publish(gear, self.registry_name)
+            pushed = registry.manifest_digest(gear.image)
+            if pushed is None:
+                raise ReleaseError(f"the push reported success but {gear.image} is not there")
+        registered = gear_upload.register(site, gear.manifest, gear.image, pushed, commit)
+        verb = "registered" if registered.created else "was already registered"
+        self.say(f"released {gear.name} {gear.version}")
+        self.say(f"  image: {gear.image.pinned(pushed)}")
+        self.say(f"  gear:  {registered.gear_id} ({verb})")
+        return 0
+
+
+class PantsBuilder:
+    """The real build: ./pants lint, test, package and publish in the repository."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def _pants(self, *args: str) -> None:
+        argv = [str(self.repo / "pants"), *args]
+        result = subprocess.run(argv, cwd=self.repo, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ReleaseError(
+                f"`./pants {' '.join(args)}` failed (exit code {result.returncode}):\n"
+                + (result.stdout + result.stderr)[-4000:]
+            )
+
+    def check(self, gear: Gear) -> None:
+        self._pants("lint", "test", f"{gear.directory}::")
+
+    def build(self, gear: Gear) -> str:
+        self._pants("package", gear.target)
+        info = self.repo / "dist" / f"{gear.directory}.src.docker" / f"{gear.name}.docker-info.json"
+        image_id = json.loads(info.read_text()).get("image_id")
+        if not image_id:
+            raise ReleaseError(f"{info}: the build recorded no image ID")
+        return str(image_id)
+
+    def publish(self, gear: Gear, registry_name: str) -> None:
+        registries = {registry_name: {"address": gear.image.registry, "default": True}}
+        # A Python literal, as Pants reads dict options.
+        self._pants(f"--docker-registries={registries!r}", "publish", gear.target)
+
+
+def site_client(key: str) -> Callable[[], flywheel.Client]:
+    def connect() -> flywheel.Client:
+        try:
+            return flywheel.Client(key)
+        except Exception as exc:  # the SDK raises several kinds for an unreachable site
+            raise ReleaseError(f"cannot reach the Flywheel site: {type(exc).__name__}") from None
+
+    return connect
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bin/release-gear", description=__doc__.split("\n\n")[0])
+    parser.add_argument("gear", help="gear name or directory, e.g. template-gear")
+    parser.add_argument("--site-key-file", type=Path, help="file holding the site's API key")
+    parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="a [docker.registries] name")
+    parser.add_argument("--dry-run", action="store_true", help="check and print the plan only")
+    parser.add_argument("--tag", help="refuse unless this is gear/<name>/v<version> (CI tags)")
+    parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
+    args = parser.parse_args(argv)
+    repo = args.repo.resolve()
+    try:
+        key = read_key(args.site_key_file)
+        gear = load_gear(repo, args.gear, args.registry)
+        if args.tag is not None:
+            check_tag(gear, args.tag)
+        release = Release(repo, gear, args.registry, PantsBuilder(repo), site_client(key))
+        return release.run(dry_run=args.dry_run)
+    except (ReleaseError, registry.RegistryError, gear_upload.SiteError) as exc:
+        print(f"release-gear: {exc}", file=sys.stderr)
+        return 1
+    except flywheel.ApiException as exc:
+        print(
+            f"release-gear: the site answered {exc.status} {exc.reason}: {exc.body}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
