@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -29,6 +30,8 @@ def main(argv: list[str]) -> int:
         for collection, items in json.loads(args.seed.read_text()).items():
             for item in items:
                 fake.add(collection, item)
+    # Stopped by Ctrl-C or by `kill` (scripts cannot send SIGINT to a background job).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with fake:
         print(f"FW_KEY={fake.api_key}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
