@@ -13,8 +13,9 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
    version (with another image, or already released with this one).
 
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
-after an interrupted release), reads the pushed digest from the registry and registers the
-gear version on the site pinned to it. A rerun after a failure at any step finishes the job
+after an interrupted release), reads the pushed digest from the registry, registers the gear
+version on the site pinned to it, and records the release (image by digest, gear id, commit)
+in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the job
 without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
 """
@@ -230,11 +231,28 @@ class Release:
             if pushed is None:
                 raise ReleaseError(f"the push reported success but {gear.image} is not there")
         registered = gear_upload.register(site, gear.manifest, gear.image, pushed, commit)
+        record = self.record(gear, pushed, registered.gear_id, commit)
         verb = "registered" if registered.created else "was already registered"
         self.say(f"released {gear.name} {gear.version}")
         self.say(f"  image: {gear.image.pinned(pushed)}")
         self.say(f"  gear:  {registered.gear_id} ({verb})")
+        self.say(f"  recorded in {record}")
         return 0
+
+    def record(self, gear: Gear, digest: str, gear_id: str, commit: str) -> Path:
+        """Writes what was released to dist/<gear>.src.docker/<name>.release.json."""
+        path = self.repo / "dist" / f"{gear.directory}.src.docker" / f"{gear.name}.release.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        released = {
+            "gear": gear.name,
+            "version": gear.version,
+            "image": gear.image.pinned(digest),
+            "digest": digest,
+            "gear_id": gear_id,
+            "commit": commit,
+        }
+        path.write_text(json.dumps(released, indent=2) + "\n")
+        return path
 
 
 class PantsBuilder:

@@ -106,6 +106,12 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     assert f"  gear:  {registered['_id']} (registered)" in said
     mutating = [(r.method, r.path) for r in fake_flywheel.mutating_requests()]
     assert mutating == [("POST", "/api/gears/template-gear")]
+    # Auth status, the look-ups of the check and of the registration, and the POST.
+    assert len(fake_flywheel.requests) == 4
+    record = json.loads(
+        (repo / "dist/template_gear.src.docker/template-gear.release.json").read_text()
+    )
+    assert (record["image"], record["gear_id"]) == (pinned, registered["_id"])
     client = flywheel.Client(fake_flywheel.api_key)
     assert client.lookup("gears/template-gear").id == registered["_id"]
 
