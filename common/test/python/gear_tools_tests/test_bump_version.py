@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,15 +8,6 @@ import pytest
 from gear_tools.bump_version import main
 
 DATE = "2026-12-02"
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A repository holding the real template gear and its docs."""
-    root = tmp_path / "repo"
-    shutil.copytree("template_gear", root / "template_gear")
-    shutil.copytree("docs/template_gear", root / "docs/template_gear")
-    return root
 
 
 def snapshot(repo: Path) -> dict[str, str]:

@@ -8,7 +8,6 @@ pulls it back by digest and runs it.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,19 +47,15 @@ class StandInBuilder:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository holding the real template gear, committed."""
-    root = tmp_path / "repo"
-    shutil.copytree("template_gear", root / "template_gear")
-    shutil.copytree("docs/template_gear", root / "docs/template_gear")
-    shutil.copy("pants.toml", root / "pants.toml")
+def repo(repo: Path) -> Path:
+    """The template gear's repository, committed to git."""
     for command in (
         ["git", "init", "-q"],
         ["git", "add", "-A"],
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "gear"],
     ):
-        subprocess.run(command, cwd=root, check=True)
-    return root
+        subprocess.run(command, cwd=repo, check=True)
+    return repo
 
 
 @pytest.fixture
