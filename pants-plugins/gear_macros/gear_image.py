@@ -45,6 +45,13 @@ FLYWHEEL_DIR = "/flywheel/v0"
 GEAR_LABEL = "io.flywheel.gear.name"
 # The build argument that names the gear's system image (a target address, built first).
 SYSTEM_ARG = "GEAR_SYSTEM"
+# Requirements that are for mypy only (type stubs), excluded from every pex_binary (the root
+# BUILD's defaults, and the dependencies pex below) so that they never reach a gear's image.
+# A stub package added to 3rdparty/python/requirements.txt goes here too (a test checks).
+NOT_IN_IMAGES = (
+    "!!3rdparty/python:reqs#types-PyYAML",
+    "!!3rdparty/python:reqs#boto3-stubs",
+)
 
 
 def pex_context_path(pex_address: str) -> str:
@@ -150,7 +157,7 @@ def gear_image(name: str, version: str, pex: str, **docker_image_fields: object)
     )
     pex_binary(  # type: ignore[name-defined]  # noqa: F821
         name=deps,
-        dependencies=[pex],
+        dependencies=[pex, *NOT_IN_IMAGES],
         include_sources=False,
         description=f"The third-party dependencies of {name}, for their own image layer.",
     )

@@ -142,7 +142,7 @@ def test_gear_image_in_a_build_file_defines_manifest_system_image_deps_pex_and_i
     assert system[DockerImageSkipPushField].value is True
     deps = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-deps"))
     assert deps[PexIncludeSourcesField].value is False
-    assert deps[Dependencies].value == (PEX,)
+    assert deps[Dependencies].value == (PEX, *gear_image.NOT_IN_IMAGES)
     image = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear"))
     assert image[DockerImageTagsField].value == ("1.2.0", "latest")
     assert image[DockerImageSourceField].value is None
@@ -160,3 +160,14 @@ def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner)
     )
     image = rule_runner.get_target(Address("g", target_name="g"))
     assert image[DockerImageRepositoryField].value == "x/g"
+
+
+def test_every_type_stub_requirement_is_kept_out_of_images() -> None:
+    requirements = Path("3rdparty/python/requirements.txt").read_text().splitlines()
+    stubs = {
+        line.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip()
+        for line in requirements
+        if line.strip().startswith("types-") or "-stubs" in line.split("#")[0]
+    }
+    excluded = {address.split("#", 1)[1] for address in gear_image.NOT_IN_IMAGES}
+    assert stubs and stubs == excluded
