@@ -18,6 +18,7 @@ import pytest
 from fake_flywheel import FakeFlywheel, Fault
 from gear_testing.registry_server import config_digest_of, push_image, registry_server
 from gear_tools import registry
+from gear_tools import release as release_module
 from gear_tools.release import Gear, Release, ReleaseError, check_tag, load_gear, read_key
 
 GEAR_FILES = {"flywheel/v0/manifest.json": b"{}", "bin/run": b"#!/bin/sh\necho gear\n"}
@@ -242,3 +243,31 @@ def test_a_release_tag_must_name_the_manifests_gear_and_version(repo: Path) -> N
     for tag in ("gear/template-gear/v0.1.1", "gear/other/v0.1.0", "v0.1.0"):
         with pytest.raises(ReleaseError, match=f"the tag '{tag}' does not name the manifest's"):
             check_tag(gear, tag)
+
+
+def test_the_command_line_never_shows_the_key(
+    repo: Path,
+    registry_address: str,
+    fake_flywheel: FakeFlywheel,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (repo / "local.toml").write_text(
+        f'[docker.registries.local]\naddress = "{registry_address}"\ndefault = false\n'
+    )
+    monkeypatch.setenv("PANTS_CONFIG_FILES", "local.toml")
+    monkeypatch.setenv("FW_KEY", fake_flywheel.api_key)
+    monkeypatch.setattr(release_module, "PantsBuilder", lambda repo: StandInBuilder())
+    argv = ["template-gear", "--registry", "local", "--repo", str(repo)]
+
+    with fake_flywheel.fault("POST", "/api/gears/template-gear", status=500):
+        assert release_module.main(argv) == 1
+    assert release_module.main(argv) == 0
+    assert release_module.main(argv) == 1
+
+    out, err = capsys.readouterr()
+    assert "release-gear: the site answered 500" in err
+    assert "is already released" in err
+    assert f"  image: {registry_address}/flywheel-gears/template-gear@sha256:" in out
+    assert fake_flywheel.api_key_secret not in out + err
+    assert len(fake_flywheel.find("gears")) == 1
