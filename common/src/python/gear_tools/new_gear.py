@@ -1,6 +1,6 @@
 """Creates a new gear from template_gear/, renamed consistently.
 
-    new_gear.py NAME [--label L] [--description D] [--category utility|analysis]
+    new_gear.py NAME [--label L] [--description D] [--category CATEGORY]
                 [--with-api-key] [--repo DIR]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
@@ -28,7 +28,8 @@ FIRST_VERSION = "0.1.0"
 # The gear spec allows ^[a-z0-9\-]+$ (at most 100 characters); the name also becomes a Python
 # package, so it must start with a letter.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9\-]{0,99}$")
-CATEGORIES = ("utility", "analysis")
+# The categories a Flywheel site accepts (flywheel.models.GearCategory).
+CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 # template_gear/BUILD only exposes the template to this tool's tests.
 TEMPLATE_ONLY = {Path("BUILD")}
@@ -213,7 +214,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("name", help="gear name, e.g. dicom-qc")
     parser.add_argument("--label", help="human-readable label (default: from the name)")
     parser.add_argument("--description", help="one-line description")
-    parser.add_argument("--category", default="utility", help="utility (default) or analysis")
+    parser.add_argument(
+        "--category", default="utility", help=f"one of {', '.join(CATEGORIES)} (default: utility)"
+    )
     parser.add_argument("--with-api-key", action="store_true", help="add an api-key input")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
     args = parser.parse_args(argv)

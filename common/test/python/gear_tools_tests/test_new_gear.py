@@ -96,7 +96,10 @@ def test_existing_directory_and_bad_category_are_all_reported(repo: Path) -> Non
         create(repo, gear(category="science"))
     message = str(error.value)
     assert f"{repo / 'docs/dicom_qc'} already exists" in message
-    assert "category must be one of utility, analysis, not 'science'" in message
+    assert (
+        "category must be one of utility, analysis, converter, classifier, qa, not 'science'"
+        in message
+    )
     assert tree(repo) == before
 
 

@@ -1,0 +1,143 @@
+"""How the cost of testing and building grows with the number of gears, and with a change.
+
+    ./pants run benchmarks/monorepo_scale.py -- [--gears 40] [--keep DIR] [--cold]
+
+In a scratch clone of this repository (HEAD, committed work only), it adds gears made by
+bin/new-gear's code until there are --gears of them, commits them, and times, on this
+machine's container engine (podman or Docker, as ./pants package chooses):
+
+  test ::                      cold (with --cold: empty Pants caches for the clone) and warm
+  lint check ::                warm
+  package ::                   from built (after the first full build), and a no-op rerun
+  a one-line change to one gear's main.py, and to common/src/python/gear_common/errors.py:
+                               package :: and the changed-only package
+                               (--changed-since=HEAD --changed-dependees=transitive)
+
+It prints one row per step with the wall time. The clone shares this checkout's Pants
+install; without --keep it is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gear_tools.new_gear import NewGear, create, existing_gear_names
+from gear_tools.table import format_table
+
+CHANGED_ONLY = ("--changed-since=HEAD", "--changed-dependees=transitive")
+COMMON_FILE = "common/src/python/gear_common/errors.py"
+
+
+def run(repo: Path, argv: Sequence[str], env: dict[str, str]) -> float:
+    """Runs a command in the clone; returns its wall time, or stops with its output."""
+    started = time.monotonic()
+    result = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    took = time.monotonic() - started
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-3000:]
+        raise SystemExit(
+            f"`{' '.join(argv)}` failed in {repo} (exit {result.returncode}):\n{output}"
+        )
+    return took
+
+
+def git(repo: Path, *args: str) -> None:
+    identity = ["-c", "user.name=benchmark", "-c", "user.email=benchmark@localhost"]
+    subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+
+def add_gears(repo: Path, total: int) -> int:
+    """Adds generated gears until the clone has `total`; returns how many it added."""
+    have = len(existing_gear_names(repo))
+    for index in range(1, total - have + 1):
+        name = f"scale-gear-{index}"
+        create(repo, NewGear(name, f"Scale gear {index}", "A generated gear.", "utility", False))
+    return max(0, total - have)
+
+
+def append_line(path: Path) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(f"# benchmark edit {time.time_ns()}\n")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gears", type=int, default=40, help="gears in the clone (default 40)")
+    parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
+    parser.add_argument("--cold", action="store_true", help="time test :: with empty caches")
+    args = parser.parse_args(argv)
+    if args.gears < 1:
+        parser.error(f"--gears must be at least 1, not {args.gears}")
+    source = Path.cwd().resolve()  # ./pants run runs in the repository root
+    scratch = Path(tempfile.mkdtemp(prefix="monorepo-scale-"))
+    repo = (args.keep or scratch / "repo").resolve()
+    env = {
+        **os.environ,
+        "PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap"),
+        "PANTS_CONCURRENT": "True",
+    }
+    env.pop("PANTS_CONFIG_FILES", None)
+    rows: list[tuple[str, str]] = []
+    gears = 0
+
+    def step(label: str, *pants_args: str, step_env: dict[str, str] | None = None) -> None:
+        print(f"{label} ...", flush=True)
+        seconds = run(repo, ["./pants", *pants_args], step_env or env)
+        rows.append((label, f"{seconds:.0f}"))
+
+    try:
+        subprocess.run(["git", "clone", "-q", str(source), str(repo)], check=True)
+        added = add_gears(repo, args.gears)
+        run(repo, ["./pants", "-lwarn", "update-build-files", "fix", "::"], env)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"{added} generated gears")
+        gears = len(existing_gear_names(repo))
+        print(f"{repo}: {gears} gears ({added} generated)", flush=True)
+        cold_env = env
+        if args.cold:
+            caches = scratch / "caches"
+            cold_env = {
+                **env,
+                "PANTS_LOCAL_STORE_DIR": str(caches / "lmdb"),
+                "PANTS_NAMED_CACHES_DIR": str(caches / "named"),
+            }
+        step(
+            "test :: (cold)" if args.cold else "test :: (first run)",
+            "test",
+            "::",
+            step_env=cold_env,
+        )
+        step("test :: (warm)", "test", "::")
+        step("lint check :: (warm)", "lint", "check", "::")
+        step("package :: (first full build)", "package", "::")
+        step("package :: (no-op)", "package", "::")
+        gear_main = sorted(repo.glob("scale_gear_1/src/python/*/main.py")) or sorted(
+            repo.glob("template_gear/src/python/*/main.py")
+        )
+        for what, path in (("one gear's main.py", gear_main[0]), ("common/", repo / COMMON_FILE)):
+            append_line(path)
+            step(f"package :: after a change to {what}", "package", "::")
+            git(repo, "commit", "-qam", f"edit {what}")
+            append_line(path)
+            step(f"changed-only package after a change to {what}", *CHANGED_ONLY, "package")
+            git(repo, "commit", "-qam", f"edit {what} again")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    state = source / ".pants.bootstrap/container.env"
+    engine = "podman" if state.is_file() and "=podman" in state.read_text() else "docker"
+    print(f"\n{gears} gears, {engine}, {os.cpu_count()} cores")
+    print(format_table(("step", "wall s"), rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
