@@ -20,8 +20,10 @@ install; without --keep it is removed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +70,13 @@ def append_line(path: Path) -> None:
         file.write(f"# benchmark edit {time.time_ns()}\n")
 
 
+def stop_pantsd(repo: Path) -> None:
+    """Stops the clone's pantsd, so that no daemon outlives the benchmark."""
+    for pid_file in repo.glob(".pids/*/pantsd/pid"):
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gears", type=int, default=40, help="gears in the clone (default 40)")
@@ -79,11 +88,8 @@ def main(argv: list[str]) -> int:
     source = Path.cwd().resolve()  # ./pants run runs in the repository root
     scratch = Path(tempfile.mkdtemp(prefix="monorepo-scale-"))
     repo = (args.keep or scratch / "repo").resolve()
-    env = {
-        **os.environ,
-        "PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap"),
-        "PANTS_CONCURRENT": "True",
-    }
+    # The clone's own pantsd (another build root), as a developer's checkout would have it.
+    env = {**os.environ, "PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap")}
     env.pop("PANTS_CONFIG_FILES", None)
     rows: list[tuple[str, str]] = []
     gears = 0
@@ -130,6 +136,7 @@ def main(argv: list[str]) -> int:
             step(f"changed-only package after a change to {what}", *CHANGED_ONLY, "package")
             git(repo, "commit", "-qam", f"edit {what} again")
     finally:
+        stop_pantsd(repo)
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
     state = source / ".pants.bootstrap/container.env"
