@@ -134,6 +134,10 @@ def _matches_filter(item: JSON, filter_text: str) -> bool:
     return True
 
 
+def _creation_order(item: JSON) -> tuple[str, str]:
+    return str(item["created"]), str(item["_id"])
+
+
 class FakeFlywheel:
     """The fake server and its state. Use as a context manager, or `start()`/`stop()`."""
 
@@ -390,11 +394,11 @@ class FakeFlywheel:
     def _gear_versions(self, name: str) -> list[JSON]:
         """Every version of the gear `name`, oldest first (by creation)."""
         versions = [g for g in self.items["gears"].values() if _field(g, "gear.name") == name]
-        return sorted(versions, key=lambda g: (str(g["created"]), str(g["_id"])))
+        return sorted(versions, key=_creation_order)
 
     def _latest_gears(self, gears: list[JSON]) -> list[JSON]:
         latest: dict[Any, JSON] = {}
-        for gear in sorted(gears, key=lambda g: (str(g["created"]), str(g["_id"]))):
+        for gear in sorted(gears, key=_creation_order):
             latest[_field(gear, "gear.name")] = gear
         return list(latest.values())
 

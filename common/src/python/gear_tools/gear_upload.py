@@ -9,15 +9,13 @@ site gets a gear document (`POST /api/gears/<name>`, `Client.add_gear`) made of
 - `exchange`: `rootfs-url` `docker://repository@sha256:<digest>`, `rootfs-hash`
   `sha256:<digest>` and `git-commit`, the commit the image was built from.
 
-A site refuses a name and version it already has. Registering again the version that is on
-the site with the same digest is not an error (a release that was interrupted after this step
-finishes on a rerun); with another digest it is refused.
+A site refuses a name and version it already has, so a release looks the version up first
+(`registered_version`, `require_same_image`) and registers it only when the site lacks it.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import flywheel
@@ -27,13 +25,6 @@ from gear_tools.registry import ImageName
 
 class SiteError(Exception):
     """The site refused the gear, or already has this version with another image."""
-
-
-@dataclass(frozen=True)
-class Registered:
-    gear_id: str
-    # False when the site already had this version with this digest.
-    created: bool
 
 
 def gear_document(
@@ -77,12 +68,7 @@ def register(
     image: ImageName,
     digest: str,
     git_commit: str,
-) -> Registered:
-    """Registers the gear version unless the site has it with this digest already."""
-    name, version = str(manifest["name"]), str(manifest["version"])
-    existing = registered_version(client, name, version)
-    if existing is not None:
-        require_same_image(existing, digest)
-        return Registered(gear_id=str(existing.id), created=False)
-    gear_id = client.add_gear(name, gear_document(manifest, image, digest, git_commit))
-    return Registered(gear_id=str(gear_id), created=True)
+) -> str:
+    """Registers the gear version pinned to `digest`; returns the site's gear id."""
+    document = gear_document(manifest, image, digest, git_commit)
+    return str(client.add_gear(str(manifest["name"]), document))

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gear_tools.container_engine import manifest_name
+
 TEMPLATE_DIR = "template_gear"
 TEMPLATE_APP = "template_app"
 TEMPLATE_NAME = "template-gear"
@@ -64,11 +66,8 @@ def existing_gear_names(repo: Path) -> dict[str, Path]:
     """Gear names in use: each manifest's `name`, mapped to its manifest."""
     names: dict[str, Path] = {}
     for manifest in sorted(repo.glob("*/src/docker/manifest.json")):
-        try:
-            name = json.loads(manifest.read_text(encoding="utf-8")).get("name")
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(name, str):
+        name = manifest_name(manifest)
+        if name is not None:
             names[name] = manifest
     return names
 

@@ -39,16 +39,6 @@ class ImageName:
     repository: str
     tag: str
 
-    @classmethod
-    def parse(cls, name: str) -> ImageName:
-        first, slash, rest = name.partition("/")
-        if not slash or not ("." in first or ":" in first or first == "localhost"):
-            raise RegistryError(f"{name!r} names no registry host (expected HOST[:PORT]/REPO:TAG)")
-        repository, colon, tag = rest.rpartition(":")
-        if not colon or "/" in tag or not repository:
-            raise RegistryError(f"{name!r} has no tag (expected HOST[:PORT]/REPO:TAG)")
-        return cls(first, repository, tag)
-
     def __str__(self) -> str:
         return f"{self.registry}/{self.repository}:{self.tag}"
 

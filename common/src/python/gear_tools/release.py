@@ -200,18 +200,17 @@ class Release:
         image_id = self.builder.build(gear)
         pushed = registry_state(gear, image_id)
         site = self.client()
-        if pushed is not None:
-            existing = gear_upload.registered_version(site, gear.name, gear.version)
-            if existing is not None:
-                gear_upload.require_same_image(existing, pushed)
-                raise ReleaseError(
-                    f"{gear.name} {gear.version} is already released: {gear.image.pinned(pushed)}"
-                    f" is gear {existing.id} on the site; bump the version to release again"
-                )
-        elif gear_upload.registered_version(site, gear.name, gear.version) is not None:
+        existing = gear_upload.registered_version(site, gear.name, gear.version)
+        if existing is not None and pushed is None:
             raise ReleaseError(
                 f"the site already has {gear.name} {gear.version}, but {gear.image} is not in "
                 "the registry; bump the version (bin/bump-version) to release"
+            )
+        if existing is not None and pushed is not None:
+            gear_upload.require_same_image(existing, pushed)
+            raise ReleaseError(
+                f"{gear.name} {gear.version} is already released: {gear.image.pinned(pushed)}"
+                f" is gear {existing.id} on the site; bump the version to release again"
             )
         steps = [
             f"push {gear.image} (image {image_id})"
@@ -230,12 +229,11 @@ class Release:
             pushed = registry.manifest_digest(gear.image)
             if pushed is None:
                 raise ReleaseError(f"the push reported success but {gear.image} is not there")
-        registered = gear_upload.register(site, gear.manifest, gear.image, pushed, commit)
-        record = self.record(gear, pushed, registered.gear_id, commit)
-        verb = "registered" if registered.created else "was already registered"
+        gear_id = gear_upload.register(site, gear.manifest, gear.image, pushed, commit)
+        record = self.record(gear, pushed, gear_id, commit)
         self.say(f"released {gear.name} {gear.version}")
         self.say(f"  image: {gear.image.pinned(pushed)}")
-        self.say(f"  gear:  {registered.gear_id} ({verb})")
+        self.say(f"  gear:  {gear_id} (registered)")
         self.say(f"  recorded in {record}")
         return 0
 
