@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from batch_run_app import main
-from batch_run_app.parser import parse_args
 from gear_batch.site import BatchSite
 from gear_common.context import GearContext
 from gear_common.flywheel_client import client_for
+
+from batch_run_app import main
+from batch_run_app.parser import parse_args
 
 
 def run_batch_run(context: GearContext) -> None:

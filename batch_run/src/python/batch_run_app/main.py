@@ -6,10 +6,11 @@ import logging
 import shutil
 from pathlib import Path
 
-from batch_run_app.parser import BatchRunArgs
 from gear_batch import commands
 from gear_batch.site import BatchSite
 from gear_common.errors import GearInputError
+
+from batch_run_app.parser import BatchRunArgs
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,11 @@ TEMPLATE_APP = "template_app"
 TEMPLATE_NAME = "template-gear"
 FIRST_VERSION = "0.1.0"
 # The gear spec allows ^[a-z0-9\-]+$ (at most 100 characters); the name also becomes a Python
-# package, so it must start with a letter.
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9\-]{0,99}$")
+# package, so it must start with a letter. The generated BUILD files and code name the gear's
+# directory and package on one line (`pex="<dir>/src/python/<dir>_app:bin"`), which fits
+# Ruff's line length for names of up to MAX_NAME_LENGTH characters.
+MAX_NAME_LENGTH = 32
+NAME_PATTERN = re.compile(rf"^[a-z][a-z0-9\-]{{0,{MAX_NAME_LENGTH - 1}}}$")
 # The categories a Flywheel site accepts (flywheel.models.GearCategory).
 CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
@@ -87,7 +90,7 @@ def check(repo: Path, gear: NewGear) -> None:
     if not NAME_PATTERN.match(gear.name):
         problems.append(
             f"{gear.name!r} is not a valid gear name: use lower-case letters, digits and '-', "
-            "starting with a letter (at most 100 characters)"
+            f"starting with a letter (at most {MAX_NAME_LENGTH} characters)"
         )
     else:
         for path in (repo / gear.directory, repo / "docs" / gear.directory):

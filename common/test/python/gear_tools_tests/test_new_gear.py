@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gear_tools.new_gear import NewGear, NewGearError, create, main
+from gear_tools.new_gear import MAX_NAME_LENGTH, NewGear, NewGearError, create, main
 
 
 def gear(name: str = "dicom-qc", **changes: object) -> NewGear:
@@ -53,7 +53,7 @@ def test_renames_everything_consistently(repo: Path) -> None:
     assert 'name="dicom-qc"' in build and 'version="0.1.0"' in build
     assert 'pex="dicom_qc/src/python/dicom_qc_app:bin"' in build
     test_run = (repo / "dicom_qc/test/python/dicom_qc_app_tests/test_run.py").read_text()
-    assert 'run_entry_point("dicom_qc_app.run"' in test_run
+    assert "from dicom_qc_app import run as entry_point" in test_run
     for path in created:
         text = path.read_text(errors="replace")
         leftovers = text.replace("created from template_gear", "").replace(
@@ -61,6 +61,17 @@ def test_renames_everything_consistently(repo: Path) -> None:
         )
         assert "template" not in leftovers.lower(), path
     assert not list(repo.glob(".new-gear-*"))
+
+
+def test_the_longest_name_still_fits_the_line_length(repo: Path) -> None:
+    """Ruff would reformat (and lint would fail on) a generated line longer than 100."""
+    longest = "a" * MAX_NAME_LENGTH
+    created = create(repo, gear(longest))
+    code = [path for path in created if path.suffix == ".py" or path.name == "BUILD"]
+    assert code
+    for path in code:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert len(line) <= 100, f"{path}:{number}: {len(line)} characters"
 
 
 def test_api_key_input_and_version_reset(repo: Path) -> None:
@@ -78,7 +89,7 @@ def test_api_key_input_and_version_reset(repo: Path) -> None:
     [
         ("Bad_Name", "'Bad_Name' is not a valid gear name"),
         ("9lives", "'9lives' is not a valid gear name"),
-        ("x" * 101, "is not a valid gear name"),
+        ("x" * 33, "at most 32 characters"),
         ("template-gear", "the gear name 'template-gear' is taken by"),
     ],
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from gear_common.context import GearContext
+
 from dicom_to_nifti_app import main
 from dicom_to_nifti_app.parser import parse_args
-from gear_common.context import GearContext
 
 
 def run_dicom_to_nifti(context: GearContext) -> None:

@@ -12,6 +12,8 @@ import numpy as np
 import pydicom
 import pytest
 
+from gear_common.errors import GearInputError
+
 from dicom_to_nifti_app import main
 from dicom_to_nifti_app_tests.dicom_inputs import (
     CT_SLICE,
@@ -21,7 +23,6 @@ from dicom_to_nifti_app_tests.dicom_inputs import (
     pydicom_file,
     zip_files,
 )
-from gear_common.errors import GearInputError
 
 
 def convert(tmp_path: Path, dicom: Path, **options: object) -> tuple[list[main.Converted], Path]:

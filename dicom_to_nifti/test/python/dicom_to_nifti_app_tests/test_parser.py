@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from dicom_to_nifti_app.parser import DicomToNiftiConfig
 from gear_common.config import parse_config
 from gear_common.errors import GearConfigError
+
+from dicom_to_nifti_app.parser import DicomToNiftiConfig
 
 MANIFEST = Path("dicom_to_nifti/src/docker/manifest.json")
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from dicom_to_nifti_app_tests.dicom_inputs import MR_SLICE, mr_series, pydicom_file, zip_files
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
+
+from dicom_to_nifti_app_tests.dicom_inputs import MR_SLICE, mr_series, pydicom_file, zip_files
 
 
 def run_gear(gear_path: Path) -> subprocess.CompletedProcess[str]:

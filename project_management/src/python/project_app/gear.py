@@ -5,6 +5,7 @@ from __future__ import annotations
 from gear_common.context import GearContext
 from gear_common.flywheel_adaptor import FlywheelProxy
 from gear_common.flywheel_client import client_for
+
 from project_app import main
 from project_app.parser import parse_args
 

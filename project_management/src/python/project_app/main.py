@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gear_common.errors import GearConfigError
 from gear_common.flywheel_adaptor import ADMIN, FlywheelProxy
 from gear_common.study_models import Study
+
 from project_app.plan import plan_groups
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from gear_common.errors import GearConfigError
 from gear_common.flywheel_adaptor import FlywheelApiError, FlywheelProxy
 from gear_common.study_models import parse_studies
 from gear_common.yaml_input import load_yaml_documents
+
 from project_app.main import Changes, run
 from project_app_tests.helpers import ADMINS, EXAMPLE, project_labels, seed_admin_group
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from gear_common.study_models import parse_studies
 from gear_common.yaml_input import load_yaml_documents
+
 from project_app.plan import GroupPlan, plan_groups
 
 EXAMPLE = Path("project_management/data/example-studies.yaml")

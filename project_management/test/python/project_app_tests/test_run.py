@@ -12,6 +12,7 @@ from fake_flywheel import FakeFlywheel, Fault
 from gear_common.engine import GearEngine
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
+
 from project_app.gear import run_project_management
 from project_app_tests.helpers import EXAMPLE, MANIFEST, project_labels, seed_admin_group
 

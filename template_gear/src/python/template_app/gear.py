@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from gear_common.context import GearContext
+
 from template_app import main
 from template_app.parser import parse_args
 
 
-def run_template_gear(context: GearContext) -> None:
+def run_job(context: GearContext) -> None:
     args = parse_args(context)
     main.run(
         text_file=args.text_file,

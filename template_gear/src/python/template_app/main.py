@@ -1,4 +1,7 @@
-"""The template gear's work: statistics of a text file, written as JSON to the output directory."""
+"""The work of the template gear.
+
+Statistics of a text file, written as JSON to the output directory.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from gear_common.context import GearContext
 TEXT_FILE_INPUT = "text_file"
 
 
-class TemplateConfig(GearConfig):
+class Config(GearConfig):
     """The gear's config values, as declared in its manifest."""
 
     top_words: int = Field(default=10, ge=0, le=1000)
@@ -22,14 +22,14 @@ class TemplateConfig(GearConfig):
 
 
 @dataclass(frozen=True)
-class TemplateArgs:
+class Args:
     text_file: Path
-    config: TemplateConfig
+    config: Config
 
 
-def parse_args(context: GearContext) -> TemplateArgs:
+def parse_args(context: GearContext) -> Args:
     """Reads and validates the config values and the text file input."""
-    return TemplateArgs(
+    return Args(
         text_file=context.input_file(TEXT_FILE_INPUT),
-        config=context.parse_config(TemplateConfig),
+        config=context.parse_config(Config),
     )

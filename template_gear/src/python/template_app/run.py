@@ -10,6 +10,6 @@ from gear_common.engine import run_gear, start_gear
 
 if __name__ == "__main__":
     start_gear()
-    from template_app.gear import run_template_gear
+    from template_app.gear import run_job
 
-    run_gear(run_template_gear)
+    run_gear(run_job)

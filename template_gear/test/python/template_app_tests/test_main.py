@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gear_common.errors import GearInputError
+
 from template_app.main import run, text_statistics
 
 

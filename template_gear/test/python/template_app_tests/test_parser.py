@@ -4,19 +4,18 @@ import pytest
 
 from gear_common.config import parse_config
 from gear_common.errors import GearConfigError
-from template_app.parser import TemplateConfig
+
+from template_app.parser import Config
 
 
 def test_defaults_match_the_manifest() -> None:
-    assert parse_config(TemplateConfig, {}, source="config.json") == TemplateConfig(
-        top_words=10, case_sensitive=False, debug=False
-    )
+    defaults = Config(top_words=10, case_sensitive=False, debug=False)
+    assert parse_config(Config, {}, source="config.json") == defaults
 
 
 def test_values_from_config_json() -> None:
-    config = parse_config(
-        TemplateConfig, {"top_words": 3, "case_sensitive": True}, source="config.json"
-    )
+    values = {"top_words": 3, "case_sensitive": True}
+    config = parse_config(Config, values, source="config.json")
     assert (config.top_words, config.case_sensitive) == (3, True)
 
 
@@ -30,5 +29,5 @@ def test_values_from_config_json() -> None:
 )
 def test_wrong_values_are_refused(values: dict[str, object], expected: str) -> None:
     with pytest.raises(GearConfigError, match="^config.json: ") as error:
-        parse_config(TemplateConfig, values, source="config.json")
+        parse_config(Config, values, source="config.json")
     assert expected in str(error.value)

@@ -9,11 +9,14 @@ from pathlib import Path
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
 
+from template_app import run as entry_point
+
 MANIFEST = Path("template_gear/src/docker/manifest.json")
 
 
 def run_gear(gear_path: Path) -> subprocess.CompletedProcess[str]:
-    return run_entry_point("template_app.run", gear_path)
+    """Runs the gear's entry point (the image's /bin/run) as its own process."""
+    return run_entry_point(entry_point.__name__, gear_path)
 
 
 def test_writes_statistics_and_exits_0(tmp_path: Path) -> None:
