@@ -1,0 +1,171 @@
+"""What a CI run checks: everything, or only what a change touched.
+
+    python3 -m gear_tools.ci_scope scope          (PYTHONPATH=common/src/python; stdlib only)
+    python3 -m gear_tools.ci_scope plan SELECTED  (SELECTED: `pants list` of what is checked)
+
+`scope` prints shell assignments for .ci/run: CI_SCOPE (`all` or `changed`), CI_BASE (the
+commit to pass as `--changed-since`) and CI_REASON. Everything is checked when:
+
+- CI_SCOPE=all is set (a scheduled run, a push to main), or the checkout is on main;
+- no merge base with the base branch can be found (a shallow clone, an unrelated history);
+- a changed file is one Pants cannot see as a change to a target (GLOBAL_INPUTS: Pants' own
+  settings, the launcher, lockfiles, the shared image definition in pants-plugins/, the base
+  image pin in pants.toml, the tools' settings, CI itself).
+
+Otherwise only what changed since the merge base of HEAD and the base branch (CI_BASE if set,
+else GITHUB_BASE_REF on a pull request, else main), with everything that depends on it:
+`--changed-since=<base> --changed-dependees=transitive`.
+
+`plan` turns the selected targets into which of .ci/run's later steps run (RUN_SMOKE=1 ...):
+each step runs when a target it exercises is selected.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MAIN_BRANCH = "main"
+# Paths whose change Pants does not see as a change to the targets they affect. A trailing '/'
+# means everything below.
+GLOBAL_INPUTS = (
+    "pants",
+    "pants.toml",
+    "pants.ci.toml",
+    "pyproject.toml",
+    "BUILD",
+    "3rdparty/",
+    "pants-plugins/",
+    "bin/",
+    ".ci/",
+    ".github/",
+)
+# .ci/run's steps after package, and the targets whose selection makes each of them run.
+# An entry ending in '/' or ':' selects by prefix.
+STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "RUN_RELEASE": (
+        "template_gear/src/docker:template-gear",
+        "common/src/python/gear_tools:release",
+        "common/src/python/fake_flywheel/",
+        "common/src/python/gear_testing/registry_server.py",
+    ),
+    "RUN_STARTUP_BENCHMARK": ("benchmarks/gear_image_startup.py",),
+    "RUN_BATCH_BENCHMARK": ("benchmarks/batch_run_requests.py",),
+    "RUN_NEW_GEAR": (
+        "template_gear/",
+        "common/src/python/gear_tools/new_gear.py",
+        "common/src/python/gear_tools/bump_version.py",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "all" or "changed"
+    base: str  # the commit to compare with ("" for all)
+    reason: str
+
+
+def is_global(path: str) -> bool:
+    """Whether a change to `path` (relative to the repository) must select everything."""
+    return any(
+        path.startswith(entry) if entry.endswith("/") else path == entry for entry in GLOBAL_INPUTS
+    )
+
+
+def decide(changed_files: Iterable[str], base: str) -> Scope:
+    """The scope of a change, given the files it changes since `base`."""
+    changed = sorted(set(changed_files))
+    global_changes = [path for path in changed if is_global(path)]
+    if global_changes:
+        shown = ", ".join(global_changes[:5]) + (" ..." if len(global_changes) > 5 else "")
+        return Scope("all", "", f"changes files Pants cannot see as target changes: {shown}")
+    return Scope("changed", base, f"{len(changed)} changed files since {base[:12]}")
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def base_branch(env: Mapping[str, str]) -> str:
+    """The branch a change is compared with."""
+    if env.get("CI_BASE"):
+        return env["CI_BASE"]
+    if env.get("GITHUB_BASE_REF"):
+        return f"origin/{env['GITHUB_BASE_REF']}"
+    return MAIN_BRANCH
+
+
+def scope_of(repo: Path, env: Mapping[str, str]) -> Scope:
+    """What a CI run in `repo` checks (see the module doc)."""
+    if env.get("CI_SCOPE") == "all":
+        return Scope("all", "", "CI_SCOPE=all")
+    if env.get("CI_SCOPE") not in (None, "", "changed"):
+        raise SystemExit(f"ci_scope: CI_SCOPE must be 'all' or 'changed', not {env['CI_SCOPE']!r}")
+    branch = base_branch(env)
+    explicit_base = env.get("CI_BASE") or env.get("GITHUB_BASE_REF")
+    if not explicit_base and _git(repo, "rev-parse", "--abbrev-ref", "HEAD") == MAIN_BRANCH:
+        return Scope("all", "", f"on {MAIN_BRANCH}")
+    candidates = [branch] if "/" in branch else [branch, f"origin/{branch}"]
+    base = None
+    for candidate in candidates:
+        base = _git(repo, "merge-base", "HEAD", candidate)
+        if base:
+            break
+    if not base:
+        return Scope("all", "", f"no merge base of HEAD and {' or '.join(candidates)}")
+    if base == _git(repo, "rev-parse", "HEAD") and not env.get("CI_BASE"):
+        return Scope("all", "", f"HEAD is {branch} itself")
+    changed = _git(repo, "diff", "--name-only", base, "HEAD")
+    if changed is None:
+        return Scope("all", "", f"cannot list the files changed since {base}")
+    return decide(changed.splitlines(), base)
+
+
+def plan(selected: Iterable[str], everything: bool) -> dict[str, bool]:
+    """Which later steps run, given the addresses of the selected targets."""
+    addresses = set(selected)
+
+    def hit(trigger: str) -> bool:
+        if trigger.endswith(("/", ":")):
+            return any(address.startswith(trigger) for address in addresses)
+        return trigger in addresses
+
+    return {
+        step: everything or any(hit(trigger) for trigger in triggers)
+        for step, triggers in STEP_TRIGGERS.items()
+    }
+
+
+def _assignments(values: Mapping[str, object]) -> str:
+    return "\n".join(f"{name}={shlex.quote(str(value))}" for name, value in values.items())
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) == 1 and argv[0] == "scope":
+        scope = scope_of(Path.cwd(), os.environ)
+        print(
+            _assignments({"CI_SCOPE": scope.kind, "CI_BASE": scope.base, "CI_REASON": scope.reason})
+        )
+        return 0
+    if len(argv) == 3 and argv[0] == "plan" and argv[2] in ("all", "changed"):
+        selected = Path(argv[1]).read_text(encoding="utf-8").split()
+        steps = plan(selected, everything=argv[2] == "all")
+        print(_assignments({step: int(run) for step, run in steps.items()}))
+        return 0
+    print(
+        "usage: python3 -m gear_tools.ci_scope scope\n"
+        "       python3 -m gear_tools.ci_scope plan SELECTED_TARGETS_FILE all|changed",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
