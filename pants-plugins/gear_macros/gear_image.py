@@ -21,9 +21,10 @@ once, for every gear. The call defines these targets in the gear's `src/docker/`
 - `<name>`: the gear image, tagged `<version>` and `latest`, whose Dockerfile is
   `gear_dockerfile()`. It is built `FROM` the system image (Pants builds that first, the
   address being the default of the `GEAR_SYSTEM` build argument) in layers that cache:
-  the system image's, then the gear user and `/bin/run`, then the third-party dependencies as
-  a virtual environment (rebuilt only when they change), then the gear's code and `common/`
-  (a small layer, the only one a code change rebuilds), then the manifest. The virtual
+  the system image's, then the gear user and `/bin/run` and the settings that never change,
+  then the third-party dependencies as a virtual environment (rebuilt only when they change),
+  then the manifest and version label, and last the gear's code and `common/` (a small layer,
+  the only one a code change rebuilds). The virtual
   environments are made with pex's own `venv` tool (`--scope=deps`, `--scope=srcs`) in build
   stages, compiled, so a fresh container starts the gear at once and no pex or build cache
   reaches the image. The gear runs as the unprivileged user `gear` (uid and gid 1000), which
@@ -121,20 +122,24 @@ def gear_dockerfile(
         f"&& chown {uid}:{uid} {flywheel}/output {flywheel}/work "
         f"&& printf '#!/bin/sh\\nexec {GEAR_VENV}/pex \"$@\"\\n' > {GEAR_COMMAND} "
         f"&& chmod 755 {GEAR_COMMAND}",
+        # Settings that never change, before any layer that does.
+        f"ENV FLYWHEEL={flywheel}",
+        f"WORKDIR {flywheel}",
+        f'ENTRYPOINT ["{GEAR_COMMAND}"]',
+        # Numeric, so that a runtime can tell it is not root without reading /etc/passwd. (COPY
+        # is not affected by USER: the files below stay root's, read-only to the gear.)
+        f"USER {uid}:{uid}",
         f"COPY --from=deps {GEAR_VENV} {GEAR_VENV}",
-        f"COPY --from=srcs {GEAR_VENV} {GEAR_VENV}",
+        # What a release changes: the manifest and the version label.
         f"COPY {manifest_path} {flywheel}/manifest.json",
-        # Metadata last, so that a new version rebuilds no layer above.
         f"ARG {SYSTEM_ARG}",
         f'LABEL {GEAR_LABEL}="{name}" '
         f'org.opencontainers.image.title="{name}" '
         f'org.opencontainers.image.version="{version}" '
         f'org.opencontainers.image.base.name="${{{SYSTEM_ARG}}}"',
-        f"ENV FLYWHEEL={flywheel}",
-        f"WORKDIR {flywheel}",
-        # Numeric, so that a runtime can tell it is not root without reading /etc/passwd.
-        f"USER {uid}:{uid}",
-        f'ENTRYPOINT ["{GEAR_COMMAND}"]',
+        # Last, as what changes most often (any change to the gear's code or to common/): the
+        # only layer such a change rebuilds, and no instruction after it to re-commit.
+        f"COPY --from=srcs {GEAR_VENV} {GEAR_VENV}",
     )
 
 

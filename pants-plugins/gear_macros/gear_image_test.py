@@ -82,13 +82,16 @@ def test_layers_go_from_least_to_most_often_changed() -> None:
         next(i for i, line in enumerate(final) if line.startswith(prefix))
         for prefix in (
             "RUN ",
+            "ENTRYPOINT ",
             "COPY --from=deps /opt/gear /opt/gear",
-            "COPY --from=srcs /opt/gear /opt/gear",
             "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
             "LABEL ",
+            "COPY --from=srcs /opt/gear /opt/gear",
         )
     ]
     assert order == sorted(order)
+    # A change to the code re-commits one layer, with no instruction after it.
+    assert final[-1] == "COPY --from=srcs /opt/gear /opt/gear"
 
 
 def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() -> None:
