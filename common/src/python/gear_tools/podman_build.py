@@ -1,0 +1,290 @@
+"""`docker build` for Pants, done by podman: skips a build whose inputs are unchanged, and
+removes the images an earlier build of the same image left behind.
+
+    podman_build.py PODMAN STATE_DIR build [docker build arguments ...]
+
+Run by the `docker` shim that bin/container-engine writes when podman stands in for Docker
+(standard library only: it runs outside Pants, with the machine's python3).
+
+Pants 2.17 runs `docker build` for every image on every `package` (the process is never
+cached), and even a build whose every step is cached costs podman about 2.5 s for a gear
+image. So the inputs of each build are hashed: the build's arguments, the build context's
+files (paths, modes and contents), the IDs of the images Pants built first
+(`__UPSTREAM_IMAGE_IDS`) and of every local image a build argument or a literal `FROM` names.
+When an image was built from the same inputs and still exists, it is tagged again and its ID
+reported, as a build would. Otherwise podman builds, and the build's image IDs (every step's
+image, cached or new) are recorded under the image's first tag; images that the previous
+build of that tag used and that no current record of any image uses are removed: only images
+that builds run through this script made, never a tagged one (podman refuses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# `--> Using cache <id>` (a cached step) and `--> <id>` (a step's new image), from podman.
+STEP_IMAGE = re.compile(r"^--> (?:Using cache )?([0-9a-f]{11,64})\s*$")
+OPTIONS_WITH_VALUE = {
+    "--tag",
+    "-t",
+    "--file",
+    "-f",
+    "--build-arg",
+    "--target",
+    "--label",
+    "--platform",
+    "--iidfile",
+}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    tags: tuple[str, ...]
+    dockerfile: str
+    build_args: tuple[str, ...]
+    context: str
+    arguments: tuple[str, ...]
+
+
+def parse_build_arguments(arguments: Sequence[str]) -> BuildRequest:
+    """The parts of `docker build` arguments that name tags, Dockerfile, args and context."""
+    tags: list[str] = []
+    build_args: list[str] = []
+    dockerfile = "Dockerfile"
+    positional: list[str] = []
+    index = 0
+    while index < len(arguments):
+        argument = arguments[index]
+        name, equals, inline = argument.partition("=")
+        if name in OPTIONS_WITH_VALUE:
+            if equals:
+                value = inline
+            else:
+                index += 1
+                value = arguments[index] if index < len(arguments) else ""
+            if name in ("--tag", "-t"):
+                tags.append(value)
+            elif name in ("--file", "-f"):
+                dockerfile = value
+            elif name == "--build-arg":
+                build_args.append(value)
+        elif not argument.startswith("-"):
+            positional.append(argument)
+        index += 1
+    context = positional[-1] if positional else "."
+    return BuildRequest(tuple(tags), dockerfile, tuple(build_args), context, tuple(arguments))
+
+
+def context_digest(context: Path) -> str:
+    """A hash of every file under `context`: relative path, executable bit and content."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file() or p.is_symlink()):
+        relative = path.relative_to(context).as_posix()
+        if path.is_symlink():
+            digest.update(f"L {relative} {os.readlink(path)}\n".encode())
+            continue
+        executable = os.access(path, os.X_OK)
+        digest.update(f"F {relative} {int(executable)} {path.stat().st_size}\n".encode())
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def named_images(request: BuildRequest, dockerfile_text: str) -> list[str]:
+    """Image references the build may start from: build argument values and literal FROMs."""
+    # A build argument's value may name an image (BASE_IMAGE=python:3.11-slim) or not (1.2.0).
+    values = [value.partition("=")[2] for value in request.build_args]
+    names = [value for value in values if ("/" in value or ":" in value) and " " not in value]
+    for line in dockerfile_text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].upper() == "FROM" and "$" not in words[1]:
+            names.append(words[1])
+    return [name for name in names if name]
+
+
+def build_key(request: BuildRequest, context_hash: str, upstream_ids: str) -> str:
+    """The key of a build's inputs, but for the IDs of the images it names (kept in the record)."""
+    document = {
+        "arguments": list(request.arguments),
+        "context": context_hash,
+        "upstream": upstream_ids,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def stale_images(
+    previous: Iterable[str], current: Iterable[str], others: Iterable[str]
+) -> set[str]:
+    """Images the previous build of an image used that neither it nor any other image uses now.
+
+    IDs may be short (11 characters) or full; a short ID matches the full IDs it starts.
+    """
+    keep = [*current, *others]
+
+    def kept(image_id: str) -> bool:
+        return any(other.startswith(image_id) or image_id.startswith(other) for other in keep)
+
+    return {image_id for image_id in previous if not kept(image_id)}
+
+
+def step_images(output_lines: Iterable[str]) -> list[str]:
+    """The image IDs a podman build printed, in order."""
+    found = []
+    for line in output_lines:
+        match = STEP_IMAGE.match(line.strip())
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as file:
+        file.write(text)
+    os.replace(file.name, path)
+
+
+def _record_name(tag: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", tag) + ".json"
+
+
+def local_name(tag: str) -> str:
+    """How podman names a tag: an unqualified name gets the `localhost/` registry."""
+    first, slash, _ = tag.partition("/")
+    qualified = slash and ("." in first or ":" in first or first == "localhost")
+    return tag if qualified else f"localhost/{tag}"
+
+
+class Podman:
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+
+    def run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.executable, *arguments], capture_output=True, text=True, check=False
+        )
+
+    def inspect(self, references: Sequence[str]) -> dict[str, tuple[str, frozenset[str]]]:
+        """Each reference that is a local image: its ID and names. One podman call when all are."""
+        unique = sorted(set(references))
+        if not unique:
+            return {}
+        template = "{{.Id}}{{range .RepoTags}} {{.}}{{end}}"
+        result = self.run("image", "inspect", "--format", template, *unique)
+        lines = result.stdout.splitlines()
+        pairs: list[tuple[str, str]] = []
+        if result.returncode == 0 and len(lines) == len(unique):
+            pairs = list(zip(unique, lines))
+        else:  # some reference is no local image: ask one by one
+            for reference in unique:
+                single = self.run("image", "inspect", "--format", template, reference)
+                if single.returncode == 0 and single.stdout.strip():
+                    pairs.append((reference, single.stdout.strip()))
+        found = {}
+        for reference, line in pairs:
+            image_id, *names = line.split()
+            found[reference] = (image_id, frozenset(names))
+        return found
+
+    def untagged(self, image_id: str) -> bool:
+        """Whether the image exists and has no name (a tagged image is never removed)."""
+        found = self.inspect([image_id])
+        return image_id in found and not found[image_id][1]
+
+
+def build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[str, str]) -> int:
+    request = parse_build_arguments(arguments)
+    context = Path(request.context)
+    dockerfile = Path(request.dockerfile)
+    if not dockerfile.is_absolute():
+        dockerfile = context / dockerfile
+    dockerfile_text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
+    names = named_images(request, dockerfile_text)
+    key = build_key(request, context_digest(context), env.get("__UPSTREAM_IMAGE_IDS", ""))
+    record_path = state / "keys" / key
+    earlier = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    built = earlier.get("built", "")
+    found = podman.inspect([*names, *([built] if built else [])])
+    image_ids = {name: found.get(name, ("", frozenset()))[0] for name in names}
+    if built in found and earlier.get("images") == image_ids:
+        missing = [tag for tag in request.tags if local_name(tag) not in found[built][1]]
+        if not missing or podman.run("tag", built, *missing).returncode == 0:
+            short = built.removeprefix("sha256:")[:12]
+            print(f"The inputs of this build are unchanged: image {short} is reused.")
+            print(f"Successfully built {built}")
+            _log(state, f"reused {built} {' '.join(request.tags)}")
+            return 0
+    with tempfile.TemporaryDirectory() as scratch:
+        iidfile = Path(scratch) / "iid"
+        process = subprocess.Popen(
+            [podman.executable, "build", "--iidfile", str(iidfile), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            sys.stdout.write(line)
+            lines.append(line)
+        status = process.wait()
+        if status != 0:
+            return status
+        built = iidfile.read_text().strip()
+    _write_atomically(record_path, json.dumps({"built": built, "images": image_ids}) + "\n")
+    _log(state, f"built {built} {' '.join(request.tags)}")
+    if request.tags:
+        _remove_leftovers(podman, state, request.tags[0], [*step_images(lines), built])
+    print(f"Successfully built {built}")
+    return 0
+
+
+def _remove_leftovers(podman: Podman, state: Path, tag: str, current: list[str]) -> None:
+    """Records the images a build of `tag` used; removes what its previous build left."""
+    records = state / "images"
+    record = records / _record_name(tag)
+    previous = json.loads(record.read_text())["images"] if record.is_file() else []
+    _write_atomically(record, json.dumps({"tag": tag, "images": current}) + "\n")
+    others = [
+        image_id
+        for path in records.glob("*.json")
+        if path != record
+        for image_id in json.loads(path.read_text()).get("images", [])
+    ]
+    removed = [
+        image_id
+        for image_id in sorted(stale_images(previous, current, others))
+        if podman.untagged(image_id) and podman.run("rmi", image_id).returncode == 0
+    ]
+    if removed:
+        print(f"Removed {len(removed)} images the previous build of {tag} left.", file=sys.stderr)
+        _log(state, f"removed {' '.join(removed)}")
+
+
+def _log(state: Path, line: str) -> None:
+    """One line per build in STATE_DIR/builds.log: built, reused or removed, and the images."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / "builds.log").open("a", encoding="utf-8") as log:
+        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) < 3 or argv[2] != "build":
+        print("usage: podman_build.py PODMAN STATE_DIR build [ARGUMENTS ...]", file=sys.stderr)
+        return 2
+    return build(Podman(argv[0]), Path(argv[1]), argv[3:], os.environ)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

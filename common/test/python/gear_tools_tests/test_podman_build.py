@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from gear_tools.podman_build import (
+    build_key,
+    context_digest,
+    local_name,
+    named_images,
+    parse_build_arguments,
+    stale_images,
+    step_images,
+)
+
+# The arguments Pants 2.17 passes to `docker build` for a gear image.
+PANTS_ARGUMENTS = [
+    "--pull=False",
+    "--tag",
+    "flywheel-gears/template-gear:0.1.0",
+    "--tag",
+    "flywheel-gears/template-gear:latest",
+    "--build-arg",
+    "BASE_IMAGE=localhost/offline-debian-python:3.11-bookworm",
+    "--build-arg",
+    "GEAR_SYSTEM=flywheel-gears/template-gear-system:0.1.0",
+    "--build-arg",
+    "VERSION=1.2.0",
+    "--file",
+    "template_gear/src/docker/Dockerfile.template-gear",
+    ".",
+]
+
+
+def test_parses_what_pants_passes() -> None:
+    request = parse_build_arguments(PANTS_ARGUMENTS)
+    assert request.tags == (
+        "flywheel-gears/template-gear:0.1.0",
+        "flywheel-gears/template-gear:latest",
+    )
+    assert request.dockerfile == "template_gear/src/docker/Dockerfile.template-gear"
+    assert request.context == "."
+    assert parse_build_arguments(["-t=a:1", "-f", "D", "ctx"]).tags == ("a:1",)
+
+
+def test_images_a_build_starts_from_are_named_by_build_args_and_literal_froms() -> None:
+    request = parse_build_arguments(PANTS_ARGUMENTS)
+    dockerfile = "ARG GEAR_SYSTEM\nFROM ${GEAR_SYSTEM} AS deps\nfrom debian:bookworm\nRUN true\n"
+    assert named_images(request, dockerfile) == [
+        "localhost/offline-debian-python:3.11-bookworm",
+        "flywheel-gears/template-gear-system:0.1.0",
+        "debian:bookworm",
+    ]
+
+
+def test_the_context_digest_follows_paths_contents_and_modes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    pex = tmp_path / "a/bin.pex"
+    pex.write_bytes(b"zip")
+    first = context_digest(tmp_path)
+    assert context_digest(tmp_path) == first
+    pex.write_bytes(b"zip2")
+    second = context_digest(tmp_path)
+    assert second != first
+    pex.chmod(0o755)
+    assert context_digest(tmp_path) != second
+    pex.rename(tmp_path / "a/other.pex")
+    assert context_digest(tmp_path) not in (first, second)
+
+
+def test_the_key_changes_with_arguments_and_upstream_images() -> None:
+    request = parse_build_arguments(PANTS_ARGUMENTS)
+    key = build_key(request, "ctx", "sha256:1")
+    assert build_key(request, "ctx", "sha256:1") == key
+    assert build_key(request, "ctx", "sha256:2") != key
+    assert build_key(request, "ctx2", "sha256:1") != key
+    other = parse_build_arguments([*PANTS_ARGUMENTS[:-1], "--build-arg", "X=1", "."])
+    assert build_key(other, "ctx", "sha256:1") != key
+
+
+def test_step_images_from_podman_output() -> None:
+    output = [
+        "[1/3] STEP 2/3: COPY x.pex /tmp/deps.pex\n",
+        "--> Using cache 5112fd6cefff25446d7a559fb4e9a2a68bcb68ff895e982d3b98e8be5ea9afd6\n",
+        "--> 5112fd6ceff\n",
+        "[3/3] COMMIT x:3\n",
+        "--> 8db823923ad\n",
+        "Successfully tagged localhost/x:3\n",
+    ]
+    assert step_images(output) == [
+        "5112fd6cefff25446d7a559fb4e9a2a68bcb68ff895e982d3b98e8be5ea9afd6",
+        "5112fd6ceff",
+        "8db823923ad",
+    ]
+
+
+def test_only_images_no_current_build_uses_are_stale() -> None:
+    shared = "391d335b86014a10cdc57257b62d64f129baf35dc2c762d44ea25a227484d627"
+    previous = ["aaaaaaaaaaa", "bbbbbbbbbbbb", shared[:11], "ccccccccccc"]
+    current = ["bbbbbbbbbbbb0000", "ddddddddddd"]
+    # The shared step image (another gear's build uses it, by full ID) is kept.
+    assert stale_images(previous, current, others=[shared]) == {"aaaaaaaaaaa", "ccccccccccc"}
+    assert stale_images([], current, others=[]) == set()
+
+
+def test_podman_names_unqualified_tags_under_localhost() -> None:
+    assert local_name("flywheel-gears/x:1") == "localhost/flywheel-gears/x:1"
+    assert local_name("x:1") == "localhost/x:1"
+    assert local_name("127.0.0.1:5055/flywheel-gears/x:1") == "127.0.0.1:5055/flywheel-gears/x:1"
+    assert local_name("docker.io/library/python:3.11") == "docker.io/library/python:3.11"
+    assert local_name("localhost/x:1") == "localhost/x:1"
