@@ -97,6 +97,7 @@ def main(argv: list[str]) -> int:
     def step(label: str, *pants_args: str, step_env: dict[str, str] | None = None) -> None:
         print(f"{label} ...", flush=True)
         seconds = run(repo, ["./pants", *pants_args], step_env or env)
+        print(f"{label}: {seconds:.0f} s", flush=True)
         rows.append((label, f"{seconds:.0f}"))
 
     try:

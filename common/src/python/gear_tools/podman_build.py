@@ -14,12 +14,14 @@ files (paths, modes and contents), the IDs of the images Pants built first
 When an image was built from the same inputs and still exists, it is tagged again and its ID
 reported, as a build would. Otherwise podman builds, and the build's image IDs (every step's
 image, cached or new) are recorded under the image's first tag; images that the previous
-build of that tag used and that no current record of any image uses are removed: only images
-that builds run through this script made, never a tagged one (podman refuses).
+build of that tag used and that no current record of any image uses are removed, when no
+other build is running: only images that builds run through this script made, never a
+tagged one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -203,7 +205,33 @@ class Podman:
         return image_id in found and not found[image_id][1]
 
 
+def lock_path() -> Path:
+    """One lock for every build on this machine's podman storage (per user), whatever clone."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(runtime) / f"gear-podman-builds-{os.getuid()}.lock"
+
+
 def build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[str, str]) -> int:
+    """Builds (or reuses) an image; then removes leftovers when no other build is running.
+
+    podman fails a build whose cache lookup meets an image being removed ("layer not known"),
+    so every build holds a shared lock, and images are removed only under the exclusive lock,
+    taken without waiting after a build: when another build holds the lock, the leftovers stay
+    listed in STATE_DIR/leftovers.json for a later build to remove.
+    """
+    with lock_path().open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        status = _build(podman, state, arguments, env)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return status
+        _remove_leftovers(podman, state)
+    return status
+
+
+def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[str, str]) -> int:
     request = parse_build_arguments(arguments)
     context = Path(request.context)
     dockerfile = Path(request.dockerfile)
@@ -245,30 +273,43 @@ def build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[st
     _write_atomically(record_path, json.dumps({"built": built, "images": image_ids}) + "\n")
     _log(state, f"built {built} {' '.join(request.tags)}")
     if request.tags:
-        _remove_leftovers(podman, state, request.tags[0], [*step_images(lines), built])
+        _record_images(state, request.tags[0], [*step_images(lines), built])
     print(f"Successfully built {built}")
     return 0
 
 
-def _remove_leftovers(podman: Podman, state: Path, tag: str, current: list[str]) -> None:
-    """Records the images a build of `tag` used; removes what its previous build left."""
-    records = state / "images"
-    record = records / _record_name(tag)
+def _record_images(state: Path, tag: str, current: list[str]) -> None:
+    """Records the images a build of `tag` used; lists what its previous build used as leftovers."""
+    record = state / "images" / _record_name(tag)
     previous = json.loads(record.read_text())["images"] if record.is_file() else []
     _write_atomically(record, json.dumps({"tag": tag, "images": current}) + "\n")
-    others = [
+    leftovers = state / "leftovers.json"
+    # Builds finish in parallel: one at a time adds to the list.
+    with (state / "leftovers.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        listed = json.loads(leftovers.read_text()) if leftovers.is_file() else []
+        _write_atomically(leftovers, json.dumps(sorted({*listed, *previous})) + "\n")
+
+
+def _remove_leftovers(podman: Podman, state: Path) -> None:
+    """Removes listed leftovers that no image's current record uses (under the exclusive lock)."""
+    leftovers = state / "leftovers.json"
+    if not leftovers.is_file():
+        return
+    listed = json.loads(leftovers.read_text())
+    in_use = [
         image_id
-        for path in records.glob("*.json")
-        if path != record
+        for path in (state / "images").glob("*.json")
         for image_id in json.loads(path.read_text()).get("images", [])
     ]
     removed = [
         image_id
-        for image_id in sorted(stale_images(previous, current, others))
+        for image_id in sorted(stale_images(listed, [], in_use))
         if podman.untagged(image_id) and podman.run("rmi", image_id).returncode == 0
     ]
+    leftovers.unlink()
     if removed:
-        print(f"Removed {len(removed)} images the previous build of {tag} left.", file=sys.stderr)
+        print(f"Removed {len(removed)} images that earlier builds left behind.", file=sys.stderr)
         _log(state, f"removed {' '.join(removed)}")
 
 
