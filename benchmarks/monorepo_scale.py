@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
             }
         step("test :: (cold)" if args.cold else "test :: (first run)", "test", "::")
         step("test :: (warm)", "test", "::")
-        step("lint check :: (warm)", "lint", "check", "::")
+        step("lint check :: (after test ::)", "lint", "check", "::")
         step("package :: (first full build)", "package", "::")
         step("package :: (no-op)", "package", "::")
         gear_main = sorted(repo.glob("scale_gear_1/src/python/*/main.py")) or sorted(
