@@ -7,7 +7,7 @@ bin/new-gear's code until there are --gears of them, commits them, and times, on
 machine's container engine (podman or Docker, as ./pants package chooses):
 
   test ::                      cold (with --cold: empty Pants caches for the clone) and warm
-  lint check ::                warm
+  lint check ::                after test ::
   package ::                   from built (after the first full build), and a no-op rerun
   a one-line change to one gear's main.py, and to common/src/python/gear_common/errors.py:
                                package :: and the changed-only package
