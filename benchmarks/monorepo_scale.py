@@ -1,13 +1,13 @@
 """How the cost of testing and building grows with the number of gears, and with a change.
 
-    ./pants run benchmarks/monorepo_scale.py -- [--gears 40] [--keep DIR] [--cold]
+    ./pants run benchmarks/monorepo_scale.py -- [--gears 40] [--keep DIR] [--cold] [--package-only]
 
 In a scratch clone of this repository (HEAD, committed work only), it adds gears made by
 bin/new-gear's code until there are --gears of them, commits them, and times, on this
 machine's container engine (podman or Docker, as ./pants package chooses):
 
   test ::                      cold (with --cold: empty Pants caches for the clone) and warm
-  lint check ::                after test ::
+  lint check ::                after test ::    (neither with --package-only)
   package ::                   from built (after the first full build), and a no-op rerun
   a one-line change to one gear's main.py, and to common/src/python/gear_common/errors.py:
                                package :: and the changed-only package
@@ -86,6 +86,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gears", type=int, default=40, help="gears in the clone (default 40)")
     parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
     parser.add_argument("--cold", action="store_true", help="time test :: with empty caches")
+    parser.add_argument(
+        "--package-only", action="store_true", help="time the package steps only (no test, lint)"
+    )
     args = parser.parse_args(argv)
     if args.gears < 1:
         parser.error(f"--gears must be at least 1, not {args.gears}")
@@ -120,9 +123,10 @@ def main(argv: list[str]) -> int:
                 "PANTS_LOCAL_STORE_DIR": str(caches / "lmdb"),
                 "PANTS_NAMED_CACHES_DIR": str(caches / "named"),
             }
-        step("test :: (cold)" if args.cold else "test :: (first run)", "test", "::")
-        step("test :: (warm)", "test", "::")
-        step("lint check :: (after test ::)", "lint", "check", "::")
+        if not args.package_only:
+            step("test :: (cold)" if args.cold else "test :: (first run)", "test", "::")
+            step("test :: (warm)", "test", "::")
+            step("lint check :: (after test ::)", "lint", "check", "::")
         step("package :: (first full build)", "package", "::")
         step("package :: (no-op)", "package", "::")
         gear_main = sorted(repo.glob("scale_gear_1/src/python/*/main.py")) or sorted(

@@ -18,13 +18,16 @@ once, for every gear. The call defines these targets in the gear's `src/docker/`
 - `<name>-system`: a `docker_image` built from the gear's Dockerfile (a helper image: tagged
   `<version>`, never pushed, never run as a gear);
 - `<name>-deps`: a `pex_binary` of the gear's third-party dependencies only;
+- `<name>-srcs`: a `pex_binary` of the gear's code and `common/` only, with the gear pex's
+  entry point (its `run.py`, by default); small and quick to build, and quick to unpack into
+  the image, where the gear pex would unpack every dependency first;
 - `<name>`: the gear image, tagged `<version>` and `latest`, whose Dockerfile is
   `gear_dockerfile()`. It is built `FROM` the system image (Pants builds that first, the
   address being the default of the `GEAR_SYSTEM` build argument) in layers that cache:
   the system image's, then the gear user and `/bin/run` and the settings that never change,
   then the third-party dependencies as a virtual environment (rebuilt only when they change),
-  then the manifest and version label, and last the gear's code and `common/` (a small layer,
-  the only one a code change rebuilds). The virtual
+  then the manifest and version label, and last the gear's code and `common/` (a small layer
+  from the sources pex, the only one a code change rebuilds). The virtual
   environments are made with pex's own `venv` tool (`--scope=deps`, `--scope=srcs`) in build
   stages, compiled, so a fresh container starts the gear at once and no pex or build cache
   reaches the image. The gear runs as the unprivileged user `gear` (uid and gid 1000), which
@@ -79,6 +82,32 @@ def deps_pex_name(name: str) -> str:
     return f"{name}-deps"
 
 
+def srcs_pex_name(name: str) -> str:
+    """The target name of the pex of a gear's own code and `common/` (no dependencies)."""
+    return f"{name}-srcs"
+
+
+def entry_point_module(pex_address: str, entry_point: str) -> str:
+    """The module the gear pex runs, for the sources pex, which lives in another directory.
+
+    `entry_point` is the gear pex's own `entry_point`: a file in its directory (`run.py`) or a
+    module (`my_app.run`, kept as it is). A file is made a module by the repository's source
+    roots (`src/*`): `my_gear/src/python/my_app:bin` with `run.py` -> `my_app.run`.
+    """
+    if not entry_point.endswith(".py"):
+        return entry_point
+    path = pex_address.lstrip("/").partition(":")[0]
+    parts = path.split("/")
+    if "src" not in parts or parts.index("src") + 2 > len(parts):
+        raise ValueError(
+            f"gear_image: pex={pex_address!r} is not under a source root 'src/<language>/' "
+            f"(e.g. 'my_gear/src/python/my_app:bin'), so entry_point={entry_point!r} cannot "
+            "be made a module; give entry_point as a module instead, e.g. 'my_app.run'"
+        )
+    package = parts[parts.index("src") + 2 :]
+    return ".".join([*package, entry_point[: -len(".py")].replace("/", ".")])
+
+
 def _venv_stage(stage: str, pex_path: str, scope: str) -> tuple[str, ...]:
     """A build stage that unpacks one scope of a pex into the gear's virtual environment."""
     return (
@@ -93,13 +122,13 @@ def gear_dockerfile(
     version: str,
     system_image: str,
     deps_pex_path: str,
-    pex_path: str,
+    srcs_pex_path: str,
     manifest_path: str,
 ) -> tuple[str, ...]:
     """The Dockerfile of a gear image, one instruction per item.
 
     `system_image` is the address of the gear's system image target; the pex paths are where
-    the build context holds the dependencies' pex and the gear's pex.
+    the build context holds the dependencies' pex and the sources pex.
     """
     flywheel = FLYWHEEL_DIR
     uid = GEAR_UID
@@ -108,8 +137,8 @@ def gear_dockerfile(
         # Third-party dependencies from a pex that holds nothing else, so this stage and the
         # layer it makes stay cached while only the gear's code or common/ changes.
         *_venv_stage("deps", deps_pex_path, "deps"),
-        # The gear's code and common/.
-        *_venv_stage("srcs", pex_path, "srcs"),
+        # The gear's code and common/, and the entry point (the venv's `pex` script).
+        *_venv_stage("srcs", srcs_pex_path, "srcs"),
         "",
         f"FROM ${{{SYSTEM_ARG}}}",
         "USER root",
@@ -143,15 +172,19 @@ def gear_dockerfile(
     )
 
 
-def gear_image(name: str, version: str, pex: str, **docker_image_fields: object) -> None:
-    """Defines a gear's manifest, system image, dependencies pex and image (see the module doc).
+def gear_image(
+    name: str, version: str, pex: str, entry_point: str = "run.py", **docker_image_fields: object
+) -> None:
+    """Defines a gear's manifest, system image, pexes and image (see the module doc).
 
-    Other `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
+    `entry_point` is the `entry_point` of the gear pex `pex` (`run.py` unless it says
+    otherwise). Other `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
     """
     manifest = "manifest.json"
     directory = build_file_dir()  # type: ignore[name-defined]  # noqa: F821
     system = system_image_name(name)
     deps = deps_pex_name(name)
+    srcs = srcs_pex_name(name)
     file(name="manifest", source=manifest)  # type: ignore[name-defined]  # noqa: F821
     docker_image(  # type: ignore[name-defined]  # noqa: F821
         name=system,
@@ -166,6 +199,13 @@ def gear_image(name: str, version: str, pex: str, **docker_image_fields: object)
         include_sources=False,
         description=f"The third-party dependencies of {name}, for their own image layer.",
     )
+    pex_binary(  # type: ignore[name-defined]  # noqa: F821
+        name=srcs,
+        entry_point=entry_point_module(pex, entry_point),
+        dependencies=[pex],
+        include_requirements=False,
+        description=f"The code of {name} and common/, for the image's last layer.",
+    )
     docker_image(  # type: ignore[name-defined]  # noqa: F821
         name=name,
         source=None,
@@ -174,10 +214,10 @@ def gear_image(name: str, version: str, pex: str, **docker_image_fields: object)
             version=version,
             system_image=f"{directory}:{system}",
             deps_pex_path=pex_context_path(f"{directory}:{deps}"),
-            pex_path=pex_context_path(pex),
+            srcs_pex_path=pex_context_path(f"{directory}:{srcs}"),
             manifest_path=f"{directory}/{manifest}",
         ),
-        dependencies=[":manifest", f":{system}", f":{deps}", pex],
+        dependencies=[":manifest", f":{system}", f":{deps}", f":{srcs}"],
         image_tags=[version, "latest"],
         **docker_image_fields,
     )

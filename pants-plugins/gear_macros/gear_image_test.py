@@ -13,7 +13,13 @@ from pants.backend.docker.target_types import (
     DockerImageTagsField,
     DockerImageTarget,
 )
-from pants.backend.python.target_types import PexBinary, PexIncludeSourcesField
+from pants.backend.python.target_types import (
+    EntryPoint,
+    PexBinary,
+    PexEntryPointField,
+    PexIncludeRequirementsField,
+    PexIncludeSourcesField,
+)
 from pants.core.target_types import FileSourceField, FileTarget
 from pants.engine.addresses import Address
 from pants.engine.target import Dependencies
@@ -32,7 +38,7 @@ def dockerfile() -> tuple[str, ...]:
         version="1.2.0",
         system_image="my_gear/src/docker:my-gear-system",
         deps_pex_path="my_gear.src.docker/my-gear-deps.pex",
-        pex_path=gear_image.pex_context_path(PEX),
+        srcs_pex_path="my_gear.src.docker/my-gear-srcs.pex",
         manifest_path="my_gear/src/docker/manifest.json",
     )
 
@@ -57,6 +63,21 @@ def test_pex_that_is_not_an_address_is_refused_with_the_value(address: str) -> N
         gear_image.pex_context_path(address)
 
 
+def test_the_sources_pex_runs_the_gear_pexs_entry_point_as_a_module() -> None:
+    assert gear_image.entry_point_module(PEX, "run.py") == "my_app.run"
+    assert gear_image.entry_point_module("//g/src/python/a/b:bin", "cli/main.py") == "a.b.cli.main"
+    assert gear_image.entry_point_module("elsewhere:bin", "my_app.run:main") == "my_app.run:main"
+
+
+@pytest.mark.parametrize("address", ["tools:bin", "g/src:bin", "g/lib/my_app:bin"])
+def test_an_entry_point_file_outside_a_source_root_is_refused_with_the_way_out(
+    address: str,
+) -> None:
+    with pytest.raises(ValueError, match=r"give entry_point as a module instead") as error:
+        gear_image.entry_point_module(address, "run.py")
+    assert repr(address) in str(error.value)
+
+
 def test_every_stage_starts_from_the_gears_system_image_named_by_its_address() -> None:
     lines = dockerfile()
     assert lines[0] == "ARG GEAR_SYSTEM=my_gear/src/docker:my-gear-system"
@@ -71,7 +92,7 @@ def test_dependencies_and_code_become_compiled_venvs_in_build_stages_only() -> N
     deps, srcs, final = stages(dockerfile())
     assert "COPY my_gear.src.docker/my-gear-deps.pex /tmp/deps.pex" in deps
     assert any(" venv --scope=deps --compile /opt/gear" in line for line in deps)
-    assert "COPY my_gear.src.python.my_app/bin.pex /tmp/srcs.pex" in srcs
+    assert "COPY my_gear.src.docker/my-gear-srcs.pex /tmp/srcs.pex" in srcs
     assert any(" venv --scope=srcs --compile /opt/gear" in line for line in srcs)
     assert not any(".pex" in line for line in final)
 
@@ -127,7 +148,7 @@ def rule_runner() -> RuleRunner:
     return runner
 
 
-def test_gear_image_in_a_build_file_defines_manifest_system_image_deps_pex_and_image(
+def test_gear_image_in_a_build_file_defines_manifest_system_image_pexes_and_image(
     rule_runner: RuleRunner,
 ) -> None:
     rule_runner.write_files(
@@ -146,10 +167,20 @@ def test_gear_image_in_a_build_file_defines_manifest_system_image_deps_pex_and_i
     deps = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-deps"))
     assert deps[PexIncludeSourcesField].value is False
     assert deps[Dependencies].value == (PEX, *gear_image.NOT_IN_IMAGES)
+    srcs = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-srcs"))
+    assert srcs[PexIncludeRequirementsField].value is False
+    assert srcs[PexEntryPointField].value == EntryPoint("my_app.run")
+    assert srcs[Dependencies].value == (PEX,)
     image = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear"))
     assert image[DockerImageTagsField].value == ("1.2.0", "latest")
     assert image[DockerImageSourceField].value is None
-    assert image[Dependencies].value == (":manifest", ":my-gear-system", ":my-gear-deps", PEX)
+    # Not the gear pex itself: unpacking it would unpack every dependency again.
+    assert image[Dependencies].value == (
+        ":manifest",
+        ":my-gear-system",
+        ":my-gear-deps",
+        ":my-gear-srcs",
+    )
     assert image[DockerImageInstructionsField].value == dockerfile()
 
 
