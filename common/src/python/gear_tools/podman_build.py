@@ -199,10 +199,14 @@ class Podman:
             found[reference] = (image_id, frozenset(names))
         return found
 
-    def untagged(self, image_id: str) -> bool:
-        """Whether the image exists and has no name (a tagged image is never removed)."""
-        found = self.inspect([image_id])
-        return image_id in found and not found[image_id][1]
+    def untagged_images(self) -> set[str]:
+        """The IDs (hex digits) of every local image that has no name: one podman call."""
+        result = self.run("images", "--all", "--no-trunc", "--format", "{{.ID}} {{len .Names}}")
+        return {
+            image_id.removeprefix("sha256:")
+            for image_id, names in (line.split() for line in result.stdout.splitlines() if line)
+            if names == "0"
+        }
 
 
 def lock_path() -> Path:
@@ -302,15 +306,27 @@ def _remove_leftovers(podman: Podman, state: Path) -> None:
         for path in (state / "images").glob("*.json")
         for image_id in json.loads(path.read_text()).get("images", [])
     ]
-    removed = [
-        image_id
-        for image_id in sorted(stale_images(listed, [], in_use))
-        if podman.untagged(image_id) and podman.run("rmi", image_id).returncode == 0
-    ]
+    # One podman call to list, one to remove, one to see what went (a tagged image, or one that
+    # another image is built on, stays).
+    untagged = podman.untagged_images()
+    candidates = sorted(
+        image_id for image_id in stale_images(listed, [], in_use) if _matches(image_id, untagged)
+    )
+    removed = []
+    if candidates:
+        podman.run("rmi", *candidates)
+        untagged_now = podman.untagged_images()
+        removed = [image_id for image_id in candidates if not _matches(image_id, untagged_now)]
     leftovers.unlink()
     if removed:
         print(f"Removed {len(removed)} images that earlier builds left behind.", file=sys.stderr)
         _log(state, f"removed {' '.join(removed)}")
+
+
+def _matches(image_id: str, full_ids: set[str]) -> bool:
+    """Whether an image ID (full, `sha256:`-prefixed or short) is one of the full IDs."""
+    short = image_id.removeprefix("sha256:")
+    return any(full.startswith(short) for full in full_ids)
 
 
 def _log(state: Path, line: str) -> None:

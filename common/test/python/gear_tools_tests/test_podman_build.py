@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gear_tools.podman_build import (
+    Podman,
     build_key,
     context_digest,
     local_name,
@@ -108,3 +109,18 @@ def test_podman_names_unqualified_tags_under_localhost() -> None:
     assert local_name("127.0.0.1:5055/flywheel-gears/x:1") == "127.0.0.1:5055/flywheel-gears/x:1"
     assert local_name("docker.io/library/python:3.11") == "docker.io/library/python:3.11"
     assert local_name("localhost/x:1") == "localhost/x:1"
+
+
+def test_untagged_images_are_listed_by_one_podman_call(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    podman = tmp_path / "podman"
+    # What `podman images --all --no-trunc --format '{{.ID}} {{len .Names}}'` prints.
+    podman.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\n'
+        "printf 'sha256:aaaa1111 0\\nsha256:bbbb2222 2\\nsha256:bbbb2222 2\\nsha256:cccc3333 0\\n'\n"
+    )
+    podman.chmod(0o755)
+    assert Podman(str(podman)).untagged_images() == {"aaaa1111", "cccc3333"}
+    assert calls.read_text().splitlines() == [
+        "images --all --no-trunc --format {{.ID}} {{len .Names}}"
+    ]
