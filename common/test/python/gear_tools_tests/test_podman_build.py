@@ -117,7 +117,8 @@ def test_untagged_images_are_listed_by_one_podman_call(tmp_path: Path) -> None:
     # What `podman images --all --no-trunc --format '{{.ID}} {{len .Names}}'` prints.
     podman.write_text(
         f'#!/bin/sh\necho "$*" >> {calls}\n'
-        "printf 'sha256:aaaa1111 0\\nsha256:bbbb2222 2\\nsha256:bbbb2222 2\\nsha256:cccc3333 0\\n'\n"
+        "printf 'sha256:aaaa1111 0\\nsha256:bbbb2222 2\\n'\n"
+        "printf 'sha256:bbbb2222 2\\nsha256:cccc3333 0\\n'\n"
     )
     podman.chmod(0o755)
     assert Podman(str(podman)).untagged_images() == {"aaaa1111", "cccc3333"}
