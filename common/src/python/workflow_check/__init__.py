@@ -1,0 +1,1 @@
+"""Checks of the repository's GitHub workflow files (resolve `tools`)."""
