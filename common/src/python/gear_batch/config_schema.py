@@ -8,6 +8,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from gear_common.errors import GearConfigError
+from gear_common.problems import jsonschema_problems
 
 # Manifest keys that describe a config option rather than constrain its value.
 _DESCRIPTIVE_KEYS = frozenset({"default", "description", "optional", "id"})
@@ -41,10 +42,9 @@ def gear_config(
     }
     values.update(overrides)
     validator = Draft7Validator(manifest_config_schema(manifest_config))
-    problems = []
-    for error in sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path)):
-        where = ".".join(str(p) for p in error.absolute_path)
-        problems.append(f"config.{where}: {error.message}" if where else f"config: {error.message}")
+    problems = jsonschema_problems(
+        validator.iter_errors(values), lambda path: f"config.{path}" if path else "config"
+    )
     if problems:
         raise GearConfigError(f"config for gear {gear}: " + "; ".join(problems))
     return values

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gear_common.errors import GearInputError
+from gear_common.problems import pydantic_problems
 from gear_common.yaml_input import load_yaml_documents
 
 LABEL_PLACEHOLDERS = ("gear", "version", "date", "time", "destination")
@@ -130,15 +131,7 @@ def parse_batch_spec(document: Any, *, source: str) -> BatchSpec:
     try:
         return BatchSpec.model_validate(document)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(spec)"
-            if error["type"] == "missing":
-                problems.append(f"{field}: required")
-            elif error["type"] == "extra_forbidden":
-                problems.append(f"{field}: unknown field")
-            else:
-                problems.append(f"{field}: {error['msg']} (found {error['input']!r})")
+        problems = pydantic_problems(exc.errors(), lambda path: path or "the spec")
         raise GearInputError(f"{source}: " + "; ".join(problems)) from None
 
 

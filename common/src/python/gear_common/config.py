@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gear_common.errors import GearConfigError
+from gear_common.problems import pydantic_problems
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -18,10 +19,6 @@ class GearConfig(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
 def parse_config(model: type[ModelT], values: Mapping[str, Any], *, source: str) -> ModelT:
     """Validates config `values` against `model`, reporting every problem at once.
 
@@ -30,13 +27,7 @@ def parse_config(model: type[ModelT], values: Mapping[str, Any], *, source: str)
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(config)"
-            if error["type"] == "missing":
-                problems.append(f'config "{field}" is required but missing')
-            else:
-                problems.append(
-                    f'config "{field}" is {_describe(error["input"])}: {error["msg"].lower()}'
-                )
+        problems = pydantic_problems(
+            exc.errors(), lambda path: f'config "{path}"' if path else "config"
+        )
         raise GearConfigError(f"{source}: " + "; ".join(problems)) from None

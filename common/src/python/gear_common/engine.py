@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from gear_common.errors import GearConfigError, GearError
+from gear_common.errors import GearConfigError, GearError, GearInputError
+from gear_common.input_files import load_json_input, path_problem
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +30,13 @@ _started: set[Path] = set()
 
 
 def check_config_json(config_path: Path) -> None:
-    """Fails with a message naming the file unless it holds a JSON object."""
+    """Fails with a message naming the file unless it holds a JSON object (within limits)."""
+    if path_problem(config_path) == "does not exist":
+        raise GearConfigError(f"{config_path}: not found (the gear needs its config.json)")
     try:
-        content = json.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GearConfigError(
-            f"{config_path}: not found (the gear needs its config.json)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GearConfigError(f"{config_path}: cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise GearConfigError(
-            f"{config_path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        content = load_json_input(config_path)
+    except GearInputError as exc:
+        raise GearConfigError(str(exc)) from None
     if not isinstance(content, dict):
         raise GearConfigError(
             f"{config_path}: expected a JSON object, found {type(content).__name__}"

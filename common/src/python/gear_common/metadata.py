@@ -20,6 +20,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict
 
 from gear_common.errors import GearError
+from gear_common.problems import jsonschema_problems
 
 METADATA_FILE = ".metadata.json"
 # The container types a gear's output files can be attached to.
@@ -62,11 +63,7 @@ def metadata_document(destination_type: str, files: Sequence[FileMetadata]) -> d
 def metadata_problems(document: dict[str, Any]) -> list[str]:
     """Where the document breaks fw-gear's engine metadata schema, one line per problem."""
     validator = jsonschema.Draft7Validator(_engine_schema())
-    problems = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        where = ".".join(str(part) for part in error.absolute_path) or "(document)"
-        problems.append(f"{where}: {error.message}")
-    return problems
+    return jsonschema_problems(validator.iter_errors(document), lambda path: path or "(document)")
 
 
 def write_metadata(output_dir: Path, destination_type: str, files: Sequence[FileMetadata]) -> Path:

@@ -16,7 +16,7 @@ A study file holds one or more YAML documents, each a study:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gear_common.errors import GearInputError
+from gear_common.problems import pydantic_problems, summarize
 
 # Flywheel group ids: lower-case letters, digits, - and _ (2 to 64 characters).
 GROUP_ID_PATTERN = r"^[0-9a-z][0-9a-z._-]{1,63}$"
@@ -70,14 +71,13 @@ class Study(BaseModel):
         return self
 
 
-def _location(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + part)
-    return "".join(parts) or "(study)"
+def _in_document(number: int) -> Callable[[str], str]:
+    """Names a field of the `number`th document: `document 2: centers[0].name`."""
+
+    def label(path: str) -> str:
+        return f"document {number}: {path}" if path else f"document {number}"
+
+    return label
 
 
 def parse_studies(documents: Sequence[Any], *, source: Path) -> list[Study]:
@@ -88,17 +88,14 @@ def parse_studies(documents: Sequence[Any], *, source: Path) -> list[Study]:
         try:
             studies.append(Study.model_validate(document))
         except ValidationError as exc:
-            for error in exc.errors():
-                problems.append(
-                    f"document {number}: {_location(error['loc'])}: {error['msg']}"
-                    + (f" (found {error['input']!r})" if error["type"] != "missing" else "")
-                )
+            problems.extend(pydantic_problems(exc.errors(), _in_document(number)))
     if not documents:
         problems.append("no study documents")
     ids = [study.study_id for study in studies]
     for study_id in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"study-id {study_id!r} appears in more than one document")
     if problems:
+        problems = summarize(problems)
         listing = "\n  ".join(problems)
         raise GearInputError(f"{source}: {len(problems)} problem(s):\n  {listing}")
     return studies

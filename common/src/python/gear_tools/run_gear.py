@@ -29,7 +29,10 @@ import jsonschema
 from fw_gear.manifest import Manifest
 
 from gear_common.engine import GEAR_PATH_ENV
+from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
+from gear_common.input_files import load_json_input, path_problem
+from gear_common.problems import jsonschema_problems
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
     detect_engine,
@@ -98,11 +101,11 @@ def _schema_problems(manifest: dict[str, Any], config: dict[str, Any]) -> list[s
     """Problems by the config schema fw-gear derives from the manifest (enums, ranges...)."""
     schema = Manifest(manifest).derive_config_schema(full=True)
     validator = jsonschema.Draft4Validator(schema)
-    problems = []
-    for error in sorted(validator.iter_errors({"config": config}), key=lambda e: list(e.path)):
-        key = ".".join(str(part) for part in list(error.path)[1:]) or "config"
-        problems.append(f"config {key}: {error.message}")
-    return problems
+    # Paths start at the schema's own `config` key: `config.top_words` -> `config top_words`.
+    return jsonschema_problems(
+        validator.iter_errors({"config": config}),
+        lambda path: "config " + path.removeprefix("config.") if path != "config" else path,
+    )
 
 
 def build_job(
@@ -139,8 +142,8 @@ def build_job(
                 f"input {name!r} is not a file input of the manifest "
                 f"(file inputs: {', '.join(file_inputs) or 'none'})"
             )
-        elif not _from_caller(raw).is_file():
-            problems.append(f"input {name}: file {raw} does not exist")
+        elif problem := path_problem(_from_caller(raw)):
+            problems.append(f"input {name}: {raw} {problem}")
         else:
             inputs[name] = _from_caller(raw)
     given = {item.partition("=")[0] for item in input_items}
@@ -228,7 +231,11 @@ def main(argv: list[str]) -> int:
             f"run-gear: {manifest_path} not found; is {gear!r} a gear directory?", file=sys.stderr
         )
         return USAGE_ERROR
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = load_json_input(manifest_path)
+    except GearInputError as exc:
+        print(f"run-gear: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     job, problems = build_job(
         manifest,
         config_items=args.config,

@@ -36,7 +36,7 @@ def test_a_bad_spec_is_reported_with_its_file(
     spec = tmp_path / "spec.yaml"
     spec.write_text("project: lab/Study\ngear: {name: dwi-qa}\nselect: {level: visit}\n")
     assert main(["submit", str(spec)]) == 1
-    assert f"{spec}: select.level: Input should be" in capsys.readouterr().err
+    assert f"{spec}: select.level is " in capsys.readouterr().err
 
 
 def test_submit_then_status_from_the_command_line(

@@ -38,12 +38,12 @@ def test_every_problem_is_named_with_its_field() -> None:
     message = str(error.value)
     assert message.startswith("spec.yaml: ")
     for expected in (
-        "project: String should match pattern",
-        "gear.name: required",
-        "select.level: Input should be 'project', 'subject', 'session' or 'acquisition'",
-        "concurrency: Input should be greater than or equal to 1",
-        "colour: unknown field",
-        "analysis_label: Value error, unknown placeholder 'when'",
+        "project is 'no-slash' (str): String should match pattern",
+        "gear.name is required but missing",
+        "select.level is 'visit' (str): Input should be 'project', 'subject', 'session' or 'acquisition'",
+        "concurrency is 0 (int): Input should be greater than or equal to 1",
+        "colour is not a known field",
+        "analysis_label is '{gear}_{when}' (str): Value error, unknown placeholder 'when'",
     ):
         assert expected in message
 
@@ -70,8 +70,8 @@ def test_bad_config_lists_every_problem_before_submitting() -> None:
         )
     message = str(error.value)
     assert message.startswith("config for gear dwi-qa 1.2.0: ")
-    assert "config.mode: 'slow' is not one of ['fast', 'full']" in message
-    assert "config.threshold: 2 is greater than the maximum of 1" in message
+    assert "config.mode is 'slow' (str): not one of ['fast', 'full']" in message
+    assert "config.threshold is 2 (int): greater than the maximum of 1" in message
     assert "'colour' was unexpected" in message
 
 

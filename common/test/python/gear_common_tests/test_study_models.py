@@ -40,9 +40,9 @@ def test_every_error_in_every_document_is_listed() -> None:
         parse_studies(documents, source=SOURCE)
     message = str(error.value)
     assert message.startswith("studies.yaml: 4 problem(s):")
-    assert "document 1: centers[0].center-id: String should match pattern" in message
-    assert "document 1: colour: Extra inputs are not permitted" in message
-    assert "document 2: (study): Input should be a valid dictionary" in message
+    assert "document 1: centers[0].center-id is 'Bad Id' (str): String should match" in message
+    assert "document 1: colour is not a known field" in message
+    assert "document 2 is 'just a string' (str): Input should be a valid dictionary" in message
     assert "study-id 's' appears in more than one document" in message
 
 

@@ -32,7 +32,7 @@ def test_unsafe_tags_are_refused(tmp_path: Path) -> None:
 
 
 def test_missing_and_binary_files(tmp_path: Path) -> None:
-    with pytest.raises(GearInputError, match="missing.yaml: file not found"):
+    with pytest.raises(GearInputError, match="missing.yaml: does not exist"):
         load_yaml_documents(tmp_path / "missing.yaml")
     binary = tmp_path / "b.yaml"
     binary.write_bytes(b"\xff\xfe")

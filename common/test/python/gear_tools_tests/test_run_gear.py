@@ -75,7 +75,7 @@ def test_every_problem_is_reported_before_running(tmp_path: Path) -> None:
         "config top_words='ten': expected an integer",
         "config 'colour' is not in the manifest (known: case_sensitive, debug, top_words)",
         "config case_sensitive='maybe': expected a boolean (true/false)",
-        "input text_file: file missing.txt does not exist",
+        "input text_file: missing.txt does not exist",
         "input 'extra' is not a file input of the manifest (file inputs: text_file)",
         "--destination 'session' is not TYPE=ID",
     ]
@@ -84,7 +84,7 @@ def test_every_problem_is_reported_before_running(tmp_path: Path) -> None:
 def test_ranges_from_the_manifest_and_required_inputs(tmp_path: Path) -> None:
     built, problems = job(tmp_path, "top_words=5000", inputs=())
     assert problems == [
-        "config top_words: 5000 is greater than the maximum of 1000",
+        "config top_words is 5000 (int): greater than the maximum of 1000",
         "input text_file is required: give --input text_file=PATH",
     ]
 

@@ -70,10 +70,10 @@ def test_validation_errors_stop_before_any_request(
     assert fake_flywheel.requests == []
     err = capsys.readouterr().err
     assert f"{path / 'input/project_file/bad.yaml'}: 4 problem(s):" in err
-    assert "document 1: centers: List should have at least 1 item" in err
-    assert "document 2: study-id: String should match pattern" in err
-    assert "document 2: centers[0].active: Input should be a valid boolean" in err
-    assert "document 2: datatypes: Field required" in err
+    assert "document 1: centers is [] (list of 0 items): List should have at least 1 item" in err
+    assert "document 2: study-id is 'B!' (str): String should match pattern" in err
+    assert "document 2: centers[0].active is 'maybe' (str): Input should be a valid boolean" in err
+    assert "document 2: datatypes is required but missing" in err
 
 
 def test_yaml_syntax_error_names_document_and_line(
