@@ -64,8 +64,13 @@ def field_path(location: Iterable[int | str]) -> str:
     return "".join(parts)
 
 
-def pydantic_problems(errors: Iterable[Any], label: Label) -> list[str]:
-    """pydantic's `ValidationError.errors()` as lines; `label(path)` names a field for the user."""
+def pydantic_problems(
+    errors: Iterable[Any], label: Label, *, limit: int | None = MAX_PROBLEMS
+) -> list[str]:
+    """pydantic's `ValidationError.errors()` as lines; `label(path)` names a field for the user.
+
+    `limit=None` leaves the count to the caller (who joins several lists, then summarizes).
+    """
     problems = []
     for error in errors:
         where = label(field_path(error["loc"]))
@@ -79,7 +84,7 @@ def pydantic_problems(errors: Iterable[Any], label: Label) -> list[str]:
             problems.append(f"{where}: {message}")
         else:
             problems.append(f"{where} is {show_value(error['input'])}: {message}")
-    return summarize(problems)
+    return problems if limit is None else summarize(problems, limit)
 
 
 def jsonschema_problems(errors: Iterable[Any], label: Label) -> list[str]:

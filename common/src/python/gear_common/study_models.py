@@ -88,14 +88,13 @@ def parse_studies(documents: Sequence[Any], *, source: Path) -> list[Study]:
         try:
             studies.append(Study.model_validate(document))
         except ValidationError as exc:
-            problems.extend(pydantic_problems(exc.errors(), _in_document(number)))
+            problems.extend(pydantic_problems(exc.errors(), _in_document(number), limit=None))
     if not documents:
         problems.append("no study documents")
     ids = [study.study_id for study in studies]
     for study_id in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"study-id {study_id!r} appears in more than one document")
     if problems:
-        problems = summarize(problems)
-        listing = "\n  ".join(problems)
+        listing = "\n  ".join(summarize(problems))
         raise GearInputError(f"{source}: {len(problems)} problem(s):\n  {listing}")
     return studies

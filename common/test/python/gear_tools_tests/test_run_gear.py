@@ -81,6 +81,18 @@ def test_every_problem_is_reported_before_running(tmp_path: Path) -> None:
     ]
 
 
+def test_an_input_that_is_not_a_regular_file_says_what_it_is(tmp_path: Path) -> None:
+    link = tmp_path / "link.txt"
+    link.symlink_to(tmp_path / "gone.txt")
+    _, problems = job(tmp_path, inputs=(f"text_file={tmp_path}",))
+    assert problems == [f"input text_file: {tmp_path} is a directory, not a file"]
+    _, problems = job(tmp_path, inputs=(f"text_file={link}",))
+    assert problems == [
+        f"input text_file: {link} is a broken symbolic link (to {tmp_path / 'gone.txt'}, "
+        "which does not exist)"
+    ]
+
+
 def test_ranges_from_the_manifest_and_required_inputs(tmp_path: Path) -> None:
     built, problems = job(tmp_path, "top_words=5000", inputs=())
     assert problems == [

@@ -12,6 +12,7 @@ from fake_flywheel import FakeFlywheel, Fault
 from gear_common.engine import GearEngine
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
+from gear_testing.hostile_inputs import alias_bomb
 
 from project_app.gear import run_project_management
 from project_app_tests.helpers import EXAMPLE, MANIFEST, project_labels, seed_admin_group
@@ -128,3 +129,37 @@ def test_entry_point_exit_codes(fake_flywheel: FakeFlywheel, tmp_path: Path) -> 
     assert result.returncode == 1
     assert 'config admin_group: group "missing" does not exist in Flywheel' in result.stderr
     assert fake_flywheel.mutating_requests() == []
+
+
+def test_an_alias_bomb_study_file_is_refused_in_a_few_lines_and_nothing_is_sent(
+    fake_flywheel: FakeFlywheel, tmp_path: Path
+) -> None:
+    bomb = alias_bomb(tmp_path / "bomb.yaml")
+    path = gear_dir(tmp_path, fake_flywheel.api_key, project_file=bomb, dry_run=True)
+    result = run_entry_point("project_app.run", path)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert len(output.encode()) < 4096
+    assert f"{path / 'input/project_file/bomb.yaml'}: more than 1,000,000 values" in output
+    assert fake_flywheel.requests == []
+
+
+def test_hostile_values_are_shown_short_and_escaped(
+    fake_flywheel: FakeFlywheel, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "hostile.yaml"
+    centers = "\n".join(f"  - center-id: c{index}\n    active: 7" for index in range(40))
+    hostile.write_text(
+        f'study: "\\e[31mred\\e[0m"\nstudy-id: "{"B!" * 100_000}"\ndatatypes: [form]\n'
+        f"centers:\n{centers}\n"
+    )
+    path = gear_dir(tmp_path, fake_flywheel.api_key, project_file=hostile)
+    result = run_entry_point("project_app.run", path)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert len(output.encode()) < 4096
+    assert "\x1b" not in output
+    assert "(str of 200,000 characters): String should match pattern" in output
+    assert ": 41 problem(s):" in output
+    assert "and 21 more problems" in output
+    assert fake_flywheel.requests == []
