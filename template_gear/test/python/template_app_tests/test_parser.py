@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gear_common.config import parse_config
 from gear_common.errors import GearConfigError
+from gear_testing.config_contract import assert_config_matches_manifest
 
 from template_app.parser import Config
 
+MANIFEST = Path("template_gear/src/docker/manifest.json")
 
-def test_defaults_match_the_manifest() -> None:
-    defaults = Config(top_words=10, case_sensitive=False, debug=False)
-    assert parse_config(Config, {}, source="config.json") == defaults
+
+def test_the_config_model_says_what_the_manifest_says() -> None:
+    assert_config_matches_manifest(Config, MANIFEST)
 
 
 def test_values_from_config_json() -> None:
