@@ -65,6 +65,19 @@ def _quote(value: Any) -> str:
     return json.dumps(value)
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type: null, boolean, number, string, array, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def _alternatives(values: Sequence[str]) -> str:
     return " or ".join(_quote(value) for value in values)
 
@@ -84,12 +97,18 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
             result[key] = value
         return result
 
+    if not text.strip():
+        return None, ["is empty; expected a JSON object (the gear manifest)"]
+    if text.startswith("\ufeff"):
+        return None, ["starts with a byte-order mark (U+FEFF); save it as UTF-8 without one"]
     try:
         manifest = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
         return None, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    except RecursionError:
+        return None, ["not a gear manifest: its JSON is nested too deeply to read"]
     if not isinstance(manifest, dict):
-        return None, [f"expected a JSON object, found {type(manifest).__name__}"]
+        return None, [f"expected a JSON object, found {_json_type(manifest)}"]
     problems = [
         f"key {_quote(key)} appears more than once (JSON keeps only the last value)"
         for key in dict.fromkeys(duplicates)
@@ -225,38 +244,99 @@ def _schema_path(parts: Iterable[Any]) -> str:
     return ".".join(str(part) for part in parts) or "(manifest)"
 
 
+def _pattern_problems(manifest: dict[str, Any]) -> list[str]:
+    """Config `pattern`s that are not regular expressions (jsonschema would crash on them)."""
+    problems = []
+    config = manifest.get("config")
+    for key, spec in config.items() if isinstance(config, dict) else ():
+        pattern = spec.get("pattern") if isinstance(spec, dict) else None
+        if pattern is None:
+            continue
+        if not isinstance(pattern, str):
+            problems.append(f"config.{key}.pattern is {_quote(pattern)}; expected a string")
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(
+                f"config.{key}.pattern is {_quote(pattern)}, not a regular expression: {exc}"
+            )
+    return problems
+
+
+def _spec_message(error: Any, schema: dict[str, Any]) -> str:
+    """One jsonschema error of the gear spec, in this linter's words."""
+    where = _schema_path(error.absolute_path)
+    validator, expected, instance = error.validator, error.validator_value, error.instance
+    if validator == "enum":
+        return f"{where} is {_quote(instance)}, which the gear spec does not allow"
+    if validator == "not" and set(expected.get("required", ())) == {"default", "optional"}:
+        return (
+            f"{where} has both default and optional; a value with a default is never missing, "
+            "so give one of them"
+        )
+    if validator == "type":
+        wanted = expected if isinstance(expected, str) else " or ".join(expected)
+        return f"{where} is {_json_type(instance)}, expected {wanted}"
+    if validator == "maxLength":
+        return f"{where} is {len(instance)} characters long, more than the {expected} allowed"
+    if validator == "minLength":
+        return f"{where} is {len(instance)} characters long, fewer than the {expected} required"
+    if validator == "required":
+        missing = [key for key in expected if isinstance(instance, dict) and key not in instance]
+        return f"{where} is missing {', '.join(_quote(key) for key in missing)}"
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(key for key in instance if key not in allowed)
+        return f"{where} has fields the gear spec does not allow: {', '.join(map(_quote, extra))}"
+    if validator in ("anyOf", "oneOf") and error.context:
+        return _alternatives_message(error, schema)
+    return f"{where}: {error.message}"
+
+
+def _alternatives_message(error: Any, schema: dict[str, Any]) -> str:
+    """A value that fits none of the alternatives: why it fails the one it was meant to be.
+
+    Alternatives told apart by `base` (the kinds of input) are chosen by the value's base;
+    others by jsonschema's best match (e.g. a config `type` that is none of the types).
+    """
+    import jsonschema  # pants: no-infer-dep
+
+    where = _schema_path(error.absolute_path)
+    options = error.validator_value
+    bases = [
+        option.get("properties", {}).get("base", {}).get("enum", [None])[0] for option in options
+    ]
+    chosen = list(error.context)
+    if all(bases):
+        base = error.instance.get("base") if isinstance(error.instance, dict) else None
+        if base not in bases:
+            return f"{where} has base {_quote(base)}; expected one of {_alternatives(bases)}"
+        index = bases.index(base)
+        chosen = [e for e in error.context if e.relative_schema_path[0] == index] or chosen
+    return _spec_message(jsonschema.exceptions.best_match(chosen), schema)
+
+
 def spec_problems(manifest: dict[str, Any]) -> list[str]:
-    """Problems by Flywheel's manifest schema and rules as implemented by fw-gear."""
+    """Problems by Flywheel's manifest schema and rules as implemented by fw-gear.
+
+    Each place is reported once (its first problem): a bad config `type` fails several of the
+    schema's alternatives, which would otherwise each say so.
+    """
     # Present in the linter's own pex (fw-gear and its dependencies), not in Pants' environment.
     import jsonschema  # pants: no-infer-dep
     from fw_gear.manifest import Manifest  # pants: no-infer-dep
 
+    problems = _pattern_problems(manifest)
+    if problems:
+        return problems
     fw_manifest = Manifest(manifest)
     schema = fw_manifest.schema
-    problems = []
     validator = jsonschema.Draft4Validator(schema)
-    for error in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path)):
-        where = _schema_path(error.absolute_path)
-        if error.validator == "enum":
-            problems.append(
-                f"{where} is {_quote(error.instance)}, which the gear spec does not allow"
-            )
-        elif (
-            error.validator == "anyOf"
-            and len(error.absolute_path) == 2
-            and error.absolute_path[0] == "inputs"
-        ):
-            bases = [
-                option["properties"]["base"]["enum"][0]
-                for option in schema["properties"]["inputs"]["additionalProperties"]["anyOf"]
-            ]
-            base = error.instance.get("base") if isinstance(error.instance, dict) else None
-            problems.append(
-                f"{where} is not a valid input: base is {_quote(base)}, expected one of "
-                f"{', '.join(_quote(b) for b in bases)} (with only the fields that base allows)"
-            )
-        else:
-            problems.append(f"{where}: {error.message}")
+    reported: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.path))):
+        reported.setdefault(_schema_path(error.absolute_path), _spec_message(error, schema))
+    problems = list(reported.values())
     if not problems and isinstance(manifest.get("config"), dict):
         # Defaults must satisfy their own declared type, enum and range.
         config_schema = fw_manifest.derive_config_schema(full=False)
@@ -406,6 +486,29 @@ def _check_command(
         )
 
 
+# Far more than any manifest or Dockerfile; the linter reads no more than this.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def read_text(path: str) -> tuple[str, str | None]:
+    """A file's text, or a problem saying why it cannot be read as UTF-8 text."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return "", f"cannot be read: {exc.strerror}"
+    if len(data) > MAX_FILE_BYTES:
+        return "", f"is larger than {MAX_FILE_BYTES:,} bytes; not a gear manifest or Dockerfile"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start]
+        return "", (
+            f"is not UTF-8 text: byte {exc.start} is 0x{byte:02x} (save the file as UTF-8; "
+            "0xe9 and the like are Latin-1)"
+        )
+
+
 def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
@@ -416,15 +519,21 @@ def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     target_fields["tags"] = tuple(target_fields["tags"])
     target_fields["repositories"] = tuple(target_fields["repositories"])
     target = ImageTarget(**target_fields)
+    problems = []
     dockerfile = None
     if request.get("dockerfile"):
-        with open(request["dockerfile"], encoding="utf-8") as file:
-            dockerfile = parse_dockerfile(request["dockerfile"], file.read())
-    with open(request["manifest"], encoding="utf-8") as file:
-        text = file.read()
-    problems = check_manifest(
-        request["manifest"], text, target, dockerfile, validate_spec=validate_spec
-    )
+        dockerfile_text, problem = read_text(request["dockerfile"])
+        if problem:
+            problems.append(f"{request['dockerfile']}: {problem}")
+        else:
+            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text)
+    text, problem = read_text(request["manifest"])
+    if problem:
+        problems.append(f"{request['manifest']}: {problem}")
+    else:
+        problems += check_manifest(
+            request["manifest"], text, target, dockerfile, validate_spec=validate_spec
+        )
     for problem in problems:
         print(problem)
     if not problems:

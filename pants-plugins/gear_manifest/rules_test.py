@@ -75,14 +75,14 @@ def build_file(**fields: Any) -> str:
 
 def lint(
     rule_runner: RuleRunner,
-    manifest: dict[str, Any] | str = MANIFEST,
+    manifest: dict[str, Any] | str | bytes = MANIFEST,
     *,
     build: str | None = None,
     dockerfile: str = DOCKERFILE,
     options: tuple[str, ...] = ("--docker-default-repository=org/{name}",),
     target_name: str = "my-gear",
 ) -> LintResult:
-    text = manifest if isinstance(manifest, str) else json.dumps(manifest, indent=2)
+    text = manifest if isinstance(manifest, (str, bytes)) else json.dumps(manifest, indent=2)
     rule_runner.write_files(
         {
             "gear/src/docker/BUILD": build or build_file(),
@@ -200,7 +200,7 @@ def test_gear_spec_violations(rule_runner: RuleRunner) -> None:
     del manifest["license"]
     assert_fails_with(
         lint(rule_runner, manifest),
-        f"{PATH}: (manifest): 'license' is a required property",
+        f'{PATH}: (manifest) is missing "license"',
     )
     manifest = with_changes(config={"n": {"type": "integer", "default": "three"}})
     assert_fails_with(
@@ -216,8 +216,8 @@ def test_config_type_and_input_base_must_be_in_the_spec(rule_runner: RuleRunner)
     assert_fails_with(
         result,
         f'{PATH}: config.n.type is "int", which the gear spec does not allow',
-        f'{PATH}: inputs.infile is not a valid input: base is "files", expected one of "file", '
-        '"context", "api-key"',
+        f'{PATH}: inputs.infile has base "files"; expected one of "file" or "context" or '
+        '"api-key"',
         f"{PATH}: name: 'My_Gear' does not match",
     )
 
@@ -249,3 +249,53 @@ def test_skip_field_opts_out(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"gear/src/docker/BUILD": build_file(skip_gear_manifest=True)})
     target = rule_runner.get_target(Address("gear/src/docker", target_name="my-gear"))
     assert GearManifestFieldSet.opt_out(target)
+
+
+def test_odd_files_get_one_message_naming_the_file_and_no_traceback(
+    rule_runner: RuleRunner,
+) -> None:
+    latin1 = json.dumps(with_changes(label="Caf\u00e9 gear"), ensure_ascii=False).encode("latin-1")
+    cases: list[tuple[str | bytes, str]] = [
+        (latin1, f"{PATH}: is not UTF-8 text: byte {latin1.index(0xE9)} is 0xe9"),
+        ("", f"{PATH}: is empty; expected a JSON object (the gear manifest)"),
+        ("null", f"{PATH}: expected a JSON object, found null"),
+        ("\ufeff" + json.dumps(MANIFEST), f"{PATH}: starts with a byte-order mark (U+FEFF)"),
+        ("[" * 100_000 + "]" * 100_000, f"{PATH}: not a gear manifest: its JSON is nested too"),
+    ]
+    for text, message in cases:
+        result = lint(rule_runner, text)
+        assert_fails_with(result, message)
+        assert "Traceback" not in result.stdout + result.stderr
+        assert len(result.stdout.strip().splitlines()) == 1, result.stdout
+
+
+def test_spec_problems_in_the_linters_words_each_once(rule_runner: RuleRunner) -> None:
+    manifest = with_changes(
+        label="L" * 101,
+        config={
+            "pattern_key": {"type": "string", "default": "a", "pattern": "["},
+        },
+    )
+    result = lint(rule_runner, manifest)
+    assert_fails_with(
+        result, f'{PATH}: config.pattern_key.pattern is "[", not a regular expression'
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+    manifest = with_changes(
+        label="L" * 101,
+        config={
+            "both": {"type": "integer", "default": 1, "optional": True},
+            "bad_type": {"type": "int"},
+        },
+        inputs={"infile": {"base": "file", "type": {"enum": ["nifti"]}, "colour": "red"}},
+    )
+    result = lint(rule_runner, manifest)
+    assert_fails_with(
+        result,
+        f"{PATH}: config.both has both default and optional; a value with a default is never "
+        "missing, so give one of them",
+        f"{PATH}: label is 101 characters long, more than the 100 allowed",
+        f"{PATH}: inputs.infile.colour is a string, expected object",
+    )
+    assert result.stdout.count("config.bad_type") == 1, result.stdout
