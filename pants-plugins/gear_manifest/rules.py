@@ -10,12 +10,25 @@ from typing import Any
 
 from pants.backend.docker.goals.package_image import DockerPackageFieldSet
 from pants.backend.docker.subsystems.docker_options import DockerOptions
+from pants.backend.docker.subsystems.dockerfile_parser import DockerfileInfo, DockerfileInfoRequest
 from pants.backend.docker.target_types import (
-    DockerImageBuildArgsField,
     DockerImageSourceField,
     DockerImageTagsField,
     DockerImageTarget,
 )
+from pants.backend.docker.util_rules.docker_build_args import (
+    DockerBuildArgs,
+    DockerBuildArgsRequest,
+)
+from pants.backend.docker.util_rules.docker_build_context import (
+    DockerBuildContext,
+    DockerBuildContextError,
+)
+from pants.backend.docker.util_rules.docker_build_env import (
+    DockerBuildEnvironment,
+    DockerBuildEnvironmentRequest,
+)
+from pants.backend.docker.value_interpolation import DockerBuildArgsInterpolationValue
 from pants.backend.python.util_rules import pex
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.core.goals.lint import LintResult, LintTargetsRequest
@@ -80,24 +93,32 @@ def _manifest_source(targets: Targets) -> SingleSourceField | None:
     return None
 
 
-def _interpolation_context(docker: DockerOptions, target: Target) -> InterpolationContext:
-    """Build args with explicit values, for repositories and tags like `{build_args.VERSION}`."""
-    build_args: dict[str, str] = {}
-    for arg in (*docker.build_args, *(target.get(DockerImageBuildArgsField).value or ())):
-        name, equals, value = arg.partition("=")
-        if equals:
-            build_args[name] = value
-    return InterpolationContext.from_dict({"build_args": build_args})
+async def _interpolation_context(target: Target) -> InterpolationContext:
+    """`{build_args.X}` as `pants package` resolves it, with Pants' own rules.
+
+    The build args of `[docker] build_args` and the target's `extra_build_args`; one given
+    without a value takes it from the environment (`[docker] env_vars`), else from the
+    Dockerfile's `ARG X=default`, as in Pants' docker build context.
+    """
+    build_args, build_env, dockerfile_info = await MultiGet(
+        Get(DockerBuildArgs, DockerBuildArgsRequest(target)),
+        Get(DockerBuildEnvironment, DockerBuildEnvironmentRequest(target)),
+        Get(DockerfileInfo, DockerfileInfoRequest(target.address)),
+    )
+    values = DockerBuildContext._merge_build_args(dockerfile_info, build_args, build_env)
+    return InterpolationContext.from_dict({"build_args": DockerBuildArgsInterpolationValue(values)})
 
 
-def image_target(target: Target, docker: DockerOptions) -> checker.ImageTarget:
+def image_target(
+    target: Target, docker: DockerOptions, context: InterpolationContext
+) -> checker.ImageTarget:
     """What Pants will build for `target`: its name, tags and expanded repositories."""
     field_set = DockerPackageFieldSet.create(target)
     refs = list(
         field_set.image_refs(
             default_repository=docker.default_repository,
             registries=docker.registries(),
-            interpolation_context=_interpolation_context(docker, target),
+            interpolation_context=context,
         )
     )
     tags = tuple(dict.fromkeys(tag.formatted for ref in refs for tag in ref.tags))
@@ -147,8 +168,9 @@ async def check_gear_manifest(
             f"{field_set.address}: no {MANIFEST_FILE_NAME} dependency, not a gear image\n",
         )
     try:
-        target = image_target(wrapped.target, docker)
-    except InterpolationError as exc:
+        context = await _interpolation_context(wrapped.target)
+        target = image_target(wrapped.target, docker, context)
+    except (InterpolationError, DockerBuildContextError) as exc:
         return _result(request, 1, f"{field_set.address}: cannot work out its image: {exc}\n")
 
     manifest_sources, dockerfile_sources = await MultiGet(

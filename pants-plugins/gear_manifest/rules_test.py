@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pants.backend.docker.subsystems import dockerfile_parser
 from pants.backend.docker.target_types import DockerImageTarget
-from pants.backend.docker.util_rules import dockerfile
+from pants.backend.docker.util_rules import docker_build_args, docker_build_env, dockerfile
 from pants.core.goals.lint import LintResult
 from pants.core.target_types import FileTarget
 from pants.core.target_types import rules as core_target_types_rules
@@ -55,6 +56,9 @@ def rule_runner() -> RuleRunner:
             *gear_manifest_rules(),
             *core_target_types_rules(),
             *dockerfile.rules(),
+            *dockerfile_parser.rules(),
+            *docker_build_args.rules(),
+            *docker_build_env.rules(),
             QueryRule(LintResult, (GearManifestRequest.Batch,)),
         ],
         target_types=[DockerImageTarget, FileTarget],
@@ -81,6 +85,7 @@ def lint(
     dockerfile: str = DOCKERFILE,
     options: tuple[str, ...] = ("--docker-default-repository=org/{name}",),
     target_name: str = "my-gear",
+    env: dict[str, str] | None = None,
 ) -> LintResult:
     text = manifest if isinstance(manifest, (str, bytes)) else json.dumps(manifest, indent=2)
     rule_runner.write_files(
@@ -92,6 +97,7 @@ def lint(
     )
     rule_runner.set_options(
         [*machine_options(), "--python-interpreter-constraints=['CPython>=3.9,<3.13']", *options],
+        env=env,
         env_inherit={"PATH", "PYENV_ROOT", "HOME"},
     )
     target = rule_runner.get_target(Address("gear/src/docker", target_name=target_name))
@@ -174,6 +180,26 @@ def test_custom_repository_with_registry_host_and_port(rule_runner: RuleRunner) 
         result,
         f'custom.gear-builder.image is "org/my-gear:0.1.0" but the docker_image target {ADDRESS} '
         'builds "registry.example.org:5000/gears/my-gear:0.1.0"',
+    )
+
+
+def test_build_args_are_resolved_as_pants_resolves_them(rule_runner: RuleRunner) -> None:
+    """`{build_args.ORG}`: from the environment, else the Dockerfile's ARG default."""
+    build = build_file(repository="{build_args.ORG}/{name}", extra_build_args=["ORG"])
+    dockerfile = "ARG ORG=acme\n" + DOCKERFILE
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["custom"]["gear-builder"]["image"] = "acme/my-gear:0.1.0"
+    result = lint(rule_runner, manifest, build=build, dockerfile=dockerfile)
+    assert result.exit_code == 0, result.stdout
+    result = lint(rule_runner, manifest, build=build, dockerfile=dockerfile, env={"ORG": "lab"})
+    assert_fails_with(result, 'builds "lab/my-gear:0.1.0"')
+    manifest["custom"]["gear-builder"]["image"] = "lab/my-gear:0.1.0"
+    result = lint(rule_runner, manifest, build=build, dockerfile=DOCKERFILE, env={"ORG": "lab"})
+    assert result.exit_code == 0, result.stdout
+    # No value anywhere: Pants' own message, naming the target.
+    result = lint(rule_runner, manifest, build=build, dockerfile=DOCKERFILE)
+    assert_fails_with(
+        result, f"{ADDRESS}: cannot work out its image: Undefined value for build arg"
     )
 
 
