@@ -6,7 +6,9 @@ inside `pants lint` (as a process in a sandbox) and from other tools:
     python checker.py REQUEST.json
 
 where REQUEST.json is {"manifest": path, "dockerfile": path or null, "target": {...}} with the
-fields of `ImageTarget`. It prints one line per problem and exits 1 if there is any.
+fields of `ImageTarget`, and optionally "upstream": [{"dockerfile": path, "names": [...]}], the
+Dockerfiles of images it is built FROM (by the names FROM may give them: target address,
+image). It prints one line per problem and exits 1 if there is any.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class DockerfileCommands:
     path: str
     pex_destinations: tuple[str, ...] = ()
     entrypoint: tuple[str, ...] = ()
+    # What the image's ENV instructions set (its own and its upstream image's), in order.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -167,42 +171,56 @@ class _Stage:
     destinations: list[str] = field(default_factory=list)
     entrypoint: tuple[str, ...] = ()
     workdir: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
 
 
-def _from_stage(arguments: str, variables: dict[str, str], stages: dict[str, _Stage]) -> _Stage:
-    """A new build stage; one built `FROM` an earlier stage starts with what that one set."""
+def _from_stage(
+    arguments: str,
+    variables: dict[str, str],
+    stages: dict[str, _Stage],
+    upstream_env: dict[str, dict[str, str]],
+) -> _Stage:
+    """A new build stage; one built `FROM` an earlier stage starts with what that one set, and
+    one built from an upstream image whose Dockerfile is known starts with its ENV."""
     words = _split(arguments)
     words = [word for word in words if not word.startswith("--")]
-    base = _expand(words[0], variables).lower() if words else ""
-    new = _Stage()
-    if base in stages:
-        parent = stages[base]
-        new = _Stage(list(parent.destinations), parent.entrypoint, parent.workdir)
+    base = _expand(words[0], variables) if words else ""
+    new = _Stage(env=dict(upstream_env.get(base, {})))
+    if base.lower() in stages:
+        parent = stages[base.lower()]
+        new = _Stage(list(parent.destinations), parent.entrypoint, parent.workdir, dict(parent.env))
     if len(words) >= 3 and words[1].upper() == "AS":
         stages[words[2].lower()] = new
     return new
 
 
-def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
-    """Where the final stage copies the pex to, and its ENTRYPOINT (ENV/ARG defaults expanded).
+def parse_dockerfile(
+    path: str, text: str, upstream_env: dict[str, dict[str, str]] | None = None
+) -> DockerfileCommands:
+    """Where the final stage copies the pex to, its ENTRYPOINT and ENV (ARG defaults expanded).
 
     Only the last stage becomes the image, so pexes copied in earlier build stages (for
     example to build a virtual environment from) are not where the gear starts.
+    `upstream_env` is the ENV of images this one is built FROM, by the name FROM gives.
     """
     variables: dict[str, str] = {}
     stages: dict[str, _Stage] = {}
     stage = _Stage()
     for keyword, arguments in _instructions(text):
         if keyword == "FROM":
-            stage = _from_stage(arguments, variables, stages)
+            stage = _from_stage(arguments, variables, stages, upstream_env or {})
         elif keyword in ("ENV", "ARG"):
-            for assignment in _split(arguments):
-                name, equals, value = assignment.partition("=")
-                if equals:
-                    variables[name] = _expand(value, variables)
+            assignments = [a.partition("=") for a in _split(arguments)]
             if keyword == "ENV" and "=" not in arguments and " " in arguments:
                 name, value = arguments.split(None, 1)
-                variables[name] = _expand(value, variables)
+                assignments = [(name, "=", " ".join(_split(value)))]
+            for name, equals, value in assignments:
+                if not equals:
+                    continue
+                expanded = _expand(value, {**variables, **stage.env})
+                variables[name] = expanded
+                if keyword == "ENV":
+                    stage.env[name] = expanded
         elif keyword == "WORKDIR":
             stage.workdir = _join(stage.workdir, _expand(arguments, variables))
         elif keyword in ("COPY", "ADD"):
@@ -220,7 +238,9 @@ def parse_dockerfile(path: str, text: str) -> DockerfileCommands:
             words = [_expand(word, variables) for word in _words(arguments)]
             if words:
                 stage.entrypoint = (_join(stage.workdir, words[0]), *words[1:])
-    return DockerfileCommands(path, tuple(stage.destinations), stage.entrypoint)
+    return DockerfileCommands(
+        path, tuple(stage.destinations), stage.entrypoint, tuple(stage.env.items())
+    )
 
 
 def _join(directory: str, path: str) -> str:
@@ -433,6 +453,7 @@ def check_manifest(
 
     if dockerfile is not None:
         _check_command(report, manifest, dockerfile)
+        _check_environment(report, manifest.get("environment"), dockerfile)
     _check_programs(report, _get(manifest, "custom.programs"))
 
     if validate_spec:
@@ -461,6 +482,37 @@ def _check_programs(report: _Report, programs: Any) -> None:
             report.add(
                 f"custom.programs.{program} is {_quote(package)}; expected the name of the "
                 "Debian package that provides it"
+            )
+
+
+def _env_pattern(value: str) -> re.Pattern[str]:
+    """An image ENV value as a pattern: `$VAR` it could not resolve (the base image's) is any."""
+    parts = re.split(r"\$\{\w+(?::-[^}]*)?\}|\$\w+", value)
+    return re.compile(".*".join(re.escape(part) for part in parts), re.DOTALL)
+
+
+def _check_environment(report: _Report, environment: Any, dockerfile: DockerfileCommands) -> None:
+    """Flywheel runs the gear with the manifest's `environment`, not the image's ENV: every
+    variable the image definition sets must be there, with the value the image gives it."""
+    if not dockerfile.env:
+        return
+    if environment is not None and not isinstance(environment, dict):
+        return  # The spec check reports the type.
+    environment = environment or {}
+    for name, value in dockerfile.env:
+        shown = f"{name}={value}"
+        if name not in environment:
+            report.add(
+                f"environment has no {name}, but the image sets {shown} (ENV in "
+                f"{dockerfile.path} or the image it is built from); Flywheel runs the gear with "
+                f'the manifest\'s environment, so add "{name}": {_quote(value)}'
+            )
+        elif not isinstance(environment[name], str) or not _env_pattern(value).fullmatch(
+            environment[name]
+        ):
+            report.add(
+                f"environment.{name} is {_quote(environment[name])} but the image sets {shown} "
+                f"(ENV in {dockerfile.path} or the image it is built from)"
             )
 
 
@@ -521,12 +573,21 @@ def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     target = ImageTarget(**target_fields)
     problems = []
     dockerfile = None
+    upstream_env: dict[str, dict[str, str]] = {}
+    for upstream in request.get("upstream", []):
+        upstream_text, problem = read_text(upstream["dockerfile"])
+        if problem:
+            problems.append(f"{upstream['dockerfile']}: {problem}")
+            continue
+        parsed = parse_dockerfile(upstream["dockerfile"], upstream_text)
+        for name in upstream["names"]:
+            upstream_env[name] = dict(parsed.env)
     if request.get("dockerfile"):
         dockerfile_text, problem = read_text(request["dockerfile"])
         if problem:
             problems.append(f"{request['dockerfile']}: {problem}")
         else:
-            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text)
+            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text, upstream_env)
     text, problem = read_text(request["manifest"])
     if problem:
         problems.append(f"{request['manifest']}: {problem}")

@@ -319,3 +319,47 @@ def test_programs_map_program_names_to_debian_packages() -> None:
         "provides it",
         f'{PATH}: custom.programs has "rm -rf", which is not a program name',
     ]
+
+
+# Manifest environment against the image's ENV
+
+
+def test_the_image_env_with_its_upstream_image_is_tracked_and_expanded() -> None:
+    upstream = parse_dockerfile(
+        "Dockerfile",
+        "ARG BASE\nFROM ${BASE}\nENV TOOL_HOME=/opt/tool\nENV PATH=${TOOL_HOME}/bin:$PATH LANG=C\n",
+    )
+    assert upstream.env == (
+        ("TOOL_HOME", "/opt/tool"),
+        ("PATH", "/opt/tool/bin:$PATH"),
+        ("LANG", "C"),
+    )
+    gear = parse_dockerfile(
+        "Dockerfile.gear",
+        "ARG SYS=g:sys\nFROM ${SYS} AS build\nENV ONLY_IN_BUILD=1\n"
+        "FROM ${SYS}\nENV FLYWHEEL /flywheel/v0\n",
+        {"g:sys": dict(upstream.env)},
+    )
+    assert dict(gear.env) == {
+        "TOOL_HOME": "/opt/tool",
+        "PATH": "/opt/tool/bin:$PATH",
+        "LANG": "C",
+        "FLYWHEEL": "/flywheel/v0",
+    }
+
+
+def test_the_manifest_environment_must_carry_what_the_image_sets() -> None:
+    dockerfile = DockerfileCommands(
+        "Dockerfile",
+        ("/bin/run",),
+        env=(("FLYWHEEL", "/flywheel/v0"), ("PATH", "/opt/tool/bin:$PATH")),
+    )
+    good = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/bin:/bin", "LANG": "C"}
+    assert check(changed(environment=good), dockerfile=dockerfile) == []
+    assert check(changed(environment={"PATH": "/usr/bin:/bin"}), dockerfile=dockerfile) == [
+        f"{PATH}: environment has no FLYWHEEL, but the image sets FLYWHEEL=/flywheel/v0 (ENV in "
+        "Dockerfile or the image it is built from); Flywheel runs the gear with the manifest's "
+        'environment, so add "FLYWHEEL": "/flywheel/v0"',
+        f'{PATH}: environment.PATH is "/usr/bin:/bin" but the image sets '
+        "PATH=/opt/tool/bin:$PATH (ENV in Dockerfile or the image it is built from)",
+    ]

@@ -160,7 +160,8 @@ async def check_gear_manifest(
         ),
         Get(Addresses, DependenciesRequest(field_set.dependencies)),
     )
-    manifest_source = _manifest_source(await Get(Targets, Addresses, dependency_addresses))
+    dependency_targets = await Get(Targets, Addresses, dependency_addresses)
+    manifest_source = _manifest_source(dependency_targets)
     if manifest_source is None:
         return _result(
             request,
@@ -182,10 +183,29 @@ async def check_gear_manifest(
             ),
         ),
     )
+    # Images this one is built FROM (e.g. a gear's system image): their ENV is the image's too.
+    upstream_targets = [t for t in dependency_targets if t.has_field(DockerImageSourceField)]
+    upstream_sources = await MultiGet(
+        Get(
+            HydratedSources,
+            HydrateSourcesRequest(
+                t[DockerImageSourceField],
+                for_sources_types=(DockerImageSourceField,),
+                enable_codegen=True,
+            ),
+        )
+        for t in upstream_targets
+    )
+    upstream = [
+        {"dockerfile": sources.snapshot.files[0], "names": [str(t.address)]}
+        for t, sources in zip(upstream_targets, upstream_sources)
+        if sources.snapshot.files
+    ]
     dockerfiles = dockerfile_sources.snapshot.files
     request_json = {
         "manifest": manifest_source.file_path,
         "dockerfile": dockerfiles[0] if dockerfiles else None,
+        "upstream": upstream,
         "target": {
             "address": target.address,
             "name": target.name,
@@ -204,7 +224,12 @@ async def check_gear_manifest(
     input_digest = await Get(
         Digest,
         MergeDigests(
-            (request_digest, manifest_sources.snapshot.digest, dockerfile_sources.snapshot.digest)
+            (
+                request_digest,
+                manifest_sources.snapshot.digest,
+                dockerfile_sources.snapshot.digest,
+                *(sources.snapshot.digest for sources in upstream_sources),
+            )
         ),
     )
     result = await Get(

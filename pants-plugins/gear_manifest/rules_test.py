@@ -325,3 +325,33 @@ def test_spec_problems_in_the_linters_words_each_once(rule_runner: RuleRunner) -
         f"{PATH}: inputs.infile.colour is a string, expected object",
     )
     assert result.stdout.count("config.bad_type") == 1, result.stdout
+
+
+def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from(
+    rule_runner: RuleRunner,
+) -> None:
+    build = (
+        "file(name='manifest', source='manifest.json')\n"
+        "docker_image(name='my-gear-system', source='Dockerfile')\n"
+        "docker_image(name='my-gear', source=None, image_tags=['0.1.0', 'latest'], "
+        "dependencies=[':manifest', ':my-gear-system'], instructions=["
+        "'ARG SYS=gear/src/docker:my-gear-system', 'FROM ${SYS}', 'ENV FLYWHEEL=/flywheel/v0', "
+        "'COPY gear.src.python.app/bin.pex /bin/run', 'ENTRYPOINT [\"/bin/run\"]'])\n"
+    )
+    system = "FROM python:3.11-slim\nENV PATH=/opt/tool/bin:$PATH\n"
+    environment = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/local/bin:/usr/bin"}
+    result = lint(
+        rule_runner, with_changes(environment=environment), build=build, dockerfile=system
+    )
+    assert result.exit_code == 0, result.stdout
+    result = lint(
+        rule_runner,
+        with_changes(environment={"PATH": "/usr/bin"}),
+        build=build,
+        dockerfile=system,
+    )
+    assert_fails_with(
+        result,
+        f"{PATH}: environment has no FLYWHEEL, but the image sets FLYWHEEL=/flywheel/v0",
+        f'{PATH}: environment.PATH is "/usr/bin" but the image sets PATH=/opt/tool/bin:$PATH',
+    )
