@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from pydantic import Field
 
@@ -40,3 +42,15 @@ def test_every_problem_is_reported_at_once() -> None:
     assert 'config "threshold" is -1 (int)' in message
     assert "greater than or equal to 0" in message
     assert "config \"verbose\" is 'yes' (str)" in message
+
+
+def test_enum_values_keep_their_case_in_the_message() -> None:
+    class TagConfig(GearConfig):
+        action: Literal["Append Tag", "Replace Tags"] = "Append Tag"
+
+    with pytest.raises(GearConfigError) as error:
+        parse_config(TagConfig, {"action": "append tag"}, source="config.json")
+    assert str(error.value) == (
+        "config.json: config \"action\" is 'append tag' (str): Input should be 'Append Tag' or "
+        "'Replace Tags'"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def test_values_from_config_json() -> None:
     ],
 )
 def test_wrong_values_are_refused(values: dict[str, object], expected: str) -> None:
-    with pytest.raises(GearConfigError, match="^config.json: ") as error:
+    # match= is a regular expression: re.escape keeps "." and "(int)" literal.
+    with pytest.raises(GearConfigError, match="^" + re.escape("config.json: ")) as error:
         parse_config(Config, values, source="config.json")
     assert expected in str(error.value)
