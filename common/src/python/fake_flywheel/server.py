@@ -92,6 +92,15 @@ class ApiError(Exception):
         self.message = message
 
 
+def _not_served(method: str, path: str) -> ApiError:
+    """An endpoint the fake does not serve: 501, so it does not read as a missing object."""
+    return ApiError(
+        HTTPStatus.NOT_IMPLEMENTED,
+        f"the fake Flywheel API does not implement {method} {path} (see docs/development.md "
+        "for what it serves)",
+    )
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -327,7 +336,7 @@ class FakeFlywheel:
     def _route(self, request: RecordedRequest) -> tuple[HTTPStatus, Any]:
         parts = [unquote(part) for part in request.path.split("/") if part]
         if not parts or parts[0] != "api":
-            raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
+            raise _not_served(request.method, request.path)
         parts = parts[1:]
         method = request.method
         if parts == ["auth", "status"]:
@@ -353,7 +362,7 @@ class FakeFlywheel:
             return self._gears(method, parts[1:], request)
         if parts and parts[0] in CONTAINERS:
             return self._container(method, parts, request)
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {request.path}")
+        raise _not_served(request.method, request.path)
 
     # --- gears, jobs and analyses ---------------------------------------------------------
 
@@ -422,7 +431,7 @@ class FakeFlywheel:
             return HTTPStatus.OK, versions[-1]
         if len(rest) == 1 and method == "POST":
             return HTTPStatus.OK, {"_id": self._add_gear_version(rest[0], request.body)}
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+        raise _not_served(method, request.path)
 
     def _add_gear_version(self, name: str, body: Any) -> str:
         if not isinstance(body, dict) or not isinstance(body.get("gear"), dict):
@@ -569,7 +578,7 @@ class FakeFlywheel:
             # e.g. /projects/<id>/subjects, /projects/<id>/sessions, /sessions/<id>/acquisitions
             scope = {f"parents.{collection[:-1]}": rest[0]}
             return HTTPStatus.OK, self._list(rest[1], request.query, scope)
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+        raise _not_served(method, request.path)
 
     def _list(
         self, collection: str, query: dict[str, list[str]], scope: JSON | None = None
@@ -649,7 +658,7 @@ class FakeFlywheel:
             if method == "DELETE":
                 permissions.remove(matching[0])
                 return HTTPStatus.OK, {"deleted": 1}
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+        raise _not_served(method, request.path)
 
     def _rules(
         self, method: str, project: JSON, rest: list[str], request: RecordedRequest
@@ -667,7 +676,7 @@ class FakeFlywheel:
             if method == "DELETE":
                 del rules[rest[0]]
                 return HTTPStatus.OK, {"deleted": 1}
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint {method} {request.path}")
+        raise _not_served(method, request.path)
 
     def _file(self, container: JSON, name: str, rest: list[str]) -> tuple[HTTPStatus, Any]:
         entries = [f for f in container.get("files", []) if f["name"] == name]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from gear_common.api_errors import describe_api_error
 from gear_common.errors import GearConfigError, GearError, GearInputError
 from gear_common.input_files import load_json_input, path_problem
 
@@ -112,8 +113,14 @@ class GearEngine:
         except GearError as exc:
             log.error("%s", exc)
             return 1
-        except Exception:
-            log.exception("The gear failed with an unexpected error")
+        except Exception as exc:
+            api_error = describe_api_error(exc)
+            if api_error is None:
+                log.exception("The gear failed with an unexpected error")
+            else:
+                # One line; the traceback when the gear logs at debug level (config debug).
+                log.error("%s", api_error)
+                log.debug("The Flywheel API error in full:", exc_info=True)
             return 1
         log.info("The gear finished successfully")
         return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import flywheel
@@ -149,3 +152,24 @@ def test_a_gear_document_the_site_would_refuse(fake_flywheel: FakeFlywheel) -> N
         client.lookup("gears/my-gear")
     assert no_such.value.status == 404
     assert fake_flywheel.find("gears") == []
+
+
+def test_an_endpoint_the_fake_does_not_serve_answers_501_naming_it(
+    fake_flywheel: FakeFlywheel,
+) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{fake_flywheel.port}/api/site/rules",
+        headers={"Authorization": f"scitran-user {fake_flywheel.api_key_secret}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    assert error.value.code == 501
+    body = json.loads(error.value.read())
+    assert body["message"].startswith(
+        "the fake Flywheel API does not implement GET /api/site/rules"
+    )
+    # A missing object is still a 404.
+    client = flywheel.Client(fake_flywheel.api_key)
+    with pytest.raises(flywheel.ApiException) as missing:
+        client.get_project("0123456789abcdef01234567")
+    assert missing.value.status == 404

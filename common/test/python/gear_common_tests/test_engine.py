@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import flywheel
 import pytest
 
+from fake_flywheel import FakeFlywheel, Fault
 from gear_common.context import GearContext
 from gear_common.engine import GearEngine, start_gear
 from gear_common.errors import GearInputError
@@ -128,3 +132,65 @@ def test_start_gear_logs_the_first_line_once(
     GearEngine(tmp_path).run(lambda context: None)
     starts = [r for r in caplog.records if r.getMessage().startswith("Starting")]
     assert len(starts) == 1
+
+
+@pytest.fixture
+def fresh_logging() -> None:
+    """No handler left by an earlier test's gear (it writes to that test's closed stderr)."""
+    logging.getLogger().handlers.clear()
+
+
+@pytest.mark.usefixtures("fresh_logging")
+@pytest.mark.parametrize(
+    ("fault", "call", "expected"),
+    [
+        (
+            None,
+            lambda client: client.get_project("0123456789abcdef01234567"),
+            "the Flywheel API call get_project (GET /api/projects/0123456789abcdef01234567) "
+            "failed: 404 ",
+        ),
+        (
+            Fault("GET", "/api/groups", status=500),
+            lambda client: client.get_all_groups(),
+            "the Flywheel API call get_all_groups (GET /api/groups) failed: 500 ",
+        ),
+    ],
+)
+def test_a_flywheel_api_error_is_one_line_and_exit_code_1(
+    gear_path: Path,
+    fake_flywheel: FakeFlywheel,
+    capsys: pytest.CaptureFixture[str],
+    fault: Fault | None,
+    call: Callable[[flywheel.Client], object],
+    expected: str,
+) -> None:
+    if fault is not None:
+        fake_flywheel.inject(fault)
+
+    def body(context: GearContext) -> None:
+        call(flywheel.Client(fake_flywheel.api_key))
+
+    assert GearEngine(gear_path).run(body) == 1
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, stderr
+    assert expected in errors[0]
+    assert "Traceback" not in stderr and "httpx" not in stderr
+    assert fake_flywheel.api_key.rsplit(":", 1)[-1] not in stderr
+
+
+@pytest.mark.usefixtures("fresh_logging")
+def test_with_debug_logging_the_api_error_keeps_its_traceback(
+    tmp_path: Path, fake_flywheel: FakeFlywheel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "v0"
+    prepare_gear_dir(path, config={"debug": True})
+
+    def body(context: GearContext) -> None:
+        flywheel.Client(fake_flywheel.api_key).get_project("0123456789abcdef01234567")
+
+    assert GearEngine(path).run(body) == 1
+    stderr = capsys.readouterr().err
+    assert "failed: 404" in stderr
+    assert "Traceback" in stderr
