@@ -16,6 +16,7 @@ site).
 
 from __future__ import annotations
 
+import email.policy
 import json
 import re
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
@@ -99,6 +101,50 @@ def _not_served(method: str, path: str) -> ApiError:
         f"the fake Flywheel API does not implement {method} {path} (see docs/development.md "
         "for what it serves)",
     )
+
+
+def _form_data(content_type: str, raw: bytes) -> JSON:
+    """A multipart/form-data upload: {"files": [{"name", "content"}], "fields": {...}}."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    files: list[JSON] = []
+    fields: JSON = {}
+    for part in message.iter_parts():
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+        if filename:
+            files.append({"name": filename, "content": content})
+        else:
+            fields[str(part.get_param("name", header="content-disposition"))] = content.decode()
+    return {"files": files, "fields": fields}
+
+
+def _apply_info_delta(info: JSON, delta: Any) -> JSON:
+    """`{"set": {...}}`, `{"replace": {...}}` and `{"delete": [keys]}`, as the API takes them."""
+    if not isinstance(delta, dict) or not {"set", "replace", "delete"} & set(delta):
+        raise ApiError(HTTPStatus.BAD_REQUEST, "expected an info update: set, replace or delete")
+    if "replace" in delta:
+        info = dict(delta["replace"])
+    info = {**info, **delta.get("set", {})}
+    for key in delta.get("delete", []):
+        info.pop(key, None)
+    return info
+
+
+def _apply_classification_delta(classification: JSON, delta: Any) -> JSON:
+    """`{"add": {k: [v]}}`, `{"delete": {k: [v]}}` and `{"replace": {k: [v]}}`."""
+    if not isinstance(delta, dict):
+        raise ApiError(HTTPStatus.BAD_REQUEST, "expected a classification update")
+    result = {key: list(values) for key, values in classification.items()}
+    if "replace" in delta:
+        result = {key: list(values) for key, values in delta["replace"].items()}
+    for key, values in delta.get("add", {}).items():
+        result[key] = [*result.get(key, []), *(v for v in values if v not in result.get(key, []))]
+    for key, values in delta.get("delete", {}).items():
+        result[key] = [v for v in result.get(key, []) if v not in values]
+    return result
 
 
 def _now() -> str:
@@ -187,7 +233,7 @@ class FakeFlywheel:
             def do_GET(self) -> None:  # noqa: N802
                 fake._handle(self)
 
-            do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -292,8 +338,13 @@ class FakeFlywheel:
         url = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        content_type = handler.headers.get("Content-Type", "")
+        body: Any
         try:
-            body = json.loads(raw) if raw else None
+            if content_type.startswith("multipart/form-data"):
+                body = _form_data(content_type, raw)
+            else:
+                body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
         request = RecordedRequest(handler.command, url.path, parse_qs(url.query), body)
@@ -346,6 +397,9 @@ class FakeFlywheel:
                 "user_is_admin": True,
                 "is_device": False,
             }
+        if parts == ["config"] and method == "GET":
+            # No signed URLs: the SDK uploads files straight to the API.
+            return HTTPStatus.OK, {"site": {"name": "fake"}, "features": {"signed_url": False}}
         if parts == ["version"]:
             return HTTPStatus.OK, {"release": _sdk_version(), "flywheel_release": _sdk_version()}
         if parts == ["users", "self"]:
@@ -360,6 +414,11 @@ class FakeFlywheel:
             return HTTPStatus.OK, {"_id": self._add_analysis(parts[0], parts[1], request.body)}
         if parts and parts[0] == "gears" and len(parts) <= 2:
             return self._gears(method, parts[1:], request)
+        if len(parts) >= 2 and parts[0] == "containers":
+            found = [name for name, items in self.items.items() if parts[1] in items]
+            if not found:
+                raise ApiError(HTTPStatus.NOT_FOUND, f"no container {parts[1]}")
+            return self._container(method, [found[0], *parts[1:]], request)
         if parts and parts[0] in CONTAINERS:
             return self._container(method, parts, request)
         raise _not_served(request.method, request.path)
@@ -568,6 +627,19 @@ class FakeFlywheel:
                 return HTTPStatus.OK, {"deleted": 1}
         elif rest[1] == "permissions" and collection in ("groups", "projects"):
             return self._permissions(method, self._get(collection, rest[0]), rest[2:], request)
+        elif rest[1] == "tags":
+            return self._tags(method, self._get(collection, rest[0]), rest[2:], request)
+        elif rest[1] == "info" and len(rest) == 2 and method in ("PATCH", "POST", "PUT"):
+            item = self._get(collection, rest[0])
+            item["info"] = _apply_info_delta(item.get("info", {}), request.body)
+            item["modified"] = _now()
+            return HTTPStatus.OK, {"modified": 1}
+        elif rest[1] == "files" and len(rest) == 2 and method == "POST":
+            return self._upload(self._get(collection, rest[0]), request)
+        elif rest[1] == "files" and len(rest) >= 3 and method != "GET":
+            return self._modify_file(
+                method, self._get(collection, rest[0]), rest[2], rest[3:], request
+            )
         elif rest[1] == "files" and len(rest) >= 3 and method == "GET":
             return self._file(self._get(collection, rest[0]), rest[2], rest[3:])
         elif rest[1] == "rules" and collection == "projects":
@@ -678,6 +750,90 @@ class FakeFlywheel:
                 return HTTPStatus.OK, {"deleted": 1}
         raise _not_served(method, request.path)
 
+    def _tags(
+        self, method: str, item: JSON, rest: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        """Tags of any container: add one (POST) or many (PATCH), rename (PUT), delete."""
+        tags: list[str] = item.setdefault("tags", [])
+        body = request.body
+        if not rest and method == "GET":
+            return HTTPStatus.OK, tags
+        if not rest and method in ("POST", "PATCH", "DELETE"):
+            values = [body.get("value")] if isinstance(body, dict) else body
+            if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+                raise ApiError(HTTPStatus.BAD_REQUEST, "expected a tag value or a list of tags")
+            if method == "DELETE":
+                item["tags"] = [tag for tag in tags if tag not in values]
+            else:
+                item["tags"] = [*tags, *(v for v in dict.fromkeys(values) if v not in tags)]
+            return HTTPStatus.OK, {"modified": 1}
+        if len(rest) == 1:
+            if rest[0] not in tags:
+                raise ApiError(HTTPStatus.NOT_FOUND, f"no tag {rest[0]!r} on {item['_id']}")
+            if method == "GET":
+                return HTTPStatus.OK, {"value": rest[0]}
+            if method == "DELETE":
+                tags.remove(rest[0])
+                return HTTPStatus.OK, {"modified": 1}
+            if method == "PUT" and isinstance(body, dict) and body.get("value"):
+                item["tags"] = [body["value"] if tag == rest[0] else tag for tag in tags]
+                return HTTPStatus.OK, {"modified": 1}
+        raise _not_served(method, request.path)
+
+    def _upload(self, container: JSON, request: RecordedRequest) -> tuple[HTTPStatus, Any]:
+        """Files uploaded to a container (or an analysis's outputs): added, or replaced."""
+        body = request.body
+        if not isinstance(body, dict) or not body.get("files"):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "expected a multipart upload with a file")
+        files: list[JSON] = container.setdefault("files", [])
+        uploaded = []
+        for upload in body["files"]:
+            name = upload["name"]
+            entry = {
+                "name": name,
+                "size": len(upload["content"]),
+                "type": None,
+                "modality": None,
+                "classification": {},
+                "info": {},
+                "tags": [],
+                "file_id": self.new_id(),
+                "created": _now(),
+                "modified": _now(),
+            }
+            container["files"] = files = [f for f in files if f["name"] != name] + [entry]
+            self.file_contents[(container["_id"], name)] = upload["content"]
+            uploaded.append(entry)
+        return HTTPStatus.OK, uploaded
+
+    def _modify_file(
+        self, method: str, container: JSON, name: str, rest: list[str], request: RecordedRequest
+    ) -> tuple[HTTPStatus, Any]:
+        """A file's fields (PUT), info and classification (PATCH), or its removal (DELETE)."""
+        entries = [f for f in container.get("files", []) if f["name"] == name]
+        if not entries:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no file {name} in {container['_id']}")
+        entry = entries[0]
+        if not rest and method == "DELETE":
+            container["files"].remove(entry)
+            self.file_contents.pop((container["_id"], name), None)
+            return HTTPStatus.OK, {"deleted": 1}
+        if not rest and method == "PUT" and isinstance(request.body, dict):
+            entry.update(request.body)
+        elif rest == ["info"] and method in ("PATCH", "POST", "PUT"):
+            entry["info"] = _apply_info_delta(entry.get("info", {}), request.body)
+        elif rest == ["classification"] and method in ("PATCH", "POST", "PUT"):
+            delta = request.body
+            entry["classification"] = _apply_classification_delta(
+                entry.get("classification", {}), delta
+            )
+            if isinstance(delta, dict) and "modality" in delta:
+                entry["modality"] = delta["modality"]
+        else:
+            raise _not_served(method, request.path)
+        entry["modified"] = _now()
+        return HTTPStatus.OK, {"modified": 1}
+
     def _file(self, container: JSON, name: str, rest: list[str]) -> tuple[HTTPStatus, Any]:
         entries = [f for f in container.get("files", []) if f["name"] == name]
         if not entries:
@@ -702,7 +858,24 @@ class FakeFlywheel:
             raise ApiError(HTTPStatus.NOT_FOUND, f"no group {path[0]}")
         if len(path) == 1:
             return {**group, "container_type": "group"}
-        projects = [p for p in self.find("projects", group=path[0]) if p["label"] == path[1]]
-        if not projects or len(path) > 2:
+        # group/project/subject/session/acquisition, each by label, and then a file's name.
+        levels = (
+            ("projects", "project"),
+            ("subjects", "subject"),
+            ("sessions", "session"),
+            ("acquisitions", "acquisition"),
+        )
+        found, kind = group, "group"
+        for index, label in enumerate(path[1:], start=1):
+            if index <= len(levels):
+                collection, child_kind = levels[index - 1]
+                children = self.find(collection, **{kind: found["_id"]})
+                matches = [item for item in children if item.get("label") == label]
+                if matches:
+                    found, kind = matches[0], child_kind
+                    continue
+            files = [f for f in found.get("files", []) if f["name"] == label]
+            if files and index == len(path) - 1:
+                return {**files[0], "container_type": "file"}
             raise ApiError(HTTPStatus.NOT_FOUND, f"cannot resolve {'/'.join(path)}")
-        return {**projects[0], "container_type": "project"}
+        return {**found, "container_type": kind}

@@ -173,3 +173,90 @@ def test_an_endpoint_the_fake_does_not_serve_answers_501_naming_it(
     with pytest.raises(flywheel.ApiException) as missing:
         client.get_project("0123456789abcdef01234567")
     assert missing.value.status == 404
+
+
+def _hierarchy(fake_flywheel: FakeFlywheel, client: flywheel.Client) -> dict[str, str]:
+    client.add_group(flywheel.Group(id="grp", label="Group"))
+    project = client.add_project(flywheel.Project(group="grp", label="proj"))
+    subject = fake_flywheel.add("subjects", {"label": "s1", "project": project})["_id"]
+    session = fake_flywheel.add("sessions", {"label": "ses", "subject": subject})["_id"]
+    acquisition = fake_flywheel.add("acquisitions", {"label": "acq", "session": session})["_id"]
+    return {
+        "groups": "grp",
+        "projects": project,
+        "subjects": subject,
+        "sessions": session,
+        "acquisitions": acquisition,
+    }
+
+
+def test_tags_on_every_container_type(fake_flywheel: FakeFlywheel) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    ids = _hierarchy(fake_flywheel, client)
+    getters = {
+        "groups": client.get_group,
+        "projects": client.get_project,
+        "subjects": client.get_subject,
+        "sessions": client.get_session,
+        "acquisitions": client.get_acquisition,
+    }
+    for collection, get in getters.items():
+        container = get(ids[collection])
+        container.add_tag("qc-passed")
+        container.add_tag("Needs Review")
+        container.rename_tag("Needs Review", "reviewed")
+        container.delete_tag("qc-passed")
+        assert get(ids[collection]).tags == ["reviewed"], collection
+        with pytest.raises(flywheel.ApiException) as missing:
+            container.delete_tag("never-added")
+        assert missing.value.status == 404
+
+
+def test_info_updates_on_containers_and_files(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    ids = _hierarchy(fake_flywheel, client)
+    session = client.get_session(ids["sessions"])
+    session.update_info({"a": 1, "b": {"c": 2}})
+    session.update_info({"a": 3})
+    session.delete_info("b")
+    assert client.get_session(ids["sessions"]).info == {"a": 3}
+    session.replace_info({"z": True})
+    assert client.get_session(ids["sessions"]).info == {"z": True}
+
+    scan = tmp_path / "scan.nii.gz"
+    scan.write_bytes(b"\x1f\x8b not really gzip")
+    acquisition = client.get_acquisition(ids["acquisitions"])
+    acquisition.upload_file(str(scan))
+    acquisition.update_file_info("scan.nii.gz", {"Manufacturer": "ACME"})
+    acquisition.update_file("scan.nii.gz", {"modality": "MR", "type": "nifti"})
+    acquisition.update_file_classification("scan.nii.gz", {"Intent": ["Structural"]})
+    acquisition.replace_file_classification(
+        "scan.nii.gz", {"Intent": ["Functional"], "Measurement": ["T2"]}, modality="MR"
+    )
+    acquisition.delete_file_classification("scan.nii.gz", {"Measurement": ["T2"]})
+    (stored,) = client.get_acquisition(ids["acquisitions"]).files
+    assert (stored.name, stored.size, stored.type, stored.modality) == (
+        "scan.nii.gz",
+        len(scan.read_bytes()),
+        "nifti",
+        "MR",
+    )
+    assert stored.info == {"Manufacturer": "ACME"}
+    assert stored.classification == {"Intent": ["Functional"], "Measurement": []}
+    assert acquisition.read_file("scan.nii.gz") == scan.read_bytes()
+
+
+def test_uploads_to_an_analysis_and_lookup_by_path(
+    fake_flywheel: FakeFlywheel, tmp_path: Path
+) -> None:
+    client = flywheel.Client(fake_flywheel.api_key)
+    ids = _hierarchy(fake_flywheel, client)
+    gear = fake_flywheel.add_gear({"name": "qc", "version": "1.0.0", "inputs": {}, "config": {}})
+    analysis_id, _ = fake_flywheel.add_analysis("session", ids["sessions"], gear["_id"], "qc")
+    report = tmp_path / "report.json"
+    report.write_text('{"ok": true}')
+    client.get_analysis(analysis_id).upload_output(str(report))
+    (output,) = client.get_analysis(analysis_id).files
+    assert output.name == "report.json"
+    assert fake_flywheel.file_contents[(analysis_id, "report.json")] == b'{"ok": true}'
+    assert client.lookup("grp/proj/s1/ses/acq").id == ids["acquisitions"]

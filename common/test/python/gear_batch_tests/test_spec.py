@@ -40,10 +40,11 @@ def test_every_problem_is_named_with_its_field() -> None:
     for expected in (
         "project is 'no-slash' (str): String should match pattern",
         "gear.name is required but missing",
-        "select.level is 'visit' (str): Input should be 'project', 'subject', 'session' or 'acquisition'",
+        "select.level is 'visit' (str): "
+        "Input should be 'project', 'subject', 'session' or 'acquisition'",
         "concurrency is 0 (int): Input should be greater than or equal to 1",
         "colour is not a known field",
-        "analysis_label is '{gear}_{when}' (str): Value error, unknown placeholder 'when'",
+        "analysis_label is '{gear}_{when}' (str): " "Value error, unknown placeholder 'when'",
     ):
         assert expected in message
 
