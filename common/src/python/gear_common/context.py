@@ -9,16 +9,51 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gear_common.config import parse_config
 from gear_common.errors import GearInputError
-from gear_common.metadata import FileMetadata, write_metadata
+from gear_common.metadata import DestinationMetadata, FileMetadata, write_metadata
+from gear_common.problems import pydantic_problems
 
 if TYPE_CHECKING:
     import fw_gear
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ContainerRef(BaseModel):
+    """A Flywheel container: its type (`acquisition`, `session`, `analysis`...) and id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    id: str
+
+
+class FileRecord(BaseModel):
+    """An input file's record in Flywheel, as config.json's `object` gives it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    type: str | None = None
+    mimetype: str | None = None
+    modality: str | None = None
+    size: int | None = None
+    classification: dict[str, list[str]] = Field(default_factory=dict)
+    info: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+
+class InputFile(BaseModel):
+    """A file input: where it is, its record, and the container it belongs to (if known)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+    record: FileRecord
+    parent: ContainerRef | None
 
 
 class GearContext:
@@ -39,6 +74,31 @@ class GearContext:
         return dict(self._fw.config.destination)
 
     @property
+    def destination_ref(self) -> ContainerRef:
+        """The destination container, typed."""
+        return self._parse(ContainerRef, self.destination, "destination")
+
+    def input(self, name: str) -> InputFile:
+        """The file input `name` with its record (`object`) and parent container (`hierarchy`)."""
+        path = self.input_file(name)
+        entry = self._fw.config.get_input(name)
+        record = self._parse(FileRecord, entry.get("object") or {}, f'input "{name}" object')
+        hierarchy = entry.get("hierarchy")
+        parent = (
+            self._parse(ContainerRef, hierarchy, f'input "{name}" hierarchy') if hierarchy else None
+        )
+        return InputFile(name=name, path=path, record=record, parent=parent)
+
+    def _parse(self, model: type[ModelT], value: Any, what: str) -> ModelT:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            problems = pydantic_problems(
+                exc.errors(), lambda path: f"{what}.{path}" if path else what
+            )
+            raise GearInputError(f"{self.config_path}: " + "; ".join(problems)) from None
+
+    @property
     def output_dir(self) -> Path:
         return Path(self._fw.output_dir)
 
@@ -46,10 +106,13 @@ class GearContext:
     def work_dir(self) -> Path:
         return Path(self._fw.work_dir)
 
-    def write_output_metadata(self, files: Sequence[FileMetadata]) -> Path:
-        """Writes .metadata.json for output files, which Flywheel puts on the destination."""
+    def write_output_metadata(
+        self, files: Sequence[FileMetadata], destination: DestinationMetadata | None = None
+    ) -> Path:
+        """Writes .metadata.json (validated first) for output files, which Flywheel puts on the
+        destination, and for the destination itself (its info and tags)."""
         destination_type = str(self.destination.get("type", ""))
-        return write_metadata(self.output_dir, destination_type, files)
+        return write_metadata(self.output_dir, destination_type, files, destination)
 
     def parse_config(self, model: type[ModelT]) -> ModelT:
         """The config values validated against a gear's config model."""

@@ -40,14 +40,28 @@ class FileMetadata(BaseModel):
     tags: list[str] | None = None
 
 
+class DestinationMetadata(BaseModel):
+    """What Flywheel should record on the destination container itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    info: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
 def _engine_schema() -> dict[str, Any]:
     schema_file = resources.files("fw_gear").joinpath("engine_metadata_schema.json")
     schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
     return schema
 
 
-def metadata_document(destination_type: str, files: Sequence[FileMetadata]) -> dict[str, Any]:
-    """The `.metadata.json` document for output files on a destination of this type."""
+def metadata_document(
+    destination_type: str,
+    files: Sequence[FileMetadata],
+    destination: DestinationMetadata | None = None,
+) -> dict[str, Any]:
+    """The `.metadata.json` document for output files on a destination of this type, and for
+    the destination itself."""
     if destination_type not in DESTINATION_TYPES:
         raise GearError(
             f"output metadata: destination type {destination_type!r} is not one of "
@@ -55,6 +69,7 @@ def metadata_document(destination_type: str, files: Sequence[FileMetadata]) -> d
         )
     return {
         destination_type: {
+            **(destination.model_dump(exclude_none=True) if destination else {}),
             "files": [file.model_dump(exclude_none=True) for file in files],
         }
     }
@@ -66,9 +81,14 @@ def metadata_problems(document: dict[str, Any]) -> list[str]:
     return jsonschema_problems(validator.iter_errors(document), lambda path: path or "(document)")
 
 
-def write_metadata(output_dir: Path, destination_type: str, files: Sequence[FileMetadata]) -> Path:
+def write_metadata(
+    output_dir: Path,
+    destination_type: str,
+    files: Sequence[FileMetadata],
+    destination: DestinationMetadata | None = None,
+) -> Path:
     """Validates, then writes `output_dir/.metadata.json` (all of it or nothing)."""
-    document = metadata_document(destination_type, files)
+    document = metadata_document(destination_type, files, destination)
     problems = metadata_problems(document)
     if problems:
         raise GearError(f"{output_dir / METADATA_FILE} would be invalid: " + "; ".join(problems))

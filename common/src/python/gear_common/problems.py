@@ -35,8 +35,8 @@ def show_value(value: Any) -> str:
     if isinstance(value, (str, bytes)) and len(value) > MAX_VALUE_CHARS // 2:
         return f"{shown} ({kind} of {len(value):,} characters)"
     if isinstance(value, (list, tuple, dict, set)):
-        noun = "keys" if isinstance(value, dict) else "items"
-        return f"{shown} ({kind} of {len(value):,} {noun})"
+        noun = "key" if isinstance(value, dict) else "item"
+        return f"{shown} ({kind} of {len(value):,} {noun}{'' if len(value) == 1 else 's'})"
     return f"{shown} ({kind})"
 
 
@@ -91,6 +91,7 @@ def jsonschema_problems(errors: Iterable[Any], label: Label) -> list[str]:
     """jsonschema `ValidationError`s as lines, the value shown short instead of in full."""
     problems = []
     for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        error = _deepest(error)
         where = label(field_path(error.absolute_path))
         found = repr(error.instance)
         if error.message.startswith(found):
@@ -99,6 +100,17 @@ def jsonschema_problems(errors: Iterable[Any], label: Label) -> list[str]:
         else:
             problems.append(f"{where}: {clean_text(error.message)}")
     return summarize(problems)
+
+
+def _deepest(error: Any) -> Any:
+    """For a value that fits none of several alternatives (anyOf, oneOf), the reason found
+    deepest inside it, ignoring "or null" alternatives: the one that says what is wrong."""
+    while error.context:
+        candidates = [
+            e for e in error.context if not (e.validator == "type" and e.validator_value == "null")
+        ] or list(error.context)
+        error = max(candidates, key=lambda e: len(e.absolute_path))
+    return error
 
 
 def summarize(problems: Sequence[str], limit: int = MAX_PROBLEMS) -> list[str]:

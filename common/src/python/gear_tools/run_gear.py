@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from gear_common.engine import GEAR_PATH_ENV
 from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
 from gear_common.input_files import load_json_input, path_problem
+from gear_common.metadata import DESTINATION_TYPES as CONTAINER_TYPES
 from gear_common.problems import jsonschema_problems
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
@@ -54,6 +56,9 @@ class Job:
     inputs: dict[str, Path]
     destination: dict[str, str]
     api_key: str | None
+    # An input's file record (`object`) and parent container (`hierarchy`), where given.
+    input_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    input_parents: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _pairs(items: list[str], what: str, problems: list[str]) -> dict[str, str]:
@@ -115,6 +120,8 @@ def build_job(
     input_items: list[str],
     destination: str,
     api_key: str | None,
+    object_items: Sequence[str] = (),
+    parent_items: Sequence[str] = (),
 ) -> tuple[Job | None, list[str]]:
     """The job to run, or None and every problem found."""
     problems: list[str] = []
@@ -146,6 +153,10 @@ def build_job(
             problems.append(f"input {name}: {raw} {problem}")
         else:
             inputs[name] = _from_caller(raw)
+    objects = _pairs(list(object_items), "--input-object", problems)
+    input_objects = _input_objects(objects, inputs, problems)
+    parents = _pairs(list(parent_items), "--input-parent", problems)
+    input_parents = _input_parents(parents, inputs, problems)
     given = {item.partition("=")[0] for item in input_items}
     for name, spec in input_specs.items():
         if spec.get("base") == "file" and not spec.get("optional") and name not in given:
@@ -159,8 +170,58 @@ def build_job(
         problems.append(f"--destination {destination!r} is not TYPE=ID")
     if problems:
         return None, problems
-    job = Job(config, inputs, {"type": kind, "id": container_id}, api_key if needs_key else None)
+    job = Job(
+        config,
+        inputs,
+        {"type": kind, "id": container_id},
+        api_key if needs_key else None,
+        input_objects,
+        input_parents,
+    )
     return job, []
+
+
+def _input_objects(
+    pairs: dict[str, str], inputs: dict[str, Path], problems: list[str]
+) -> dict[str, dict[str, Any]]:
+    """--input-object NAME=FILE.json: the input's file record (each problem appended)."""
+    objects: dict[str, dict[str, Any]] = {}
+    for name, raw in pairs.items():
+        if name not in inputs:
+            problems.append(f"--input-object {name}: no --input {name}=PATH is given")
+            continue
+        try:
+            value = load_json_input(_from_caller(raw))
+        except GearInputError as exc:
+            problems.append(f"--input-object {name}: {exc}")
+            continue
+        if not isinstance(value, dict):
+            problems.append(
+                f"--input-object {name}: {raw} holds a JSON {type(value).__name__}, expected an "
+                "object (type, modality, classification, info, tags)"
+            )
+            continue
+        objects[name] = value
+    return objects
+
+
+def _input_parents(
+    pairs: dict[str, str], inputs: dict[str, Path], problems: list[str]
+) -> dict[str, dict[str, str]]:
+    """--input-parent NAME=TYPE:ID: the container the input file belongs to."""
+    parents: dict[str, dict[str, str]] = {}
+    for name, raw in pairs.items():
+        kind, colon, container_id = raw.partition(":")
+        if name not in inputs:
+            problems.append(f"--input-parent {name}: no --input {name}=PATH is given")
+        elif not colon or kind not in CONTAINER_TYPES or not container_id:
+            problems.append(
+                f"--input-parent {name}={raw!r} is not TYPE:ID with TYPE one of "
+                f"{', '.join(CONTAINER_TYPES)}"
+            )
+        else:
+            parents[name] = {"type": kind, "id": container_id}
+    return parents
 
 
 def _from_caller(path: str | Path) -> Path:
@@ -216,6 +277,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("gear", help="the gear's directory, e.g. template_gear")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument(
+        "--input-object",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.json",
+        help="the input file's record (type, modality, classification, info, tags)",
+    )
+    parser.add_argument(
+        "--input-parent",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:ID",
+        help="the container the input file belongs to (its hierarchy), e.g. acquisition:<id>",
+    )
     parser.add_argument("--destination", default="analysis=000000000000000000000000")
     parser.add_argument("--api-key", default=os.environ.get("FW_KEY"), help="default: $FW_KEY")
     parser.add_argument("--workdir", type=Path, help="job directory (default: a new temp dir)")
@@ -242,6 +317,8 @@ def main(argv: list[str]) -> int:
         input_items=[str(i) for i in args.input],
         destination=args.destination,
         api_key=args.api_key,
+        object_items=args.input_object,
+        parent_items=args.input_parent,
     )
     if job is None:
         print(f"run-gear: {len(problems)} problem(s), nothing was run:", file=sys.stderr)
@@ -270,6 +347,8 @@ def main(argv: list[str]) -> int:
         manifest=manifest_path,
         api_key=job.api_key,
         location_root=Path(FLYWHEEL_DIR) if in_image else None,
+        input_objects=job.input_objects,
+        input_parents=job.input_parents,
     )
     if in_image:
         run = run_gear_image(

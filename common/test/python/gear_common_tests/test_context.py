@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gear_common.context import GearContext
+from gear_common.context import ContainerRef, GearContext
 from gear_common.engine import GearEngine
 from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
@@ -69,3 +69,56 @@ def test_destination_and_directories(tmp_path: Path) -> None:
 
     assert run_with_context(tmp_path, check) == 0
     assert seen == [{"type": "session", "id": "abc"}, tmp_path / "output", tmp_path / "work"]
+
+
+def test_an_input_gives_its_record_and_parent_typed(tmp_path: Path) -> None:
+    source = tmp_path / "scan.dcm"
+    source.write_bytes(b"DICM")
+    gear = tmp_path / "v0"
+    prepare_gear_dir(
+        gear,
+        inputs={"dicom": source},
+        destination={"type": "session", "id": "5e1"},
+        input_objects={
+            "dicom": {
+                "type": "dicom",
+                "modality": "MR",
+                "classification": {"Intent": ["Structural"]},
+                "info": {"SeriesDescription": "T1"},
+                "tags": ["raw"],
+            }
+        },
+        input_parents={"dicom": {"type": "acquisition", "id": "a1"}},
+    )
+    seen: dict[str, object] = {}
+
+    def body(context: GearContext) -> None:
+        dicom = context.input("dicom")
+        seen["input"] = (dicom.path.name, dicom.record.type, dicom.record.modality)
+        seen["record"] = (dicom.record.classification, dicom.record.info, dicom.record.tags)
+        seen["parent"] = dicom.parent
+        seen["destination"] = context.destination_ref
+
+    assert GearEngine(gear).run(body) == 0
+    assert seen["input"] == ("scan.dcm", "dicom", "MR")
+    assert seen["record"] == ({"Intent": ["Structural"]}, {"SeriesDescription": "T1"}, ["raw"])
+    assert seen["parent"] == ContainerRef(type="acquisition", id="a1")
+    assert seen["destination"] == ContainerRef(type="session", id="5e1")
+
+
+def test_a_bad_input_record_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "a.txt"
+    source.write_text("x")
+    gear = tmp_path / "v0"
+    prepare_gear_dir(gear, inputs={"text": source}, input_objects={"text": {"tags": "raw"}})
+
+    def body(context: GearContext) -> None:
+        context.input("text")
+
+    assert GearEngine(gear).run(body) == 1
+    assert (
+        f"{gear / 'config.json'}: input \"text\" object.tags is 'raw' (str): "
+        "Input should be a valid list"
+    ) in capsys.readouterr().err

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gear_common.gear_dir import prepare_gear_dir
 from gear_tools import run_gear
 from gear_tools.run_gear import build_job, convert
 
@@ -29,6 +30,8 @@ def job(tmp_path: Path, *config: str, inputs: tuple[str, ...] | None = None, **k
         input_items=list(inputs if inputs is not None else (f"text_file={text}",)),
         destination=kwargs.pop("destination", "analysis=abc"),
         api_key=kwargs.pop("api_key", None),
+        object_items=kwargs.pop("object_items", ()),
+        parent_items=kwargs.pop("parent_items", ()),
     )
 
 
@@ -160,3 +163,47 @@ def test_a_gear_whose_programs_are_missing_is_not_run_outside_its_image(
     assert "bin/run-gear converter --image" in err
     assert "sudo apt-get install converter-tools" in err
     assert not (tmp_path / "job").exists()
+
+
+def test_an_inputs_record_and_parent_can_be_given(tmp_path: Path) -> None:
+    record = tmp_path / "object.json"
+    record.write_text('{"type": "text", "tags": ["raw"], "info": {"lang": "en"}}')
+    text = tmp_path / "t.txt"
+    built, problems = job(
+        tmp_path,
+        inputs=(f"text_file={text}",),
+        object_items=[f"text_file={record}"],
+        parent_items=["text_file=acquisition:a1"],
+    )
+    assert problems == []
+    assert built.input_objects == {
+        "text_file": {"type": "text", "tags": ["raw"], "info": {"lang": "en"}}
+    }
+    assert built.input_parents == {"text_file": {"type": "acquisition", "id": "a1"}}
+    gear = tmp_path / "v0"
+    prepare_gear_dir(
+        gear,
+        inputs=built.inputs,
+        input_objects=built.input_objects,
+        input_parents=built.input_parents,
+    )
+    entry = json.loads((gear / "config.json").read_text())["inputs"]["text_file"]
+    assert entry["hierarchy"] == {"type": "acquisition", "id": "a1"}
+    assert (entry["object"]["type"], entry["object"]["tags"]) == ("text", ["raw"])
+
+
+def test_bad_records_and_parents_are_reported_before_running(tmp_path: Path) -> None:
+    not_object = tmp_path / "list.json"
+    not_object.write_text("[1]")
+    _, problems = job(
+        tmp_path,
+        object_items=[f"text_file={not_object}", "other=x.json"],
+        parent_items=["text_file=visit:1"],
+    )
+    assert problems == [
+        f"--input-object text_file: {not_object} holds a JSON list, expected an object "
+        "(type, modality, classification, info, tags)",
+        "--input-object other: no --input other=PATH is given",
+        "--input-parent text_file='visit:1' is not TYPE:ID with TYPE one of project, subject, "
+        "session, acquisition, analysis",
+    ]
