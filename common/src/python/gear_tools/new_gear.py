@@ -17,11 +17,14 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gear_tools import gear_from_manifest as port
 from gear_tools.container_engine import manifest_name
+from gear_tools.gear_from_manifest import TODO_MARK
 
 TEMPLATE_DIR = "template_gear"
 TEMPLATE_APP = "template_app"
@@ -51,6 +54,16 @@ class NewGear:
     description: str
     category: str
     with_api_key: bool
+    # An existing gear's manifest to port (`--from-manifest`): its inputs and config are kept.
+    source_manifest: Mapping[str, Any] | None = None
+
+    @property
+    def version(self) -> str:
+        """The first version: 0.1.0, or the ported manifest's own version if it is X.Y.Z."""
+        version = (self.source_manifest or {}).get("version")
+        if isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+", version):
+            return version
+        return FIRST_VERSION
 
     @property
     def directory(self) -> str:
@@ -120,15 +133,21 @@ def _rename(text: str, gear: NewGear) -> str:
     )
 
 
+# What a ported manifest keeps besides inputs and config (the rest is the repository's own).
+PORTED_FIELDS = ("author", "maintainer", "cite", "license", "source", "url", "inputs", "config")
+
+
 def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[str, Any]:
     manifest = dict(template)
+    source = gear.source_manifest or {}
+    manifest.update({key: source[key] for key in PORTED_FIELDS if key in source})
     manifest.update(name=gear.name, label=gear.label, description=gear.description)
-    manifest["version"] = FIRST_VERSION
+    manifest["version"] = gear.version
     custom = dict(manifest.get("custom", {}))
     custom["gear-builder"] = {
         **custom.get("gear-builder", {}),
         "category": gear.category,
-        "image": f"{repository.format(name=gear.name)}:{FIRST_VERSION}",
+        "image": f"{repository.format(name=gear.name)}:{gear.version}",
     }
     manifest["custom"] = custom
     if gear.with_api_key:
@@ -136,9 +155,9 @@ def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[
     return manifest
 
 
-def _docker_build(text: str) -> str:
-    """The gear_image() call with the version reset."""
-    return re.sub(r'\bversion="[^"]*"', f'version="{FIRST_VERSION}"', text)
+def _docker_build(text: str, version: str) -> str:
+    """The gear_image() call with the gear's first version."""
+    return re.sub(r'\bversion="[^"]*"', f'version="{version}"', text)
 
 
 def _copied_trees(repo: Path, gear: NewGear) -> list[tuple[Path, Path]]:
@@ -170,20 +189,54 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             if relative == Path("src/docker/manifest.json"):
                 text = json.dumps(_manifest(json.loads(text), gear, repository), indent=2) + "\n"
             elif relative == Path("src/docker/BUILD"):
-                text = _docker_build(_rename(text, gear))
+                text = _docker_build(_rename(text, gear), gear.version)
             elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
+                origin = "ported from its manifest" if gear.source_manifest else "created"
                 text = (
-                    f"# {gear.name} changelog\n\n## Unreleased\n\n## {FIRST_VERSION}\n\n"
-                    f"- First version, created from {TEMPLATE_DIR}.\n"
+                    f"# {gear.name} changelog\n\n## Unreleased\n\n## {gear.version}\n\n"
+                    f"- First version in this repository, {origin} from {TEMPLATE_DIR}.\n"
                 )
             elif target_root.parts[0] == "docs" and relative.name == "README.md":
                 text = _rename(text, gear).replace(
-                    "\n", f"\n\n> Created from {TEMPLATE_DIR}: describe {gear.name} here.\n", 1
+                    "\n",
+                    f"\n\n> {TODO_MARK}: created from {TEMPLATE_DIR}; describe {gear.name} "
+                    "here.\n",
+                    1,
                 )
             else:
                 text = _rename(text, gear)
             files[target] = text.encode("utf-8")
+    if gear.source_manifest is not None:
+        _port(files, gear, repository)
     return files
+
+
+def _port(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
+    """Replaces the template's text-statistics code, tests, smoke cases and docs with a gear
+    built on the ported manifest: a generated config model and a stub that logs its inputs."""
+    manifest = gear.source_manifest or {}
+    app_dir = Path(gear.directory) / "src/python" / gear.app
+    tests_dir = Path(gear.directory) / "test/python" / f"{gear.app}_tests"
+    smoke_dir = Path(gear.directory) / "test/smoke"
+    for path in list(files):
+        kept = path.name in ("BUILD", "__init__.py", "run.py", "conftest.py")
+        if (path.parent in (app_dir, tests_dir) and not kept) or smoke_dir in path.parents:
+            del files[path]
+    inputs = port.file_inputs(manifest)
+    config = port.sample_config(manifest)
+    generated = {
+        app_dir / "parser.py": port.parser_source(gear.app, manifest),
+        app_dir / "main.py": port.main_source(gear.app),
+        app_dir / "gear.py": port.gear_source(gear.app),
+        tests_dir / "test_parser.py": port.test_parser_source(gear.app, gear.directory, config),
+        tests_dir / "test_run.py": port.test_run_source(gear.app, inputs, config),
+        Path("docs") / gear.directory / "README.md": port.docs_readme(
+            gear.name, manifest, f"{repository.format(name=gear.name)}:{gear.version}"
+        ),
+    }
+    files.update({path: text.encode("utf-8") for path, text in generated.items()})
+    for name, content in port.smoke_case(inputs, config).items():
+        files[smoke_dir / "runs" / name] = content
 
 
 def create(repo: Path, gear: NewGear) -> list[Path]:
@@ -206,7 +259,33 @@ def create(repo: Path, gear: NewGear) -> list[Path]:
             for path in moved:
                 shutil.rmtree(path, ignore_errors=True)
             raise NewGearError(f"cannot write the gear: {exc}") from None
+    add_to_readme(repo, gear)
     return sorted(repo / path for path in files)
+
+
+README_TABLE_HEADER = "| gear | what it does | docs |"
+
+
+def add_to_readme(repo: Path, gear: NewGear) -> None:
+    """Adds the gear's row to the README's table of gears (if the README has that table)."""
+    readme = repo / "README.md"
+    if not readme.is_file():
+        return
+    lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [index for index, line in enumerate(lines) if line.strip() == README_TABLE_HEADER]
+    if not starts:
+        return
+    end = starts[0] + 1
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    summary = gear.description.replace("|", "\\|").replace("\n", " ")
+    row = (
+        f"| `{gear.name}` | {summary} | "
+        f"[docs/{gear.directory}](docs/{gear.directory}/README.md) |\n"
+    )
+    partial = readme.with_name("README.md.partial")
+    partial.write_text("".join([*lines[:end], row, *lines[end:]]), encoding="utf-8")
+    partial.replace(readme)
 
 
 def main(argv: list[str]) -> int:
@@ -217,17 +296,39 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--label", help="human-readable label (default: from the name)")
     parser.add_argument("--description", help="one-line description")
     parser.add_argument(
-        "--category", default="utility", help=f"one of {', '.join(CATEGORIES)} (default: utility)"
+        "--category",
+        help=f"one of {', '.join(CATEGORIES)} (default: the ported manifest's, or utility)",
     )
     parser.add_argument("--with-api-key", action="store_true", help="add an api-key input")
+    parser.add_argument(
+        "--from-manifest",
+        type=Path,
+        metavar="PATH",
+        help="port an existing gear: keep its manifest's inputs and config (and label, "
+        "description, category, version) and generate the config model from it",
+    )
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
     args = parser.parse_args(argv)
+    source: dict[str, Any] | None = None
+    if args.from_manifest is not None:
+        try:
+            source = port.read_source_manifest(args.from_manifest)
+            port.sample_config(source)
+        except port.ManifestError as exc:
+            print(f"new-gear: cannot port the manifest:\n  {exc}", file=sys.stderr)
+            return 1
+    ported = source or {}
     gear = NewGear(
         name=args.name,
-        label=args.label or args.name.replace("-", " ").capitalize(),
-        description=args.description or f"{args.name} (created from {TEMPLATE_DIR}).",
-        category=args.category,
+        label=args.label or ported.get("label") or args.name.replace("-", " ").capitalize(),
+        description=args.description
+        or ported.get("description")
+        or f"{args.name} (created from {TEMPLATE_DIR}).",
+        category=args.category
+        or ported.get("custom", {}).get("gear-builder", {}).get("category")
+        or "utility",
         with_api_key=args.with_api_key,
+        source_manifest=source,
     )
     try:
         created = create(args.repo.resolve(), gear)
