@@ -89,6 +89,12 @@ def _field_name(key: str) -> tuple[str, bool]:
     return name, name != key
 
 
+def _constant(input_name: str) -> str:
+    """The constant naming a file input: `dwi` -> `DWI_INPUT`, `dcm2niix_input` -> itself."""
+    name = _field_name(input_name)[0].upper()
+    return name if name.endswith("_INPUT") else f"{name}_INPUT"
+
+
 def _default(spec: Mapping[str, Any]) -> Any:
     value = spec["default"]
     return float(value) if spec.get("type") == "number" and not isinstance(value, bool) else value
@@ -161,14 +167,14 @@ def _sample(key: str, spec: Mapping[str, Any]) -> Any:
 def parser_source(app: str, manifest: Mapping[str, Any]) -> str:
     fields = [config_field(key, spec) for key, spec in manifest.get("config", {}).items()]
     inputs = file_inputs(manifest)
-    constants = [f"{_field_name(n)[0].upper()}_INPUT = {n!r}" for n in inputs]
+    constants = [f"{_constant(n)} = {n!r}" for n in inputs]
     arg_fields = [
         f"    {_field_name(n)[0]}: Path | None" if optional else f"    {_field_name(n)[0]}: Path"
         for n, optional in inputs.items()
     ]
     readers = [
         f"        {_field_name(n)[0]}=context."
-        f"{'optional_input_file' if optional else 'input_file'}({_field_name(n)[0].upper()}_INPUT),"
+        f"{'optional_input_file' if optional else 'input_file'}({_constant(n)}),"
         for n, optional in inputs.items()
     ]
     typing_names = sorted(
@@ -269,7 +275,7 @@ from {app}.parser import Config
 
 MANIFEST = Path("{directory}/src/docker/manifest.json")
 # Values for the config keys the manifest requires (no default, not optional).
-REQUIRED = {config!r}
+REQUIRED: dict[str, object] = {config!r}
 
 
 def test_the_config_model_says_what_the_manifest_says() -> None:
@@ -294,12 +300,12 @@ from gear_testing.entry_point import run_entry_point
 
 from {app} import run as entry_point
 
-REQUIRED_INPUTS = {required!r}
-REQUIRED_CONFIG = {config!r}
+REQUIRED_INPUTS: list[str] = {required!r}
+REQUIRED_CONFIG: dict[str, object] = {config!r}
 
 
 def test_runs_with_its_required_inputs_and_config(tmp_path: Path) -> None:
-    inputs = {{}}
+    inputs: dict[str, Path] = {{}}
     for name in REQUIRED_INPUTS:
         inputs[name] = tmp_path / f"{{name}}.dat"
         inputs[name].write_text("placeholder\\n")
