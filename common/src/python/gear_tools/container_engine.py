@@ -25,7 +25,13 @@ DEFAULT_COMMAND = f"{FLYWHEEL_DIR}/run"
 # the gear's name. The image smoke runs check it.
 GEAR_LABEL = "io.flywheel.gear.name"
 Engine = Literal["docker", "podman"]
-ENGINE_STATE = Path(".pants.bootstrap/container.env")
+
+
+def engine_state(repo: Path = Path()) -> Path:
+    """Where ./pants records the container engine: in $PANTS_BOOTSTRAP_DIR when set (a clone
+    sharing another checkout's set-up), else the repository's .pants.bootstrap/."""
+    boot_dir = os.environ.get("PANTS_BOOTSTRAP_DIR")
+    return (Path(boot_dir) if boot_dir else repo / ".pants.bootstrap") / "container.env"
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,9 @@ class GearRun:
     seconds: float = 0.0
 
 
-def detect_engine(state_file: Path = ENGINE_STATE) -> Engine:
+def detect_engine(state_file: Path | None = None) -> Engine:
     """The engine ./pants built images with: $GEAR_CONTAINER_ENGINE, its state file, or docker."""
+    state_file = state_file or engine_state()
     chosen = os.environ.get("GEAR_CONTAINER_ENGINE")
     if not chosen and state_file.is_file():
         for line in state_file.read_text().splitlines():

@@ -38,6 +38,7 @@ from gear_common.problems import jsonschema_problems
 from gear_tools.container_engine import (
     FLYWHEEL_DIR,
     detect_engine,
+    engine_state,
     gear_command,
     gear_images,
     run_gear_image,
@@ -352,7 +353,7 @@ def main(argv: list[str]) -> int:
     )
     if in_image:
         run = run_gear_image(
-            detect_engine(repo / ".pants.bootstrap/container.env"),
+            detect_engine(engine_state(repo)),
             image_name(repo, gear),
             gear_dir,
             gear_command(manifest),
