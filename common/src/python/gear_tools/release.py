@@ -37,6 +37,7 @@ import tomllib
 
 from gear_tools import gear_upload, registry
 from gear_tools.bump_version import BumpError, find_gear
+from gear_tools.gear_from_manifest import TODO_MARK
 from gear_tools.new_gear import default_repository
 
 DEFAULT_REGISTRY = "release"
@@ -168,6 +169,30 @@ def check_clean(repo: Path, gear: Gear) -> str:
     return _git(repo, "rev-parse", "HEAD").strip()
 
 
+def check_no_todo(repo: Path, gear: Gear) -> None:
+    """Refuses a gear whose files still carry bin/new-gear's TODO(new-gear) marks."""
+    marks = []
+    for root in (repo / gear.directory, repo / "docs" / gear.directory):
+        for path in sorted(root.rglob("*")) if root.is_dir() else ():
+            if not path.is_file():
+                continue
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            marks += [
+                f"{path.relative_to(repo)}:{number}"
+                for number, line in enumerate(lines, start=1)
+                if TODO_MARK in line
+            ]
+    if marks:
+        shown = "\n  ".join(marks[:10]) + ("\n  ..." if len(marks) > 10 else "")
+        raise ReleaseError(
+            f"{gear.name} still has what bin/new-gear left for its author to write "
+            f"({TODO_MARK}); replace it first:\n  {shown}"
+        )
+
+
 def registry_state(gear: Gear, image_id: str) -> str | None:
     """The pushed digest when the registry holds this very image at the version, else None;
     raises when it holds another image there."""
@@ -195,6 +220,7 @@ class Release:
     def run(self, *, dry_run: bool) -> int:
         gear = self.gear
         commit = check_clean(self.repo, gear)
+        check_no_todo(self.repo, gear)
         self.say(f"checking {gear.name} {gear.version} at {commit[:12]}: lint and tests ...")
         self.builder.check(gear)
         image_id = self.builder.build(gear)

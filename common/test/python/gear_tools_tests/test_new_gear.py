@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+from gear_common.manifest_config import config_mismatches
 from gear_tools.new_gear import MAX_NAME_LENGTH, NewGear, NewGearError, create, main
 
 
@@ -119,3 +122,90 @@ def test_command_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "Created gear demo-counter in demo_counter/" in capsys.readouterr().out
     assert main(["demo-counter", "--repo", str(repo)]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+# A manifest of another gear, written the way public gears write theirs: enums with spaces and
+# capitals, a required value with no default, bounds, a key that is no Python name, optional
+# inputs and a file input restricted by its file type.
+PORTED: dict[str, object] = {
+    "name": "tag-editor",
+    "label": "Tag Editor",
+    "description": "Edits the tags of a file's container.",
+    "version": "2.4.1",
+    "author": "Someone Else",
+    "license": "MIT",
+    "custom": {"gear-builder": {"category": "utility", "image": "them/tag-editor:2.4.1"}},
+    "inputs": {
+        "input_file": {"base": "file", "type": {"enum": ["dicom", "nifti"]}},
+        "tag_list": {"base": "file", "optional": True},
+        "api-key": {"base": "api-key"},
+    },
+    "config": {
+        "action": {
+            "type": "string",
+            "enum": ["Append Tag", "Replace Tags"],
+            "default": "Append Tag",
+        },
+        "tag": {"type": "string", "minLength": 1},
+        "max-tags": {"type": "integer", "default": 10, "minimum": 1, "maximum": 100},
+        "threshold": {"type": "number", "default": 1, "exclusiveMinimum": 0},
+        "note": {"type": "string", "optional": True},
+        "extra_tags": {"type": "array", "items": {"type": "string"}, "default": []},
+    },
+}
+
+
+def test_a_ported_manifest_keeps_inputs_and_config_and_the_model_agrees(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "README.md").write_text(
+        "# Gears\n\n| gear | what it does | docs |\n|---|---|---|\n| `a` | A. | a |\n\nMore.\n"
+    )
+    create(repo, gear("tag-edit", source_manifest=PORTED, category="utility"))
+
+    manifest = json.loads((repo / "tag_edit/src/docker/manifest.json").read_text())
+    assert manifest["inputs"] == PORTED["inputs"] and manifest["config"] == PORTED["config"]
+    assert (manifest["name"], manifest["version"], manifest["author"]) == (
+        "tag-edit",
+        "2.4.1",
+        "Someone Else",
+    )
+    assert manifest["custom"]["gear-builder"]["image"] == "flywheel-gears/tag-edit:2.4.1"
+    assert 'version="2.4.1"' in (repo / "tag_edit/src/docker/BUILD").read_text()
+    # The generated model, imported as the gear will import it, says what the manifest says.
+    app = repo / "tag_edit/src/python/tag_edit_app"
+    spec = importlib.util.spec_from_file_location("tag_edit_app_parser", app / "parser.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    model = module.Config
+    assert config_mismatches(model, manifest["config"], where="manifest.json") == []
+    # The template's text statistics are gone; what is left to write is marked.
+    tests = repo / "tag_edit/test/python/tag_edit_app_tests"
+    assert sorted(p.name for p in tests.iterdir()) == [
+        "BUILD",
+        "__init__.py",
+        "test_parser.py",
+        "test_run.py",
+    ]
+    assert sorted(p.name for p in (repo / "tag_edit/test/smoke").iterdir()) == ["runs"]
+    case = json.loads((repo / "tag_edit/test/smoke/runs/case.json").read_text())
+    assert case["config"] == {"tag": "x"} and case["inputs"] == {"input_file": "input_file.dat"}
+    assert "TODO(new-gear)" in (app / "main.py").read_text()
+    assert "TODO(new-gear)" in (repo / "docs/tag_edit/README.md").read_text()
+    assert "`max-tags` | integer | 10 |" in (repo / "docs/tag_edit/README.md").read_text()
+    assert (
+        "| `tag-edit` | Checks DICOM headers. | [docs/tag_edit]" in (repo / "README.md").read_text()
+    )
+
+
+def test_a_manifest_that_cannot_be_ported_is_refused_naming_the_key(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "manifest.json"
+    bad.write_text(json.dumps({**PORTED, "config": {"when": {"type": "date"}}}))
+    assert main(["tag-edit", "--from-manifest", str(bad), "--repo", str(repo)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}: config 'when' has type 'date', expected one of string, integer" in err
+    assert not (repo / "tag_edit").exists()

@@ -271,3 +271,22 @@ def test_the_command_line_never_shows_the_key(
     assert f"  image: {registry_address}/flywheel-gears/template-gear@sha256:" in out
     assert fake_flywheel.api_key_secret not in out + err
     assert len(fake_flywheel.find("gears")) == 1
+
+
+def test_a_gear_with_new_gear_todo_marks_is_not_released(
+    repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
+) -> None:
+    readme = repo / "docs/template_gear/README.md"
+    readme.write_text(readme.read_text() + "\n> TODO(new-gear): describe the gear here.\n")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", *identity, "commit", "-qam", "todo"], cwd=repo, check=True)
+    builder = StandInBuilder()
+
+    with pytest.raises(ReleaseError) as error:
+        release(repo, gear_at(repo, registry_address), builder, fake_flywheel, []).run(
+            dry_run=False
+        )
+    lines = len(readme.read_text().splitlines())
+    assert f"docs/template_gear/README.md:{lines}" in str(error.value)
+    assert "TODO(new-gear)" in str(error.value)
+    assert builder.pushes == 0 and fake_flywheel.requests == []
