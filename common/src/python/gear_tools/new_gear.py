@@ -41,6 +41,11 @@ CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 # template_gear/BUILD only exposes the template to this tool's tests.
 TEMPLATE_ONLY = {Path("BUILD")}
+# Files that hold the template's example (text statistics), and what the author does next.
+TEMPLATE_EXAMPLES = {
+    "main.py": "text statistics, copied as an example; write the gear's own work here.",
+    "test_main.py": "tests of the example text statistics; test the gear's own work.",
+}
 
 
 class NewGearError(Exception):
@@ -203,6 +208,13 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
                     "here.\n",
                     1,
                 )
+            elif relative.name in TEMPLATE_EXAMPLES:
+                # The example the gear was copied with (text statistics): marked until replaced.
+                text = f"# {TODO_MARK}: {TEMPLATE_EXAMPLES[relative.name]}\n" + _rename(text, gear)
+            elif relative.name == "case.json" and relative.parts[:2] == ("test", "smoke"):
+                case = json.loads(_rename(text, gear))
+                case["description"] = f"{TODO_MARK}: an example case; {case['description']}"
+                text = json.dumps(case, indent=2) + "\n"
             else:
                 text = _rename(text, gear)
             files[target] = text.encode("utf-8")
