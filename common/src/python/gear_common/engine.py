@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from gear_common.api_errors import describe_api_error
 from gear_common.errors import GearConfigError, GearError, GearInputError
-from gear_common.input_files import load_json_input, path_problem
+from gear_common.input_files import load_json_input
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _started: set[Path] = set()
 
 def check_config_json(config_path: Path) -> None:
     """Fails with a message naming the file unless it holds a JSON object (within limits)."""
-    if path_problem(config_path) == "does not exist":
+    if not os.path.lexists(config_path):
         raise GearConfigError(f"{config_path}: not found (the gear needs its config.json)")
     try:
         content = load_json_input(config_path)

@@ -24,15 +24,14 @@ class _LimitExceededError(Exception):
 class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's safe loader, counting depth, aliases and values (aliases expanded) as it goes."""
 
-    limits: InputLimits = LIMITS
-
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, limits: InputLimits) -> None:
         super().__init__(stream)
+        self.limits = limits
         self._depth = 0
         self._values = 0
         self._aliases = 0
         self._documents = 0
-        # Values under each anchored node (its expanded size), by node identity.
+        # Values under each anchored node (what an alias to it stands for), by node identity.
         self._sizes: dict[int, int] = {}
 
     def _count(self, values: int) -> None:
@@ -61,24 +60,26 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         if self._depth > self.limits.max_depth:
             raise _LimitExceededError(f"nested more than {self.limits.max_depth} levels deep")
+        anchor = self.peek_event().anchor  # type: ignore[no-untyped-call]
         before = self._values
         self._count(1)
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
-        self._sizes[id(node)] = self._values - before
+        if anchor is not None:
+            self._sizes[id(node)] = self._values - before
         return node
 
 
 def load_yaml_documents(path: Path, *, limits: InputLimits = LIMITS) -> list[Any]:
     """All documents of a YAML file (`---`-separated), in order; empty documents are dropped."""
     text = read_input_text(path, limits=limits)
-    loader_class = type("_Loader", (_BoundedLoader,), {"limits": limits})
-    loader = loader_class(text)
+    loader = _BoundedLoader(text, limits)
     documents: list[Any] = []
     try:
-        while loader.check_data():
+        # PyYAML's own loop (yaml.load_all), with the loader made with its limits.
+        while loader.check_data():  # type: ignore[no-untyped-call]
             documents.append(loader.get_data())
     except _LimitExceededError as exc:
         raise GearInputError(f"{path}: {exc}; refused (a limit of input files)") from None

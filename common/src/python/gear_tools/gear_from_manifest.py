@@ -41,7 +41,8 @@ class ManifestError(ValueError):
 
 
 def read_source_manifest(path: Path) -> dict[str, Any]:
-    """The manifest to port: a JSON object whose `inputs` and `config` are objects."""
+    """The manifest to port: a JSON object whose `inputs` and `config` are objects, each config
+    type one the model can take, and each required value one the tests can give."""
     try:
         manifest = load_json_input(path)
     except GearInputError as exc:
@@ -62,6 +63,7 @@ def read_source_manifest(path: Path) -> dict[str, Any]:
             )
     if problems:
         raise ManifestError("\n  ".join(problems))
+    sample_config(manifest)  # a required value the tests could not give is refused now
     return manifest
 
 

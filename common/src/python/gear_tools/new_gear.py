@@ -325,7 +325,6 @@ def main(argv: list[str]) -> int:
     if args.from_manifest is not None:
         try:
             source = port.read_source_manifest(args.from_manifest)
-            port.sample_config(source)
         except port.ManifestError as exc:
             print(f"new-gear: cannot port the manifest:\n  {exc}", file=sys.stderr)
             return 1
