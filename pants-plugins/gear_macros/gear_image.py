@@ -15,40 +15,41 @@ The gear's Dockerfile holds only what is specific to the gear: the base image it
 once, for every gear. The call defines these targets in the gear's `src/docker/`:
 
 - `manifest`: the manifest.json beside the BUILD file;
-- `<name>-system`: a `docker_image` built from the gear's Dockerfile (a helper image: tagged
-  `<version>`, never pushed, never run as a gear);
+- `<name>-system`: a `docker_image` built from the gear's Dockerfile;
 - `<name>-deps`: a `pex_binary` of the gear's third-party dependencies only;
-- `<name>-srcs`: a `pex_binary` of the gear's code and `common/` only, with the gear pex's
-  entry point (its `run.py`, by default); small and quick to build, and quick to unpack into
-  the image, where the gear pex would unpack every dependency first;
-- `<name>`: the gear image, tagged `<version>` and `latest`, whose Dockerfile is
-  `gear_dockerfile()`. It is built `FROM` the system image (Pants builds that first, the
-  address being the default of the `GEAR_SYSTEM` build argument) in layers that cache:
-  the system image's, then the gear user and `/bin/run` and the settings that never change,
-  then the third-party dependencies as a virtual environment (rebuilt only when they change),
-  then the manifest and version label, and last the gear's code and `common/` (a small layer
-  from the sources pex, the only one a code change rebuilds). The virtual
-  environments are made with pex's own `venv` tool (`--scope=deps`, `--scope=srcs`) in build
-  stages, compiled, so a fresh container starts the gear at once and no pex or build cache
-  reaches the image. The gear runs as the unprivileged user `gear` (uid and gid 1000), which
-  owns /flywheel/v0/output and /flywheel/v0/work.
+- `<name>-runtime`: a `docker_image` built FROM the system image, that adds what changes
+  only with the dependencies: the unprivileged user `gear` (uid and gid 1000, which owns
+  /flywheel/v0/output and /flywheel/v0/work), the command `/bin/run`, the settings that
+  never change, and the third-party dependencies as a compiled virtual environment (made
+  with pex's own `venv` tool in a build stage, so no pex or build cache reaches the image);
+- `<name>-code`: a `gear_code` directory (pants-plugins/gear_code) of the gear's code and
+  `common/`, compiled;
+- `<name>`: the gear image, tagged `<version>` and `latest`, built FROM the runtime image
+  with the manifest, the version label and, last, the code: a code change (the gear's or
+  common/'s) makes one small layer, with no container run and no step before it to redo.
+
+The system and runtime images are helpers (tagged `<version>`, never pushed, never run as a
+gear); Pants builds them first, their addresses being the defaults of the `GEAR_SYSTEM` and
+`GEAR_RUNTIME` build arguments, and an unchanged one is not built again.
 
 Preludes cannot import, so this file uses builtins only; the tests import it as a module to
-check the Dockerfile it writes.
+check the Dockerfiles it writes.
 """
 
 # The unprivileged user every gear runs as.
 GEAR_USER = "gear"
 GEAR_UID = 1000
-# The gear's virtual environment; its `pex` script runs the pex_binary's entry point.
+# The gear's virtual environment (third-party dependencies), and its code on the venv's path.
 GEAR_VENV = "/opt/gear"
+GEAR_CODE = "/opt/gear/code"
 # What Flywheel runs: the manifests' `command`.
 GEAR_COMMAND = "/bin/run"
 FLYWHEEL_DIR = "/flywheel/v0"
 # Set on every gear image (and only on gear images): the gear's name.
 GEAR_LABEL = "io.flywheel.gear.name"
-# The build argument that names the gear's system image (a target address, built first).
+# The build arguments that name the images a gear image is built from (target addresses).
 SYSTEM_ARG = "GEAR_SYSTEM"
+RUNTIME_ARG = "GEAR_RUNTIME"
 # Requirements that are for mypy only (type stubs), excluded from every pex_binary (the root
 # BUILD's defaults, and the dependencies pex below) so that they never reach a gear's image.
 # A stub package added to 3rdparty/python/requirements.txt goes here too (a test checks).
@@ -82,13 +83,23 @@ def deps_pex_name(name: str) -> str:
     return f"{name}-deps"
 
 
-def srcs_pex_name(name: str) -> str:
-    """The target name of the pex of a gear's own code and `common/` (no dependencies)."""
-    return f"{name}-srcs"
+def runtime_image_name(name: str) -> str:
+    """The target name of a gear's runtime image (its dependencies, user and command)."""
+    return f"{name}-runtime"
+
+
+def code_name(name: str) -> str:
+    """The target name of the `gear_code` of a gear's own code and `common/`."""
+    return f"{name}-code"
+
+
+def code_context_path(code_address: str) -> str:
+    """Where `pants package` puts a gear_code directory in the image's build context."""
+    return pex_context_path(code_address)[: -len(".pex")]
 
 
 def entry_point_module(pex_address: str, entry_point: str) -> str:
-    """The module the gear pex runs, for the sources pex, which lives in another directory.
+    """The module the gear pex runs, for the image, which runs it from the gear's code layer.
 
     `entry_point` is the gear pex's own `entry_point`: a file in its directory (`run.py`) or a
     module (`my_app.run`, kept as it is). A file is made a module by the repository's source
@@ -108,39 +119,46 @@ def entry_point_module(pex_address: str, entry_point: str) -> str:
     return ".".join([*package, entry_point[: -len(".py")].replace("/", ".")])
 
 
-def _venv_stage(stage: str, pex_path: str, scope: str) -> tuple[str, ...]:
-    """A build stage that unpacks one scope of a pex into the gear's virtual environment."""
-    return (
-        f"FROM ${{{SYSTEM_ARG}}} AS {stage}",
-        f"COPY {pex_path} /tmp/{stage}.pex",
-        f"RUN PEX_TOOLS=1 python3 /tmp/{stage}.pex venv --scope={scope} --compile {GEAR_VENV}",
-    )
+def run_script(entry_point: str) -> str:
+    """The text of `/bin/run`: the gear's Python runs its entry point (`module` or
+    `module:function`) in isolated mode (no PYTHON* variables, no user site, no working
+    directory on the path) with the arguments it was given."""
+    python = f"{GEAR_VENV}/bin/python3 -I"
+    module, _, function = entry_point.partition(":")
+    if function:
+        code = f"import sys; from {module} import {function}; sys.exit({function}())"
+        return f"#!/bin/sh\nexec {python} -c '{code}' \"$@\"\n"
+    return f'#!/bin/sh\nexec {python} -m {module} "$@"\n'
 
 
-def gear_dockerfile(
-    name: str,
-    version: str,
-    system_image: str,
-    deps_pex_path: str,
-    srcs_pex_path: str,
-    manifest_path: str,
-) -> tuple[str, ...]:
-    """The Dockerfile of a gear image, one instruction per item.
+def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) -> tuple[str, ...]:
+    """The Dockerfile of a gear's runtime image, one instruction per item.
 
-    `system_image` is the address of the gear's system image target; the pex paths are where
-    the build context holds the dependencies' pex and the sources pex.
+    `system_image` is the address of the gear's system image target, `deps_pex_path` where the
+    build context holds the dependencies' pex, `entry_point` the module the gear runs.
     """
     flywheel = FLYWHEEL_DIR
     uid = GEAR_UID
+    # The venv's site-packages gets a .pth file that puts the code layer on the path.
+    code_path = (
+        f"{GEAR_VENV}/bin/python3 -I -c 'import pathlib, sysconfig; "
+        f'pathlib.Path(sysconfig.get_path("purelib"), "gear-code.pth")'
+        f'.write_text("{GEAR_CODE}\\n")\''
+    )
+    run = run_script(entry_point).replace("\n", "\\n").replace("'", "'\\''")
     return (
         f"ARG {SYSTEM_ARG}={system_image}",
-        # Third-party dependencies from a pex that holds nothing else, so this stage and the
-        # layer it makes stay cached while only the gear's code or common/ changes.
-        *_venv_stage("deps", deps_pex_path, "deps"),
-        # The gear's code and common/, and the entry point (the venv's `pex` script).
-        *_venv_stage("srcs", srcs_pex_path, "srcs"),
+        # The third-party dependencies, unpacked from their pex in a build stage, so that
+        # neither the pex nor pex's cache reaches the image.
+        f"FROM ${{{SYSTEM_ARG}}} AS deps",
+        f"COPY {deps_pex_path} /tmp/deps.pex",
+        f"RUN PEX_TOOLS=1 python3 /tmp/deps.pex venv --scope=deps --compile {GEAR_VENV} "
+        f"&& {code_path}",
         "",
         f"FROM ${{{SYSTEM_ARG}}}",
+        # Every gear image built on this one names the gear's system image.
+        f"ARG {SYSTEM_ARG}",
+        f'LABEL org.opencontainers.image.base.name="${{{SYSTEM_ARG}}}"',
         "USER root",
         # One small layer: the user (kept if the base image already has uid/gid 1000), the
         # gear directories it may write, and the command.
@@ -149,9 +167,8 @@ def gear_dockerfile(
         f"--no-log-init --shell /usr/sbin/nologin {GEAR_USER}) "
         f"&& mkdir -p {flywheel}/input {flywheel}/output {flywheel}/work "
         f"&& chown {uid}:{uid} {flywheel}/output {flywheel}/work "
-        f"&& printf '#!/bin/sh\\nexec {GEAR_VENV}/pex \"$@\"\\n' > {GEAR_COMMAND} "
+        f"&& printf '{run}' > {GEAR_COMMAND} "
         f"&& chmod 755 {GEAR_COMMAND}",
-        # Settings that never change, before any layer that does.
         f"ENV FLYWHEEL={flywheel}",
         f"WORKDIR {flywheel}",
         f'ENTRYPOINT ["{GEAR_COMMAND}"]',
@@ -159,23 +176,36 @@ def gear_dockerfile(
         # is not affected by USER: the files below stay root's, read-only to the gear.)
         f"USER {uid}:{uid}",
         f"COPY --from=deps {GEAR_VENV} {GEAR_VENV}",
+    )
+
+
+def gear_dockerfile(
+    name: str, version: str, runtime_image: str, code_path: str, manifest_path: str
+) -> tuple[str, ...]:
+    """The Dockerfile of a gear image, one instruction per item.
+
+    `runtime_image` is the address of the gear's runtime image target; `code_path` and
+    `manifest_path` are where the build context holds the gear's code layer and manifest.
+    """
+    return (
+        f"ARG {RUNTIME_ARG}={runtime_image}",
+        f"FROM ${{{RUNTIME_ARG}}}",
         # What a release changes: the manifest and the version label.
-        f"COPY {manifest_path} {flywheel}/manifest.json",
-        f"ARG {SYSTEM_ARG}",
+        f"COPY {manifest_path} {FLYWHEEL_DIR}/manifest.json",
         f'LABEL {GEAR_LABEL}="{name}" '
         f'org.opencontainers.image.title="{name}" '
-        f'org.opencontainers.image.version="{version}" '
-        f'org.opencontainers.image.base.name="${{{SYSTEM_ARG}}}"',
+        f'org.opencontainers.image.version="{version}"',
         # Last, as what changes most often (any change to the gear's code or to common/): the
-        # only layer such a change rebuilds, and no instruction after it to re-commit.
-        f"COPY --from=srcs {GEAR_VENV} {GEAR_VENV}",
+        # only layer such a change makes.
+        f"COPY {code_path} {GEAR_CODE}",
     )
 
 
 def gear_image(
     name: str, version: str, pex: str, entry_point: str = "run.py", **docker_image_fields: object
 ) -> None:
-    """Defines a gear's manifest, system image, pexes and image (see the module doc).
+    """Defines a gear's manifest, system and runtime images, pex, code and image (see the
+    module doc).
 
     `entry_point` is the `entry_point` of the gear pex `pex` (`run.py` unless it says
     otherwise). Other `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
@@ -183,8 +213,10 @@ def gear_image(
     manifest = "manifest.json"
     directory = build_file_dir()  # type: ignore[name-defined]  # noqa: F821
     system = system_image_name(name)
+    runtime = runtime_image_name(name)
     deps = deps_pex_name(name)
-    srcs = srcs_pex_name(name)
+    code = code_name(name)
+    module = entry_point_module(pex, entry_point)
     file(name="manifest", source=manifest)  # type: ignore[name-defined]  # noqa: F821
     docker_image(  # type: ignore[name-defined]  # noqa: F821
         name=system,
@@ -197,14 +229,26 @@ def gear_image(
         name=deps,
         dependencies=[pex, *NOT_IN_IMAGES],
         include_sources=False,
-        description=f"The third-party dependencies of {name}, for their own image layer.",
+        description=f"The third-party dependencies of {name}, for its runtime image.",
     )
-    pex_binary(  # type: ignore[name-defined]  # noqa: F821
-        name=srcs,
-        entry_point=entry_point_module(pex, entry_point),
+    docker_image(  # type: ignore[name-defined]  # noqa: F821
+        name=runtime,
+        source=None,
+        instructions=runtime_dockerfile(
+            system_image=f"{directory}:{system}",
+            deps_pex_path=pex_context_path(f"{directory}:{deps}"),
+            entry_point=module,
+        ),
+        dependencies=[f":{system}", f":{deps}"],
+        image_tags=[version],
+        skip_push=True,
+        description=f"The runtime image of {name}: its user, command and dependencies.",
+    )
+    gear_code(  # type: ignore[name-defined]  # noqa: F821
+        name=code,
         dependencies=[pex],
-        include_requirements=False,
-        description=f"The code of {name} and common/, for the image's last layer.",
+        entry_point=module,
+        description=f"The code of {name} and common/, compiled, for the image's last layer.",
     )
     docker_image(  # type: ignore[name-defined]  # noqa: F821
         name=name,
@@ -212,12 +256,11 @@ def gear_image(
         instructions=gear_dockerfile(
             name=name,
             version=version,
-            system_image=f"{directory}:{system}",
-            deps_pex_path=pex_context_path(f"{directory}:{deps}"),
-            srcs_pex_path=pex_context_path(f"{directory}:{srcs}"),
+            runtime_image=f"{directory}:{runtime}",
+            code_path=code_context_path(f"{directory}:{code}"),
             manifest_path=f"{directory}/{manifest}",
         ),
-        dependencies=[":manifest", f":{system}", f":{deps}", f":{srcs}"],
+        dependencies=[":manifest", f":{runtime}", f":{code}"],
         image_tags=[version, "latest"],
         **docker_image_fields,
     )

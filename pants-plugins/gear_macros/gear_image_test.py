@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+from gear_code.rules import GearCodeEntryPointField, GearCodeTarget
 from pants.backend.docker.target_types import (
     DockerImageInstructionsField,
     DockerImageRepositoryField,
@@ -13,13 +15,7 @@ from pants.backend.docker.target_types import (
     DockerImageTagsField,
     DockerImageTarget,
 )
-from pants.backend.python.target_types import (
-    EntryPoint,
-    PexBinary,
-    PexEntryPointField,
-    PexIncludeRequirementsField,
-    PexIncludeSourcesField,
-)
+from pants.backend.python.target_types import PexBinary, PexIncludeSourcesField
 from pants.core.target_types import FileSourceField, FileTarget
 from pants.engine.addresses import Address
 from pants.engine.target import Dependencies
@@ -32,13 +28,20 @@ PEX = "my_gear/src/python/my_app:bin"
 PRELUDE = "build-support/gear_image.py"
 
 
+def runtime_dockerfile(entry_point: str = "my_app.run") -> tuple[str, ...]:
+    return gear_image.runtime_dockerfile(
+        system_image="my_gear/src/docker:my-gear-system",
+        deps_pex_path="my_gear.src.docker/my-gear-deps.pex",
+        entry_point=entry_point,
+    )
+
+
 def dockerfile() -> tuple[str, ...]:
     return gear_image.gear_dockerfile(
         name="my-gear",
         version="1.2.0",
-        system_image="my_gear/src/docker:my-gear-system",
-        deps_pex_path="my_gear.src.docker/my-gear-deps.pex",
-        srcs_pex_path="my_gear.src.docker/my-gear-srcs.pex",
+        runtime_image="my_gear/src/docker:my-gear-runtime",
+        code_path="my_gear.src.docker/my-gear-code",
         manifest_path="my_gear/src/docker/manifest.json",
     )
 
@@ -55,6 +58,8 @@ def final_stage(lines: tuple[str, ...]) -> list[str]:
 def test_pex_context_path_is_where_pants_puts_the_pex() -> None:
     assert gear_image.pex_context_path(PEX) == "my_gear.src.python.my_app/bin.pex"
     assert gear_image.pex_context_path("//a/b:gear") == "a.b/gear.pex"
+    # A gear_code directory goes where its default output_path says.
+    assert gear_image.code_context_path("a/b:gear-code") == "a.b/gear-code"
 
 
 @pytest.mark.parametrize("address", ["my_gear/src/python/my_app", ":bin", "a/b:", "a:b:c"])
@@ -63,7 +68,7 @@ def test_pex_that_is_not_an_address_is_refused_with_the_value(address: str) -> N
         gear_image.pex_context_path(address)
 
 
-def test_the_sources_pex_runs_the_gear_pexs_entry_point_as_a_module() -> None:
+def test_the_image_runs_the_gear_pexs_entry_point_as_a_module() -> None:
     assert gear_image.entry_point_module(PEX, "run.py") == "my_app.run"
     assert gear_image.entry_point_module("//g/src/python/a/b:bin", "cli/main.py") == "a.b.cli.main"
     assert gear_image.entry_point_module("elsewhere:bin", "my_app.run:main") == "my_app.run:main"
@@ -78,45 +83,45 @@ def test_an_entry_point_file_outside_a_source_root_is_refused_with_the_way_out(
     assert repr(address) in str(error.value)
 
 
-def test_every_stage_starts_from_the_gears_system_image_named_by_its_address() -> None:
-    lines = dockerfile()
+def test_the_runtime_image_is_built_from_the_system_image_named_by_its_address() -> None:
+    lines = runtime_dockerfile()
     assert lines[0] == "ARG GEAR_SYSTEM=my_gear/src/docker:my-gear-system"
     assert [stage[0] for stage in stages(lines)] == [
         "FROM ${GEAR_SYSTEM} AS deps",
-        "FROM ${GEAR_SYSTEM} AS srcs",
         "FROM ${GEAR_SYSTEM}",
     ]
 
 
-def test_dependencies_and_code_become_compiled_venvs_in_build_stages_only() -> None:
-    deps, srcs, final = stages(dockerfile())
+def test_the_gear_image_is_built_from_its_runtime_image_named_by_its_address() -> None:
+    lines = dockerfile()
+    assert lines[0] == "ARG GEAR_RUNTIME=my_gear/src/docker:my-gear-runtime"
+    assert [stage[0] for stage in stages(lines)] == ["FROM ${GEAR_RUNTIME}"]
+
+
+def test_dependencies_become_a_compiled_venv_in_a_build_stage_only() -> None:
+    deps, final = stages(runtime_dockerfile())
     assert "COPY my_gear.src.docker/my-gear-deps.pex /tmp/deps.pex" in deps
-    assert any(" venv --scope=deps --compile /opt/gear" in line for line in deps)
-    assert "COPY my_gear.src.docker/my-gear-srcs.pex /tmp/srcs.pex" in srcs
-    assert any(" venv --scope=srcs --compile /opt/gear" in line for line in srcs)
+    (unpack,) = (line for line in deps if line.startswith("RUN "))
+    assert " venv --scope=deps --compile /opt/gear " in unpack
+    # The venv finds the code layer, which the gear image adds.
+    assert '"gear-code.pth").write_text("/opt/gear/code\\n")' in unpack
     assert not any(".pex" in line for line in final)
+    assert final[-1] == "COPY --from=deps /opt/gear /opt/gear"
 
 
-def test_layers_go_from_least_to_most_often_changed() -> None:
-    final = final_stage(dockerfile())
-    order = [
-        next(i for i, line in enumerate(final) if line.startswith(prefix))
-        for prefix in (
-            "RUN ",
-            "ENTRYPOINT ",
-            "COPY --from=deps /opt/gear /opt/gear",
-            "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
-            "LABEL ",
-            "COPY --from=srcs /opt/gear /opt/gear",
-        )
-    ]
-    assert order == sorted(order)
-    # A change to the code re-commits one layer, with no instruction after it.
-    assert final[-1] == "COPY --from=srcs /opt/gear /opt/gear"
+def test_the_gear_image_adds_the_manifest_label_and_last_the_code_layer() -> None:
+    lines = dockerfile()
+    assert lines[2:] == (
+        "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
+        'LABEL io.flywheel.gear.name="my-gear" org.opencontainers.image.title="my-gear" '
+        'org.opencontainers.image.version="1.2.0"',
+        # A change to the code makes this one layer, with no instruction after it; no RUN.
+        "COPY my_gear.src.docker/my-gear-code /opt/gear/code",
+    )
 
 
 def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() -> None:
-    final = final_stage(dockerfile())
+    final = final_stage(runtime_dockerfile())
     users = [line.split()[1] for line in final if line.startswith("USER ")]
     # root only to create the user, whatever USER the gear's Dockerfile ended with.
     assert users == ["root", f"{gear_image.GEAR_UID}:{gear_image.GEAR_UID}"]
@@ -125,30 +130,55 @@ def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() ->
     assert "chown 1000:1000 /flywheel/v0/output /flywheel/v0/work" in setup
     assert "getent passwd 1000 >/dev/null || useradd" in setup
     assert final.index(setup) < final.index(f"USER {users[1]}")
+    assert not any(line.startswith("USER ") for line in dockerfile())
 
 
-def test_the_manifest_command_is_the_entrypoint_of_the_final_stage() -> None:
-    parsed = parse_dockerfile("Dockerfile", "\n".join(dockerfile()))
+@pytest.mark.parametrize("entry_point", ["my_app.run", "my_app.cli:main"])
+def test_bin_run_is_written_as_run_script_says(entry_point: str, tmp_path: Path) -> None:
+    (setup,) = (line for line in final_stage(runtime_dockerfile(entry_point)) if "printf" in line)
+    printf = setup[setup.index("printf ") : setup.index(f" > {gear_image.GEAR_COMMAND}")]
+    written = tmp_path / "run"
+    subprocess.run(["sh", "-c", f"{printf} > {written}"], check=True)
+    assert written.read_text() == gear_image.run_script(entry_point)
+
+
+def test_bin_run_runs_the_entry_point_isolated_with_its_arguments() -> None:
+    assert gear_image.run_script("my_app.run") == (
+        '#!/bin/sh\nexec /opt/gear/bin/python3 -I -m my_app.run "$@"\n'
+    )
+    assert gear_image.run_script("my_app.cli:main") == (
+        "#!/bin/sh\nexec /opt/gear/bin/python3 -I -c "
+        "'import sys; from my_app.cli import main; sys.exit(main())' \"$@\"\n"
+    )
+
+
+def test_the_manifest_command_is_the_entrypoint_the_gear_image_inherits() -> None:
+    runtime = parse_dockerfile("Dockerfile.runtime", "\n".join(runtime_dockerfile()))
+    parsed = parse_dockerfile(
+        "Dockerfile", "\n".join(dockerfile()), {"my_gear/src/docker:my-gear-runtime": runtime}
+    )
     assert parsed.entrypoint == (gear_image.GEAR_COMMAND,)
     assert parsed.pex_destinations == ()
+    assert dict(parsed.env) == {"FLYWHEEL": "/flywheel/v0"}
 
 
 def test_labels_mark_a_gear_image_and_name_its_version_and_system_image() -> None:
-    (label,) = (line for line in final_stage(dockerfile()) if line.startswith("LABEL "))
+    (label,) = (line for line in dockerfile() if line.startswith("LABEL "))
     assert f'{gear_image.GEAR_LABEL}="my-gear"' in label
     assert 'org.opencontainers.image.version="1.2.0"' in label
-    assert 'org.opencontainers.image.base.name="${GEAR_SYSTEM}"' in label
+    # Set on the runtime image, which every gear image is built from.
+    assert 'LABEL org.opencontainers.image.base.name="${GEAR_SYSTEM}"' in runtime_dockerfile()
 
 
 @pytest.fixture
 def rule_runner() -> RuleRunner:
-    runner = RuleRunner(target_types=[DockerImageTarget, FileTarget, PexBinary])
+    runner = RuleRunner(target_types=[DockerImageTarget, FileTarget, PexBinary, GearCodeTarget])
     runner.write_files({PRELUDE: Path(gear_image.__file__).read_text()})
     runner.set_options([f"--build-file-prelude-globs=['{PRELUDE}']"])
     return runner
 
 
-def test_gear_image_in_a_build_file_defines_manifest_system_image_pexes_and_image(
+def test_gear_image_in_a_build_file_defines_manifest_images_pex_and_code(
     rule_runner: RuleRunner,
 ) -> None:
     rule_runner.write_files(
@@ -167,20 +197,19 @@ def test_gear_image_in_a_build_file_defines_manifest_system_image_pexes_and_imag
     deps = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-deps"))
     assert deps[PexIncludeSourcesField].value is False
     assert deps[Dependencies].value == (PEX, *gear_image.NOT_IN_IMAGES)
-    srcs = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-srcs"))
-    assert srcs[PexIncludeRequirementsField].value is False
-    assert srcs[PexEntryPointField].value == EntryPoint("my_app.run")
-    assert srcs[Dependencies].value == (PEX,)
+    runtime = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-runtime"))
+    assert runtime[DockerImageInstructionsField].value == runtime_dockerfile()
+    assert runtime[Dependencies].value == (":my-gear-system", ":my-gear-deps")
+    assert runtime[DockerImageTagsField].value == ("1.2.0",)
+    assert runtime[DockerImageSkipPushField].value is True
+    code = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear-code"))
+    assert code[GearCodeEntryPointField].value == "my_app.run"
+    assert code[Dependencies].value == (PEX,)
     image = rule_runner.get_target(Address("my_gear/src/docker", target_name="my-gear"))
     assert image[DockerImageTagsField].value == ("1.2.0", "latest")
     assert image[DockerImageSourceField].value is None
     # Not the gear pex itself: unpacking it would unpack every dependency again.
-    assert image[Dependencies].value == (
-        ":manifest",
-        ":my-gear-system",
-        ":my-gear-deps",
-        ":my-gear-srcs",
-    )
+    assert image[Dependencies].value == (":manifest", ":my-gear-runtime", ":my-gear-code")
     assert image[DockerImageInstructionsField].value == dockerfile()
 
 

@@ -7,8 +7,9 @@ inside `pants lint` (as a process in a sandbox) and from other tools:
 
 where REQUEST.json is {"manifest": path, "dockerfile": path or null, "target": {...}} with the
 fields of `ImageTarget`, and optionally "upstream": [{"dockerfile": path, "names": [...]}], the
-Dockerfiles of images it is built FROM (by the names FROM may give them: target address,
-image). It prints one line per problem and exits 1 if there is any.
+Dockerfiles of images it is built FROM, directly or not, each after those it is built FROM (by
+the names FROM may give them: target address, image). It prints one line per problem and exits
+1 if there is any.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class DockerfileCommands:
     entrypoint: tuple[str, ...] = ()
     # What the image's ENV instructions set (its own and its upstream image's), in order.
     env: tuple[tuple[str, str], ...] = ()
+    workdir: str = "/"
 
 
 @dataclass
@@ -178,14 +180,17 @@ def _from_stage(
     arguments: str,
     variables: dict[str, str],
     stages: dict[str, _Stage],
-    upstream_env: dict[str, dict[str, str]],
+    upstream: dict[str, DockerfileCommands],
 ) -> _Stage:
     """A new build stage; one built `FROM` an earlier stage starts with what that one set, and
-    one built from an upstream image whose Dockerfile is known starts with its ENV."""
+    one built from an upstream image whose Dockerfile is known starts with what its image has."""
     words = _split(arguments)
     words = [word for word in words if not word.startswith("--")]
     base = _expand(words[0], variables) if words else ""
-    new = _Stage(env=dict(upstream_env.get(base, {})))
+    new = _Stage()
+    if base in upstream:
+        image = upstream[base]
+        new = _Stage(list(image.pex_destinations), image.entrypoint, image.workdir, dict(image.env))
     if base.lower() in stages:
         parent = stages[base.lower()]
         new = _Stage(list(parent.destinations), parent.entrypoint, parent.workdir, dict(parent.env))
@@ -195,20 +200,20 @@ def _from_stage(
 
 
 def parse_dockerfile(
-    path: str, text: str, upstream_env: dict[str, dict[str, str]] | None = None
+    path: str, text: str, upstream: dict[str, DockerfileCommands] | None = None
 ) -> DockerfileCommands:
     """Where the final stage copies the pex to, its ENTRYPOINT and ENV (ARG defaults expanded).
 
     Only the last stage becomes the image, so pexes copied in earlier build stages (for
     example to build a virtual environment from) are not where the gear starts.
-    `upstream_env` is the ENV of images this one is built FROM, by the name FROM gives.
+    `upstream` is what the images this one is built FROM have, by the name FROM gives.
     """
     variables: dict[str, str] = {}
     stages: dict[str, _Stage] = {}
     stage = _Stage()
     for keyword, arguments in _instructions(text):
         if keyword == "FROM":
-            stage = _from_stage(arguments, variables, stages, upstream_env or {})
+            stage = _from_stage(arguments, variables, stages, upstream or {})
         elif keyword in ("ENV", "ARG"):
             assignments = [a.partition("=") for a in _split(arguments)]
             if keyword == "ENV" and "=" not in arguments and " " in arguments:
@@ -239,7 +244,7 @@ def parse_dockerfile(
             if words:
                 stage.entrypoint = (_join(stage.workdir, words[0]), *words[1:])
     return DockerfileCommands(
-        path, tuple(stage.destinations), stage.entrypoint, tuple(stage.env.items())
+        path, tuple(stage.destinations), stage.entrypoint, tuple(stage.env.items()), stage.workdir
     )
 
 
@@ -573,21 +578,21 @@ def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     target = ImageTarget(**target_fields)
     problems = []
     dockerfile = None
-    upstream_env: dict[str, dict[str, str]] = {}
-    for upstream in request.get("upstream", []):
-        upstream_text, problem = read_text(upstream["dockerfile"])
+    upstream: dict[str, DockerfileCommands] = {}
+    for image in request.get("upstream", []):
+        upstream_text, problem = read_text(image["dockerfile"])
         if problem:
-            problems.append(f"{upstream['dockerfile']}: {problem}")
+            problems.append(f"{image['dockerfile']}: {problem}")
             continue
-        parsed = parse_dockerfile(upstream["dockerfile"], upstream_text)
-        for name in upstream["names"]:
-            upstream_env[name] = dict(parsed.env)
+        parsed = parse_dockerfile(image["dockerfile"], upstream_text, upstream)
+        for name in image["names"]:
+            upstream[name] = parsed
     if request.get("dockerfile"):
         dockerfile_text, problem = read_text(request["dockerfile"])
         if problem:
             problems.append(f"{request['dockerfile']}: {problem}")
         else:
-            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text, upstream_env)
+            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text, upstream)
     text, problem = read_text(request["manifest"])
     if problem:
         problems.append(f"{request['manifest']}: {problem}")

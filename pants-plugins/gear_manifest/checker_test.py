@@ -200,7 +200,9 @@ ENTRYPOINT ["/bin/run"]
 
 def test_shell_form_entrypoint_relative_to_workdir() -> None:
     dockerfile = parse_dockerfile("D", "FROM x\nWORKDIR /flywheel/v0\nENTRYPOINT ./run.py --x\n")
-    assert dockerfile == DockerfileCommands("D", (), ("/flywheel/v0/run.py", "--x"))
+    assert dockerfile == DockerfileCommands(
+        "D", (), ("/flywheel/v0/run.py", "--x"), workdir="/flywheel/v0"
+    )
 
 
 def test_only_the_final_stage_counts() -> None:
@@ -226,7 +228,7 @@ def test_a_stage_built_from_an_earlier_stage_keeps_what_it_set() -> None:
         "D",
         "FROM python AS base\nWORKDIR /app\nCOPY a/bin.pex run\nFROM base\nWORKDIR sub\n",
     )
-    assert dockerfile == DockerfileCommands("D", ("/app/run",), ())
+    assert dockerfile == DockerfileCommands("D", ("/app/run",), (), workdir="/app/sub")
 
 
 def test_unusual_dockerfiles_do_not_break_the_parser() -> None:
@@ -338,7 +340,7 @@ def test_the_image_env_with_its_upstream_image_is_tracked_and_expanded() -> None
         "Dockerfile.gear",
         "ARG SYS=g:sys\nFROM ${SYS} AS build\nENV ONLY_IN_BUILD=1\n"
         "FROM ${SYS}\nENV FLYWHEEL /flywheel/v0\n",
-        {"g:sys": dict(upstream.env)},
+        {"g:sys": upstream},
     )
     assert dict(gear.env) == {
         "TOOL_HOME": "/opt/tool",

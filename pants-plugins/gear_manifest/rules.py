@@ -109,6 +109,22 @@ async def _interpolation_context(target: Target) -> InterpolationContext:
     return InterpolationContext.from_dict({"build_args": DockerBuildArgsInterpolationValue(values)})
 
 
+async def _upstream_images(dependencies: Targets) -> list[Target]:
+    """The docker_image targets among `dependencies` and theirs, each after its own."""
+    levels: list[list[Target]] = []
+    seen: set[Target] = set()
+    level = [t for t in dependencies if t.has_field(DockerImageSourceField)]
+    while level:
+        levels.append(level)
+        seen.update(level)
+        addresses = await MultiGet(
+            Get(Addresses, DependenciesRequest(t[Dependencies])) for t in level
+        )
+        targets = await Get(Targets, Addresses(sorted({a for found in addresses for a in found})))
+        level = [t for t in targets if t.has_field(DockerImageSourceField) and t not in seen]
+    return [target for level in reversed(levels) for target in level]
+
+
 def image_target(
     target: Target, docker: DockerOptions, context: InterpolationContext
 ) -> checker.ImageTarget:
@@ -183,8 +199,9 @@ async def check_gear_manifest(
             ),
         ),
     )
-    # Images this one is built FROM (e.g. a gear's system image): their ENV is the image's too.
-    upstream_targets = [t for t in dependency_targets if t.has_field(DockerImageSourceField)]
+    # Images this one is built FROM (a gear's runtime and system images): their ENV and
+    # ENTRYPOINT are the image's too.
+    upstream_targets = await _upstream_images(dependency_targets)
     upstream_sources = await MultiGet(
         Get(
             HydratedSources,

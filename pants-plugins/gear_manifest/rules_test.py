@@ -355,3 +355,35 @@ def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from
         f"{PATH}: environment has no FLYWHEEL, but the image sets FLYWHEEL=/flywheel/v0",
         f'{PATH}: environment.PATH is "/usr/bin" but the image sets PATH=/opt/tool/bin:$PATH',
     )
+
+
+def test_what_the_image_has_from_images_two_levels_up_is_checked(rule_runner: RuleRunner) -> None:
+    # As gear_image() builds a gear: system (the gear's Dockerfile) -> runtime -> gear.
+    build = (
+        "file(name='manifest', source='manifest.json')\n"
+        "docker_image(name='my-gear-system', source='Dockerfile')\n"
+        "docker_image(name='my-gear-runtime', source=None, dependencies=[':my-gear-system'], "
+        "instructions=['ARG SYS=gear/src/docker:my-gear-system', 'FROM ${SYS}', "
+        "'ENV FLYWHEEL=/flywheel/v0', 'ENTRYPOINT [\"/bin/run\"]'])\n"
+        "docker_image(name='my-gear', source=None, image_tags=['0.1.0', 'latest'], "
+        "dependencies=[':manifest', ':my-gear-runtime'], instructions=["
+        "'ARG RUNTIME=gear/src/docker:my-gear-runtime', 'FROM ${RUNTIME}', "
+        "'COPY gear/src/docker/manifest.json /flywheel/v0/manifest.json'])\n"
+    )
+    system = "FROM python:3.11-slim\nENV PATH=/opt/tool/bin:$PATH\n"
+    environment = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/local/bin:/usr/bin"}
+    result = lint(
+        rule_runner, with_changes(environment=environment), build=build, dockerfile=system
+    )
+    assert result.exit_code == 0, result.stdout
+    result = lint(
+        rule_runner,
+        with_changes(environment={"FLYWHEEL": "/flywheel/v0"}, command="/flywheel/v0/run.py"),
+        build=build,
+        dockerfile=system,
+    )
+    assert_fails_with(
+        result,
+        f"{PATH}: environment has no PATH, but the image sets PATH=/opt/tool/bin:$PATH",
+        f'{PATH}: command is "/flywheel/v0/run.py" but the ENTRYPOINT of ',
+    )

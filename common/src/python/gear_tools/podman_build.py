@@ -8,8 +8,10 @@ Run by the `docker` shim that bin/container-engine writes when podman stands in 
 
 Pants 2.17 runs `docker build` for every image on every `package` (the process is never
 cached), and even a build whose every step is cached costs podman about 2.5 s for a gear
-image. So the inputs of each build are hashed: the build's arguments, the build context's
-files (paths, modes and contents), the IDs of the images Pants built first
+image. So the inputs of each build are hashed: the build's arguments, the Dockerfile, the
+files of the build context that its COPY and ADD instructions name (paths, modes and
+contents; every file of the context when it cannot tell which: a wildcard, a variable, a
+heredoc or a RUN --mount), the IDs of the images Pants built first
 (`__UPSTREAM_IMAGE_IDS`) and of every local image a build argument or a literal `FROM` names.
 When an image was built from the same inputs and still exists, it is tagged again and its ID
 reported, as a build would. Otherwise podman builds, and the build's image IDs (every step's
@@ -87,10 +89,73 @@ def parse_build_arguments(arguments: Sequence[str]) -> BuildRequest:
     return BuildRequest(tuple(tags), dockerfile, tuple(build_args), context, tuple(arguments))
 
 
-def context_digest(context: Path) -> str:
-    """A hash of every file under `context`: relative path, executable bit and content."""
+def _instruction_lines(dockerfile_text: str) -> Iterable[str]:
+    """The Dockerfile's instructions, one string each (continuation lines joined)."""
+    current = ""
+    for line in dockerfile_text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        yield current + stripped
+        current = ""
+    if current:
+        yield current
+
+
+def used_context_paths(dockerfile_text: str) -> tuple[str, ...] | None:
+    """The context paths COPY and ADD read (files or directories), or None when the
+    Dockerfile may read others: a wildcard or variable in a source, a heredoc, RUN --mount."""
+    paths: list[str] = []
+    for instruction in _instruction_lines(dockerfile_text):
+        keyword, _, arguments = instruction.partition(" ")
+        keyword = keyword.upper()
+        if "<<" in arguments or (keyword == "RUN" and "--mount" in arguments):
+            return None
+        if keyword not in ("COPY", "ADD"):
+            continue
+        arguments = arguments.strip()
+        options = []
+        while arguments.startswith("--"):
+            option, _, arguments = arguments.partition(" ")
+            options.append(option)
+            arguments = arguments.strip()
+        if any(option.startswith("--from") for option in options):
+            continue  # from a build stage or an image, not from the context
+        try:
+            words = json.loads(arguments) if arguments.startswith("[") else arguments.split()
+        except json.JSONDecodeError:
+            return None
+        for source in words[:-1]:
+            if "://" in source:
+                continue  # ADD from a URL
+            if any(character in source for character in "*?[$\\"):
+                return None
+            paths.append(source)
+    return tuple(paths)
+
+
+def _context_files(context: Path, used: Iterable[str] | None) -> list[Path]:
+    """The files (and links) under `context`, or under the `used` paths only."""
+    roots = [context] if used is None else [context / path.lstrip("/") for path in used]
+    found: set[Path] = set()
+    for root in roots:
+        if root.is_file() or root.is_symlink():
+            found.add(root)
+        elif root.is_dir():
+            found.update(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    return sorted(found)
+
+
+def context_digest(context: Path, used: Iterable[str] | None = None) -> str:
+    """A hash of the files under `context` (or under its `used` paths only): relative path,
+    executable bit and content; a used path that is missing counts as such."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file() or p.is_symlink()):
+    for missing in sorted({p for p in used or () if not (context / p.lstrip("/")).exists()}):
+        digest.update(f"M {missing}\n".encode())
+    for path in _context_files(context, used):
         relative = path.relative_to(context).as_posix()
         if path.is_symlink():
             digest.update(f"L {relative} {os.readlink(path)}\n".encode())
@@ -115,10 +180,13 @@ def named_images(request: BuildRequest, dockerfile_text: str) -> list[str]:
     return [name for name in names if name]
 
 
-def build_key(request: BuildRequest, context_hash: str, upstream_ids: str) -> str:
+def build_key(
+    request: BuildRequest, dockerfile_text: str, context_hash: str, upstream_ids: str
+) -> str:
     """The key of a build's inputs, but for the IDs of the images it names (kept in the record)."""
     document = {
         "arguments": list(request.arguments),
+        "dockerfile": dockerfile_text,
         "context": context_hash,
         "upstream": upstream_ids,
     }
@@ -243,7 +311,13 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
         dockerfile = context / dockerfile
     dockerfile_text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
     names = named_images(request, dockerfile_text)
-    key = build_key(request, context_digest(context), env.get("__UPSTREAM_IMAGE_IDS", ""))
+    used = used_context_paths(dockerfile_text) if dockerfile_text else None
+    key = build_key(
+        request,
+        dockerfile_text,
+        context_digest(context, used),
+        env.get("__UPSTREAM_IMAGE_IDS", ""),
+    )
     record_path = state / "keys" / key
     earlier = json.loads(record_path.read_text()) if record_path.is_file() else {}
     built = earlier.get("built", "")

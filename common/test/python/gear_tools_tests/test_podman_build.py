@@ -11,6 +11,7 @@ from gear_tools.podman_build import (
     parse_build_arguments,
     stale_images,
     step_images,
+    used_context_paths,
 )
 
 # The arguments Pants 2.17 passes to `docker build` for a gear image.
@@ -68,14 +69,67 @@ def test_the_context_digest_follows_paths_contents_and_modes(tmp_path: Path) -> 
     assert context_digest(tmp_path) not in (first, second)
 
 
-def test_the_key_changes_with_arguments_and_upstream_images() -> None:
+def test_the_key_changes_with_arguments_dockerfile_and_upstream_images() -> None:
     request = parse_build_arguments(PANTS_ARGUMENTS)
-    key = build_key(request, "ctx", "sha256:1")
-    assert build_key(request, "ctx", "sha256:1") == key
-    assert build_key(request, "ctx", "sha256:2") != key
-    assert build_key(request, "ctx2", "sha256:1") != key
+    key = build_key(request, "FROM a", "ctx", "sha256:1")
+    assert build_key(request, "FROM a", "ctx", "sha256:1") == key
+    assert build_key(request, "FROM a", "ctx", "sha256:2") != key
+    assert build_key(request, "FROM a", "ctx2", "sha256:1") != key
+    assert build_key(request, "FROM b", "ctx", "sha256:1") != key
     other = parse_build_arguments([*PANTS_ARGUMENTS[:-1], "--build-arg", "X=1", "."])
-    assert build_key(other, "ctx", "sha256:1") != key
+    assert build_key(other, "FROM a", "ctx", "sha256:1") != key
+
+
+# A gear image's Dockerfile: its context also holds the pexes and images Pants built first.
+GEAR_DOCKERFILE = """\
+ARG GEAR_RUNTIME=g/src/docker:g-runtime
+FROM ${GEAR_RUNTIME}
+# the manifest
+COPY --chown=0:0 g/src/docker/manifest.json \\
+  /flywheel/v0/manifest.json
+COPY --from=deps /opt/gear /opt/gear
+ADD https://example.org/x.tar /tmp/x.tar
+COPY ["g.src.docker/g-code", "/opt/gear/code"]
+"""
+
+
+def test_the_context_paths_a_build_reads_are_those_copy_and_add_name() -> None:
+    assert used_context_paths(GEAR_DOCKERFILE) == (
+        "g/src/docker/manifest.json",
+        "g.src.docker/g-code",
+    )
+    assert used_context_paths("FROM a\nRUN true\n") == ()
+
+
+def test_any_context_path_a_build_may_read_unseen_means_the_whole_context() -> None:
+    for dockerfile in (
+        "FROM a\nCOPY *.json /x/\n",
+        "FROM a\nARG P\nCOPY ${P} /x\n",
+        "FROM a\nCOPY <<EOF /x\nhello\nEOF\n",
+        "FROM a\nRUN --mount=type=bind,target=/src make\n",
+        'FROM a\nCOPY ["unterminated /x\n',
+    ):
+        assert used_context_paths(dockerfile) is None, dockerfile
+
+
+def test_a_change_to_a_file_the_build_does_not_copy_keeps_the_digest(tmp_path: Path) -> None:
+    used = used_context_paths(GEAR_DOCKERFILE)
+    (tmp_path / "g/src/docker").mkdir(parents=True)
+    (tmp_path / "g/src/docker/manifest.json").write_text("{}")
+    (tmp_path / "g.src.docker/g-code/my_app").mkdir(parents=True)
+    module = tmp_path / "g.src.docker/g-code/my_app/run.py"
+    module.write_text("x = 1\n")
+    unused = tmp_path / "g.src.docker/g-deps.pex"
+    unused.write_bytes(b"zip")
+    first = context_digest(tmp_path, used)
+    unused.write_bytes(b"zip2")
+    assert context_digest(tmp_path, used) == first
+    assert context_digest(tmp_path) != context_digest(tmp_path, used)
+    module.write_text("x = 2\n")
+    second = context_digest(tmp_path, used)
+    assert second != first
+    (tmp_path / "g/src/docker/manifest.json").unlink()
+    assert context_digest(tmp_path, used) not in (first, second)
 
 
 def test_step_images_from_podman_output() -> None:
