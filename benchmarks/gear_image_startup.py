@@ -34,6 +34,7 @@ from gear_tools.container_engine import (
     Engine,
     GearRun,
     build_image,
+    built_image,
     detect_engine,
     gear_command,
     inspect_image,
@@ -44,7 +45,8 @@ from gear_tools.run_gear import pex_path
 from gear_tools.smoke_images import built_gear_images, execute_case
 from gear_tools.table import format_table
 
-BASE_LABEL = "org.opencontainers.image.base.name"
+# The docker_image target of a gear's system image (gear_image() in pants-plugins/gear_macros).
+SYSTEM_IMAGE_SUFFIX = "-system"
 NAIVE_DOCKERFILE = """\
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
@@ -101,11 +103,17 @@ def user_of(engine: Engine, image: str) -> str:
     return run_in_image(engine, image, ["id", "-u"]).log.strip()
 
 
-def build_naive(engine: Engine, gear_dir: Path, image: str, tag: str, dist: Path) -> None:
+def system_image(dist: Path, gear_dir: Path, gear_name: str) -> str:
+    """The gear's system image, as `pants package` recorded it under `dist`."""
+    info = dist / f"{gear_dir}.src.docker" / f"{gear_name}{SYSTEM_IMAGE_SUFFIX}.docker-info.json"
+    if not info.is_file():
+        raise SystemExit(f"{info} is missing: run ./pants package :: first")
+    return built_image(info)
+
+
+def build_naive(engine: Engine, gear_dir: Path, gear_name: str, tag: str, dist: Path) -> None:
     """The gear's pex (under `dist`) copied to /bin/run in the gear's system image."""
-    base = (inspect_image(engine, image)["Config"].get("Labels") or {}).get(BASE_LABEL)
-    if not base:
-        raise SystemExit(f"{image} has no {BASE_LABEL} label: rebuild it with ./pants package")
+    base = system_image(dist, gear_dir, gear_name)
     pex = pex_path(Path(), str(gear_dir), dist)
     if not pex.is_file():
         raise SystemExit(f"{pex} is missing: run ./pants package :: first")
@@ -122,7 +130,7 @@ def measure_gear(engine: Engine, gear_dir: Path, image: str, runs: int, dist: Pa
     cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
     naive = f"localhost/benchmark-naive/{manifest['name']}:{manifest['version']}"
     print(f"{image}: building the naive variant and timing {runs} runs of each ...", flush=True)
-    build_naive(engine, gear_dir, image, naive, dist)
+    build_naive(engine, gear_dir, manifest["name"], naive, dist)
     try:
         python_runs = repeat(runs, lambda: run_in_image(engine, image, ["python3", "-c", "pass"]))
         rows = []

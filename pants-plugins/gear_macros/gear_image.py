@@ -155,10 +155,10 @@ def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) 
         f"RUN PEX_TOOLS=1 python3 /tmp/deps.pex venv --scope=deps --compile {GEAR_VENV} "
         f"&& {code_path}",
         "",
+        # No instruction uses the build arguments that name upstream images: `publish` passes
+        # them with the registry's name, which would change the image (and its ID) from the
+        # one `package` built, so no label names the system image.
         f"FROM ${{{SYSTEM_ARG}}}",
-        # Every gear image built on this one names the gear's system image.
-        f"ARG {SYSTEM_ARG}",
-        f'LABEL org.opencontainers.image.base.name="${{{SYSTEM_ARG}}}"',
         "USER root",
         # One small layer: the user (kept if the base image already has uid/gid 1000), the
         # gear directories it may write, and the command.

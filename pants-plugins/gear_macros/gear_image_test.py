@@ -162,12 +162,18 @@ def test_the_manifest_command_is_the_entrypoint_the_gear_image_inherits() -> Non
     assert dict(parsed.env) == {"FLYWHEEL": "/flywheel/v0"}
 
 
-def test_labels_mark_a_gear_image_and_name_its_version_and_system_image() -> None:
+def test_labels_mark_a_gear_image_and_name_its_version() -> None:
     (label,) = (line for line in dockerfile() if line.startswith("LABEL "))
     assert f'{gear_image.GEAR_LABEL}="my-gear"' in label
     assert 'org.opencontainers.image.version="1.2.0"' in label
-    # Set on the runtime image, which every gear image is built from.
-    assert 'LABEL org.opencontainers.image.base.name="${GEAR_SYSTEM}"' in runtime_dockerfile()
+
+
+def test_upstream_image_names_reach_no_instruction_but_from() -> None:
+    # `publish` passes them with the registry's name: the image must be the one `package` built.
+    for lines in (runtime_dockerfile(), dockerfile()):
+        uses = [line for line in lines if "${GEAR_" in line and not line.startswith("FROM ")]
+        assert uses == []
+        assert [line for line in lines if line.startswith("ARG ")] == [lines[0]]
 
 
 @pytest.fixture
