@@ -327,6 +327,11 @@ def test_spec_problems_in_the_linters_words_each_once(rule_runner: RuleRunner) -
     assert result.stdout.count("config.bad_type") == 1, result.stdout
 
 
+# A system image that puts a tool on PATH, and a manifest environment that agrees with it.
+TOOL_SYSTEM = "FROM python:3.11-slim\nENV PATH=/opt/tool/bin:$PATH\n"
+TOOL_ENVIRONMENT = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/local/bin:/usr/bin"}
+
+
 def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from(
     rule_runner: RuleRunner,
 ) -> None:
@@ -338,17 +343,15 @@ def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from
         "'ARG SYS=gear/src/docker:my-gear-system', 'FROM ${SYS}', 'ENV FLYWHEEL=/flywheel/v0', "
         "'COPY gear.src.python.app/bin.pex /bin/run', 'ENTRYPOINT [\"/bin/run\"]'])\n"
     )
-    system = "FROM python:3.11-slim\nENV PATH=/opt/tool/bin:$PATH\n"
-    environment = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/local/bin:/usr/bin"}
     result = lint(
-        rule_runner, with_changes(environment=environment), build=build, dockerfile=system
+        rule_runner, with_changes(environment=TOOL_ENVIRONMENT), build=build, dockerfile=TOOL_SYSTEM
     )
     assert result.exit_code == 0, result.stdout
     result = lint(
         rule_runner,
         with_changes(environment={"PATH": "/usr/bin"}),
         build=build,
-        dockerfile=system,
+        dockerfile=TOOL_SYSTEM,
     )
     assert_fails_with(
         result,
@@ -370,17 +373,15 @@ def test_what_the_image_has_from_images_two_levels_up_is_checked(rule_runner: Ru
         "'ARG RUNTIME=gear/src/docker:my-gear-runtime', 'FROM ${RUNTIME}', "
         "'COPY gear/src/docker/manifest.json /flywheel/v0/manifest.json'])\n"
     )
-    system = "FROM python:3.11-slim\nENV PATH=/opt/tool/bin:$PATH\n"
-    environment = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/local/bin:/usr/bin"}
     result = lint(
-        rule_runner, with_changes(environment=environment), build=build, dockerfile=system
+        rule_runner, with_changes(environment=TOOL_ENVIRONMENT), build=build, dockerfile=TOOL_SYSTEM
     )
     assert result.exit_code == 0, result.stdout
     result = lint(
         rule_runner,
         with_changes(environment={"FLYWHEEL": "/flywheel/v0"}, command="/flywheel/v0/run.py"),
         build=build,
-        dockerfile=system,
+        dockerfile=TOOL_SYSTEM,
     )
     assert_fails_with(
         result,

@@ -89,34 +89,37 @@ def parse_build_arguments(arguments: Sequence[str]) -> BuildRequest:
     return BuildRequest(tuple(tags), dockerfile, tuple(build_args), context, tuple(arguments))
 
 
-def _instruction_lines(dockerfile_text: str) -> Iterable[str]:
-    """The Dockerfile's instructions, one string each (continuation lines joined)."""
-    current = ""
-    for line in dockerfile_text.splitlines():
+def _instructions(dockerfile_text: str) -> Iterable[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped.
+
+    The manifest linter's checker.py reads Dockerfiles the same way; each is a standalone
+    file (this one runs outside Pants, that one alone in the linter's sandbox), so neither
+    imports the other.
+    """
+    logical = ""
+    # The empty last line ends a continuation the file ends in (the instruction ends there).
+    for line in [*dockerfile_text.splitlines(), ""]:
         stripped = line.strip()
-        if not current and (not stripped or stripped.startswith("#")):
+        if not logical and (not stripped or stripped.startswith("#")):
             continue
         if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
+            logical += stripped[:-1] + " "
             continue
-        yield current + stripped
-        current = ""
-    if current:
-        yield current
+        logical += stripped
+        keyword, _, arguments = logical.partition(" ")
+        yield keyword.upper(), arguments.strip()
+        logical = ""
 
 
 def used_context_paths(dockerfile_text: str) -> tuple[str, ...] | None:
     """The context paths COPY and ADD read (files or directories), or None when the
     Dockerfile may read others: a wildcard or variable in a source, a heredoc, RUN --mount."""
     paths: list[str] = []
-    for instruction in _instruction_lines(dockerfile_text):
-        keyword, _, arguments = instruction.partition(" ")
-        keyword = keyword.upper()
+    for keyword, arguments in _instructions(dockerfile_text):
         if "<<" in arguments or (keyword == "RUN" and "--mount" in arguments):
             return None
         if keyword not in ("COPY", "ADD"):
             continue
-        arguments = arguments.strip()
         options = []
         while arguments.startswith("--"):
             option, _, arguments = arguments.partition(" ")
