@@ -235,9 +235,11 @@ def run_in_image(
     ).stdout.strip()
     try:
         if gear_dir is not None:
-            # `docker cp -a` keeps the tar's owners; a plain copy would make output/ root's.
+            # A tar streamed to `docker cp` keeps its owners. (`-a` would give every file the
+            # container's user instead, which Docker 20.10 looks up by name and cannot find
+            # for a numeric USER: "getent unable to find entry "1000:1000"".)
             archive = _owned_tar(gear_dir, *_numeric_owner(user))
-            copy = ["docker", "cp", "-a", "-", f"{container}:{FLYWHEEL_DIR}"]
+            copy = ["docker", "cp", "-", f"{container}:{FLYWHEEL_DIR}"]
             copied = subprocess.run(copy, input=archive, capture_output=True, check=False)
             if copied.returncode != 0:
                 raise RuntimeError(
