@@ -8,6 +8,7 @@ of releasing need no container engine.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REGISTRY_PROGRAM = "docker-registry"
+HTPASSWD_PROGRAM = "htpasswd"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -41,19 +44,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _htpasswd(login: tuple[str, str]) -> str:
+    """An htpasswd line (bcrypt, as the registry requires) from Debian's apache2-utils."""
+    program = shutil.which(HTPASSWD_PROGRAM)
+    if program is None:
+        raise RuntimeError(f"{HTPASSWD_PROGRAM} is not installed (./pants test installs it)")
+    return subprocess.run(
+        [program, "-Bbn", *login], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 @contextmanager
-def registry_server(storage: Path, port: int | None = None) -> Iterator[str]:
-    """Serves a registry storing into `storage`; yields its address, 127.0.0.1:<port>."""
+def registry_server(
+    storage: Path, port: int | None = None, login: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """Serves a registry storing into `storage`; yields its address, 127.0.0.1:<port>.
+    With `login` (user, password), it refuses requests without it (htpasswd, Basic)."""
     program = shutil.which(REGISTRY_PROGRAM)
     if program is None:
         raise RuntimeError(f"{REGISTRY_PROGRAM} is not installed (./pants test installs it)")
     address = f"127.0.0.1:{port or _free_port()}"
     storage.mkdir(parents=True, exist_ok=True)
     config = storage / "config.yml"
+    auth = ""
+    if login is not None:
+        (storage / "htpasswd").write_text(_htpasswd(login) + "\n")
+        auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {storage / 'htpasswd'}\n"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\n"
         f"storage:\n  filesystem:\n    rootdirectory: {storage / 'data'}\n"
-        f"http:\n  addr: {address}\n"
+        f"http:\n  addr: {address}\n{auth}"
     )
     process = subprocess.Popen(
         [program, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -64,6 +84,10 @@ def registry_server(storage: Path, port: int | None = None) -> Iterator[str]:
             try:
                 with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
                     break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # up, and asking for the login
+                    break
+                raise
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     error = process.stderr.read().decode() if process.stderr else ""
@@ -75,10 +99,21 @@ def registry_server(storage: Path, port: int | None = None) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _put_blob(address: str, repository: str, data: bytes) -> str:
+def _login_headers(login: tuple[str, str] | None) -> dict[str, str]:
+    if login is None:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(":".join(login).encode()).decode()}
+
+
+def _put_blob(
+    address: str, repository: str, data: bytes, login: tuple[str, str] | None = None
+) -> str:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     start = urllib.request.Request(
-        f"http://{address}/v2/{repository}/blobs/uploads/", method="POST", data=b""
+        f"http://{address}/v2/{repository}/blobs/uploads/",
+        method="POST",
+        data=b"",
+        headers=_login_headers(login),
     )
     with urllib.request.urlopen(start) as response:
         location = response.headers["Location"]
@@ -89,7 +124,7 @@ def _put_blob(address: str, repository: str, data: bytes) -> str:
         f"{location}{separator}digest={digest}",
         method="PUT",
         data=data,
-        headers={"Content-Type": "application/octet-stream"},
+        headers={"Content-Type": "application/octet-stream", **_login_headers(login)},
     )
     with urllib.request.urlopen(upload):
         return digest
@@ -122,12 +157,19 @@ def config_digest_of(files: dict[str, bytes]) -> str:
     return "sha256:" + hashlib.sha256(image_config(image_layer(files))).hexdigest()
 
 
-def push_image(address: str, repository: str, tag: str, files: dict[str, bytes]) -> PushedImage:
-    """Pushes a one-layer image of `files` as `address/repository:tag`."""
+def push_image(
+    address: str,
+    repository: str,
+    tag: str,
+    files: dict[str, bytes],
+    login: tuple[str, str] | None = None,
+) -> PushedImage:
+    """Pushes a one-layer image of `files` as `address/repository:tag` (with `login`, if
+    the registry asks for one)."""
     layer = image_layer(files)
     config = image_config(layer)
-    layer_digest = _put_blob(address, repository, layer)
-    config_digest = _put_blob(address, repository, config)
+    layer_digest = _put_blob(address, repository, layer, login)
+    config_digest = _put_blob(address, repository, config, login)
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -150,7 +192,7 @@ def push_image(address: str, repository: str, tag: str, files: dict[str, bytes])
         f"http://{address}/v2/{repository}/manifests/{tag}",
         method="PUT",
         data=manifest,
-        headers={"Content-Type": OCI_MANIFEST},
+        headers={"Content-Type": OCI_MANIFEST, **_login_headers(login)},
     )
     with urllib.request.urlopen(request):
         pass

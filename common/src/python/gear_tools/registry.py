@@ -3,7 +3,8 @@
 Used to find the digest an image was pushed as (`repository@sha256:...`) and whether a version
 is already there, with any registry: Docker Hub, a cloud registry, or the CNCF distribution
 registry on 127.0.0.1 that CI starts. A registry on 127.0.0.1 or localhost is spoken to over
-plain HTTP, any other over HTTPS.
+plain HTTP, any other over HTTPS; a registry that asks for a login gets the one `docker login`
+saved (see registry_auth).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+
+from gear_tools import registry_auth
 
 # The manifest types a registry may hold for an image; asking for them all returns the one
 # that was pushed, whose digest is what `docker pull repository@digest` fetches.
@@ -55,20 +58,32 @@ def _base_url(registry: str) -> str:
 def _open(
     url: str, registry_host: str, *, method: str = "GET"
 ) -> tuple[bytes, dict[str, str]] | None:
-    """The body and headers of a registry answer; None for 404."""
-    request = urllib.request.Request(url, method=method, headers={"Accept": MANIFEST_TYPES})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.read(), dict(response.headers.items())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise RegistryError(
-            f"{registry_host}: {method} {url} answered {exc.code} {exc.reason}"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RegistryError(f"cannot reach the registry {registry_host}: {reason}") from None
+    """The body and headers of a registry answer; None for 404. A 401 is answered once with
+    the login `docker login` saved (registry_auth)."""
+    headers = {"Accept": MANIFEST_TYPES}
+    for attempt in (1, 2):
+        request = urllib.request.Request(url, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                return response.read(), dict(response.headers.items())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            challenge = exc.headers.get("WWW-Authenticate")
+            if exc.code == 401 and challenge and attempt == 1:
+                try:
+                    headers["Authorization"] = registry_auth.authorization(registry_host, challenge)
+                except registry_auth.LoginError as login_error:
+                    raise RegistryError(str(login_error)) from None
+                continue
+            hint = f"; run `docker login {registry_host}`" if exc.code in (401, 403) else ""
+            raise RegistryError(
+                f"{registry_host}: {method} {url} answered {exc.code} {exc.reason}{hint}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RegistryError(f"cannot reach the registry {registry_host}: {reason}") from None
+    raise AssertionError("unreachable")
 
 
 def _manifest_url(image: ImageName) -> str:
