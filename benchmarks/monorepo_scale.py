@@ -4,7 +4,7 @@
 
 In a scratch clone of this repository (HEAD, committed work only), it adds gears made by
 bin/new-gear's code until there are --gears of them, commits them, and times, on this
-machine's container engine (podman or Docker, as ./pants package chooses):
+machine's container engine (podman or Docker, as ./pants package chooses, or GEAR_CONTAINER_ENGINE):
 
   test ::                      cold (with --cold: empty Pants caches for the clone) and warm
   lint check ::                after test ::    (neither with --package-only)
@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from gear_tools.container_engine import detect_engine
 from gear_tools.new_gear import NewGear, create, existing_gear_names
 from gear_tools.table import format_table
 
@@ -143,8 +144,7 @@ def main(argv: list[str]) -> int:
         stop_pantsd(repo)
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    state = source / ".pants.bootstrap/container.env"
-    engine = "podman" if state.is_file() and "=podman" in state.read_text() else "docker"
+    engine = detect_engine(source / ".pants.bootstrap/container.env")
     print(f"\n{gears} gears, {engine}, {os.cpu_count()} cores")
     print(format_table(("step", "wall s"), rows))
     return 0
