@@ -4,7 +4,8 @@
 
 In a scratch clone of this repository (HEAD, committed work only), it adds gears made by
 bin/new-gear's code until there are --gears of them, commits them, and times, on this
-machine's container engine (podman or Docker, as ./pants package chooses, or GEAR_CONTAINER_ENGINE):
+machine's container engine (podman or Docker, as ./pants package chooses, or as
+GEAR_CONTAINER_ENGINE names):
 
   test ::                      cold (with --cold: empty Pants caches for the clone) and warm
   lint check ::                after test ::    (neither with --package-only)
