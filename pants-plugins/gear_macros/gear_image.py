@@ -50,6 +50,18 @@ GEAR_LABEL = "io.flywheel.gear.name"
 # The build arguments that name the images a gear image is built from (target addresses).
 SYSTEM_ARG = "GEAR_SYSTEM"
 RUNTIME_ARG = "GEAR_RUNTIME"
+# Reproducible builds: a RUN step's environment (an ARG, not the image's ENV) with
+# SOURCE_DATE_EPOCH set, so that Python compiles hash-checked bytecode (not stamped with the
+# build's file times) and shadow's useradd dates the account by it, not by the build's day.
+# With podman, every layer's file times and the image's creation time are set too (podman_build
+# passes --timestamp: the commit time for gear images, 0 for helper images).
+REPRODUCIBLE_RUN_ARG = "ARG SOURCE_DATE_EPOCH=0"
+# Build arguments of the gear image, from the environment ./pants sets from git (the commit,
+# its time as RFC 3339 and as seconds) and SOURCE_URL from pants.toml's [docker] build_args:
+# the labels org.opencontainers.image.revision, .created and .source, and the time podman
+# gives the image's files. They change with every commit, so helper images do not take them.
+SOURCE_ARGS = ("GIT_COMMIT", "GIT_COMMIT_TIME", "SOURCE_URL")
+GEAR_IMAGE_BUILD_ARGS = ("GIT_COMMIT", "GIT_COMMIT_TIME", "SOURCE_DATE_EPOCH")
 # Requirements that are for mypy only (type stubs), excluded from every pex_binary (the root
 # BUILD's defaults, and the dependencies pex below) so that they never reach a gear's image.
 # A stub package added to 3rdparty/python/requirements.txt goes here too (a test checks).
@@ -151,6 +163,7 @@ def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) 
         # The third-party dependencies, unpacked from their pex in a build stage, so that
         # neither the pex nor pex's cache reaches the image.
         f"FROM ${{{SYSTEM_ARG}}} AS deps",
+        REPRODUCIBLE_RUN_ARG,
         f"COPY {deps_pex_path} /tmp/deps.pex",
         f"RUN PEX_TOOLS=1 python3 /tmp/deps.pex venv --scope=deps --compile {GEAR_VENV} "
         f"&& {code_path}",
@@ -159,6 +172,7 @@ def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) 
         # them with the registry's name, which would change the image (and its ID) from the
         # one `package` built, so no label names the system image.
         f"FROM ${{{SYSTEM_ARG}}}",
+        REPRODUCIBLE_RUN_ARG,
         "USER root",
         # One small layer: the user (kept if the base image already has uid/gid 1000), the
         # gear directories it may write, and the command.
@@ -190,11 +204,16 @@ def gear_dockerfile(
     return (
         f"ARG {RUNTIME_ARG}={runtime_image}",
         f"FROM ${{{RUNTIME_ARG}}}",
+        # The commit the image is built from (./pants sets them from git; see SOURCE_ARGS).
+        *(f"ARG {arg}=unknown" for arg in SOURCE_ARGS),
         # What a release changes: the manifest and the version label.
         f"COPY {manifest_path} {FLYWHEEL_DIR}/manifest.json",
         f'LABEL {GEAR_LABEL}="{name}" '
         f'org.opencontainers.image.title="{name}" '
-        f'org.opencontainers.image.version="{version}"',
+        f'org.opencontainers.image.version="{version}" '
+        'org.opencontainers.image.revision="${GIT_COMMIT}" '
+        'org.opencontainers.image.created="${GIT_COMMIT_TIME}" '
+        'org.opencontainers.image.source="${SOURCE_URL}"',
         # Last, as what changes most often (any change to the gear's code or to common/): the
         # only layer such a change makes.
         f"COPY {code_path} {GEAR_CODE}",
@@ -262,5 +281,6 @@ def gear_image(
         ),
         dependencies=[":manifest", f":{runtime}", f":{code}"],
         image_tags=[version, "latest"],
+        extra_build_args=list(GEAR_IMAGE_BUILD_ARGS),
         **docker_image_fields,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from gear_code.rules import GearCodeEntryPointField, GearCodeTarget
 from pants.backend.docker.target_types import (
+    DockerImageBuildArgsField,
     DockerImageInstructionsField,
     DockerImageRepositoryField,
     DockerImageSkipPushField,
@@ -112,11 +113,30 @@ def test_dependencies_become_a_compiled_venv_in_a_build_stage_only() -> None:
 def test_the_gear_image_adds_the_manifest_label_and_last_the_code_layer() -> None:
     lines = dockerfile()
     assert lines[2:] == (
+        "ARG GIT_COMMIT=unknown",
+        "ARG GIT_COMMIT_TIME=unknown",
+        "ARG SOURCE_URL=unknown",
         "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
         'LABEL io.flywheel.gear.name="my-gear" org.opencontainers.image.title="my-gear" '
-        'org.opencontainers.image.version="1.2.0"',
+        'org.opencontainers.image.version="1.2.0" '
+        'org.opencontainers.image.revision="${GIT_COMMIT}" '
+        'org.opencontainers.image.created="${GIT_COMMIT_TIME}" '
+        'org.opencontainers.image.source="${SOURCE_URL}"',
         # A change to the code makes this one layer, with no instruction after it; no RUN.
         "COPY my_gear.src.docker/my-gear-code /opt/gear/code",
+    )
+
+
+def test_run_steps_see_source_date_epoch_and_the_gear_image_takes_the_commit() -> None:
+    deps, final = stages(runtime_dockerfile())
+    for stage in (deps, final):
+        first_run = next(index for index, line in enumerate(stage) if line.startswith("RUN "))
+        assert "ARG SOURCE_DATE_EPOCH=0" in stage[:first_run]
+        assert not any(line.startswith("ENV SOURCE_DATE_EPOCH") for line in stage)
+    assert gear_image.GEAR_IMAGE_BUILD_ARGS == (
+        "GIT_COMMIT",
+        "GIT_COMMIT_TIME",
+        "SOURCE_DATE_EPOCH",
     )
 
 
@@ -173,7 +193,9 @@ def test_upstream_image_names_reach_no_instruction_but_from() -> None:
     for lines in (runtime_dockerfile(), dockerfile()):
         uses = [line for line in lines if "${GEAR_" in line and not line.startswith("FROM ")]
         assert uses == []
-        assert [line for line in lines if line.startswith("ARG ")] == [lines[0]]
+        arguments = [line for line in lines if line.startswith("ARG ")]
+        assert arguments[0] == lines[0]
+        assert all("GEAR_" not in line for line in arguments[1:])
 
 
 @pytest.fixture
@@ -217,6 +239,9 @@ def test_gear_image_in_a_build_file_defines_manifest_images_pex_and_code(
     # Not the gear pex itself: unpacking it would unpack every dependency again.
     assert image[Dependencies].value == (":manifest", ":my-gear-runtime", ":my-gear-code")
     assert image[DockerImageInstructionsField].value == dockerfile()
+    assert image[DockerImageBuildArgsField].value == gear_image.GEAR_IMAGE_BUILD_ARGS
+    for helper in (system, runtime):
+        assert not helper[DockerImageBuildArgsField].value
 
 
 def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner) -> None:

@@ -183,12 +183,40 @@ def named_images(request: BuildRequest, dockerfile_text: str) -> list[str]:
     return [name for name in names if name]
 
 
+def resolved_build_args(build_args: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+    """Build arguments by name, with their values: a bare `--build-arg NAME` (how Pants passes
+    one whose value comes from the environment) takes NAME's value from `env`, as podman does;
+    one that is not set there is left out (the Dockerfile's default applies)."""
+    resolved = {}
+    for argument in build_args:
+        name, equals, value = argument.partition("=")
+        if equals:
+            resolved[name] = value
+        elif name in env:
+            resolved[name] = env[name]
+    return resolved
+
+
+def build_timestamp(build_args: Mapping[str, str]) -> str:
+    """The time podman gives the image and every file of its layers (`--timestamp`): the
+    SOURCE_DATE_EPOCH build argument (gear images get the commit's time), else 0, so that the
+    same inputs make the same image on any machine at any time."""
+    value = build_args.get("SOURCE_DATE_EPOCH", "")
+    return value if value.isdigit() else "0"
+
+
 def build_key(
-    request: BuildRequest, dockerfile_text: str, context_hash: str, upstream_ids: str
+    request: BuildRequest,
+    dockerfile_text: str,
+    context_hash: str,
+    upstream_ids: str,
+    build_args: Mapping[str, str] | None = None,
 ) -> str:
     """The key of a build's inputs, but for the IDs of the images it names (kept in the record)."""
     document = {
         "arguments": list(request.arguments),
+        # The values of bare `--build-arg NAME`s, which the arguments do not show.
+        "build_args": dict(build_args or {}),
         "dockerfile": dockerfile_text,
         "context": context_hash,
         "upstream": upstream_ids,
@@ -315,11 +343,13 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
     dockerfile_text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
     names = named_images(request, dockerfile_text)
     used = used_context_paths(dockerfile_text) if dockerfile_text else None
+    build_args = resolved_build_args(request.build_args, env)
     key = build_key(
         request,
         dockerfile_text,
         context_digest(context, used),
         env.get("__UPSTREAM_IMAGE_IDS", ""),
+        build_args,
     )
     record_path = state / "keys" / key
     earlier = json.loads(record_path.read_text()) if record_path.is_file() else {}
@@ -337,7 +367,15 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
     with tempfile.TemporaryDirectory() as scratch:
         iidfile = Path(scratch) / "iid"
         process = subprocess.Popen(
-            [podman.executable, "build", "--iidfile", str(iidfile), *arguments],
+            [
+                podman.executable,
+                "build",
+                "--iidfile",
+                str(iidfile),
+                "--timestamp",
+                build_timestamp(build_args),
+                *arguments,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gear_tools.podman_build import (
+    build_timestamp,
+    resolved_build_args,
     Podman,
     build_key,
     context_digest,
@@ -78,6 +80,30 @@ def test_the_key_changes_with_arguments_dockerfile_and_upstream_images() -> None
     assert build_key(request, "FROM b", "ctx", "sha256:1") != key
     other = parse_build_arguments([*PANTS_ARGUMENTS[:-1], "--build-arg", "X=1", "."])
     assert build_key(other, "FROM a", "ctx", "sha256:1") != key
+
+
+def test_a_bare_build_arg_takes_its_value_from_the_environment_into_key_and_timestamp() -> None:
+    # How Pants passes a build argument whose value comes from its environment: the name only.
+    request = parse_build_arguments(
+        [
+            *PANTS_ARGUMENTS[:-1],
+            "--build-arg",
+            "GIT_COMMIT",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH",
+            ".",
+        ]
+    )
+    first = resolved_build_args(request.build_args, {"GIT_COMMIT": "a1", "SOURCE_DATE_EPOCH": "7"})
+    second = resolved_build_args(request.build_args, {"GIT_COMMIT": "b2", "SOURCE_DATE_EPOCH": "9"})
+    assert first["GIT_COMMIT"] == "a1"
+    assert build_key(request, "FROM a", "ctx", "", first) != build_key(
+        request, "FROM a", "ctx", "", second
+    )
+    assert build_timestamp(first) == "7"
+    # Helper images take no commit time: their files and creation time are the epoch.
+    assert build_timestamp(resolved_build_args(request.build_args, {})) == "0"
+    assert build_timestamp({"SOURCE_DATE_EPOCH": "yesterday"}) == "0"
 
 
 # A gear image's Dockerfile: its context also holds the pexes and images Pants built first.
