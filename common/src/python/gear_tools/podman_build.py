@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,26 @@ def _context_files(context: Path, used: Iterable[str] | None) -> list[Path]:
         elif root.is_dir():
             found.update(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
     return sorted(found)
+
+
+def normalise_modes(context: Path) -> None:
+    """Gives the build context's files the modes a checkout made with umask 022 gives them
+    (directories and executables 0755, other files 0644), whatever the user's umask, so that
+    COPY makes the same layer everywhere and the gear's unprivileged user can read its files.
+    The context is Pants' own copy, made for this build; a file with other links (one Pants
+    may link from its store) is left as it is."""
+    for root, directories, files in os.walk(context):
+        for name in directories:
+            path = Path(root, name)
+            if not path.is_symlink():
+                path.chmod(0o755)
+        for name in files:
+            path = Path(root, name)
+            status = path.lstat()
+            if stat.S_ISREG(status.st_mode) and status.st_nlink == 1:
+                wanted = 0o755 if status.st_mode & 0o111 else 0o644
+                if stat.S_IMODE(status.st_mode) != wanted:
+                    path.chmod(wanted)
 
 
 def context_digest(context: Path, used: Iterable[str] | None = None) -> str:
@@ -343,6 +364,7 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
     dockerfile_text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
     names = named_images(request, dockerfile_text)
     used = used_context_paths(dockerfile_text) if dockerfile_text else None
+    normalise_modes(context)
     build_args = resolved_build_args(request.build_args, env)
     key = build_key(
         request,
