@@ -164,7 +164,7 @@ def main(argv: list[str]) -> int:
         if args.keep is None:
             for clone in clones:
                 subprocess.run(
-                    ["podman", "system", "reset", "--force"],
+                    ["podman", "rmi", "--all", "--force"],
                     env={**os.environ, "CONTAINERS_STORAGE_CONF": str(clone.storage_conf)},
                     capture_output=True,
                     check=False,
