@@ -55,6 +55,12 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
         "common/src/python/gear_testing/registry_server.py",
     ),
     "RUN_STARTUP_BENCHMARK": ("benchmarks/gear_image_startup.py",),
+    # Two clean clones build template-gear's image alike (podman).
+    "RUN_REPRODUCIBILITY": (
+        "template_gear/src/docker:template-gear",
+        "benchmarks/image_reproducibility.py",
+        "common/src/python/gear_tools/podman_build.py",
+    ),
     "RUN_BATCH_BENCHMARK": ("benchmarks/batch_run_requests.py",),
     "RUN_NEW_GEAR": (
         "template_gear/",
