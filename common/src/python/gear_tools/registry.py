@@ -13,6 +13,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from gear_tools import registry_auth
 
@@ -43,7 +44,8 @@ class ImageName:
     tag: str
 
     def __str__(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}"
+        separator = "@" if self.tag.startswith("sha256:") else ":"
+        return f"{self.registry}/{self.repository}{separator}{self.tag}"
 
     def pinned(self, digest: str) -> str:
         """The name that pulls exactly `digest`: `registry/repository@sha256:...`."""
@@ -119,3 +121,34 @@ def tags(registry: str, repository: str) -> list[str]:
     if answer is None:
         return []
     return sorted(str(tag) for tag in json.loads(answer[0]).get("tags") or [])
+
+
+def image_config(image: ImageName) -> dict[str, Any] | None:
+    """The image configuration `image` names (its labels, layers' diff IDs and history), as
+    the registry holds it; None when the tag or digest is not there or is a multi-platform
+    index."""
+    digest = config_digest(image)
+    if digest is None:
+        return None
+    answer = _open(f"{_base_url(image.registry)}/{image.repository}/blobs/{digest}", image.registry)
+    if answer is None:
+        return None
+    config = json.loads(answer[0])
+    return config if isinstance(config, dict) else None
+
+
+def parse_reference(reference: str) -> ImageName:
+    """`registry/repository:tag` or `registry/repository@sha256:...` (the registry part is
+    required: a host with a dot or a port, or localhost)."""
+    name, at, digest = reference.partition("@")
+    if not at:
+        slash = name.rfind("/")
+        colon = name.rfind(":")
+        name, digest = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "latest")
+    host, _, repository = name.partition("/")
+    if not repository or not ("." in host or ":" in host or host == "localhost"):
+        raise RegistryError(
+            f"{reference!r} names no registry: expected REGISTRY/REPOSITORY:TAG or "
+            "REGISTRY/REPOSITORY@sha256:DIGEST"
+        )
+    return ImageName(host, repository, digest)

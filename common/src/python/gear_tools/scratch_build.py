@@ -1,0 +1,172 @@
+"""Building a gear image from a clean clone of one commit, as another machine would.
+
+The clone gets a podman storage of its own (`CONTAINERS_STORAGE_CONF`; the base image copied
+in), so that no image or cached step comes from this checkout's builds, and its own umask and
+TMPDIR. Pants' caches and install are shared: pexes are reproducible anyway. Used by
+`bin/verify-gear` and `benchmarks/image_reproducibility.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gear_tools.container_engine import engine_state
+
+
+class ScratchBuildError(Exception):
+    """The clone or its build failed; the message says which and shows the output's end."""
+
+
+@dataclass(frozen=True)
+class ScratchClone:
+    repo: Path
+    storage_conf: Path
+    tmpdir: Path
+    umask: int
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CONTAINERS_STORAGE_CONF": str(self.storage_conf)}
+
+    def podman(self, *args: str, stdin: bytes | None = None) -> bytes:
+        result = subprocess.run(
+            ["podman", *args], env=self.env(), input=stdin, capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise ScratchBuildError(
+                f"podman {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
+            )
+        return result.stdout
+
+    def inspect(self, image: str) -> dict[str, Any]:
+        found: list[dict[str, Any]] = json.loads(self.podman("image", "inspect", image))
+        return found[0]
+
+    def image_config(self, image: str) -> dict[str, Any]:
+        """`podman image inspect` of an image, in the shape of its image configuration."""
+        inspected = self.inspect(image)
+        return {
+            "config": inspected.get("Config", {}),
+            "rootfs": {"diff_ids": inspected.get("RootFS", {}).get("Layers", [])},
+            "history": inspected.get("History", []),
+        }
+
+    def remove(self) -> None:
+        """Removes the clone's images, then the clone."""
+        subprocess.run(
+            ["podman", "rmi", "--all", "--force"], env=self.env(), capture_output=True, check=False
+        )
+        shutil.rmtree(self.storage_conf.parent, ignore_errors=True)
+
+
+def recorded_base_image(repo: Path) -> str:
+    """The base image ./pants builds from here (bin/container-engine's record)."""
+    state = engine_state(repo)
+    if state.is_file():
+        for line in state.read_text().splitlines():
+            if line.startswith("GEAR_BASE_IMAGE="):
+                return line.split("=", 1)[1]
+    raise ScratchBuildError(f"no base image recorded in {state}: run ./pants package first")
+
+
+def make_clone(
+    source: Path, directory: Path, commit: str = "HEAD", *, depth: int = 0, umask: int = 0o022
+) -> ScratchClone:
+    """A clone of `source` at `commit` in `directory` (under `depth` more directories), with a
+    podman storage of its own holding this machine's base image."""
+    repo = directory.joinpath(*(f"level{index}" for index in range(depth))) / "repo"
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    for argv in (
+        ["git", "clone", "-q", "--no-local", "--no-checkout", str(source), str(repo)],
+        ["git", "-C", str(repo), "checkout", "-q", "--detach", commit],
+    ):
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ScratchBuildError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    storage_conf = directory / "storage.conf"
+    storage_conf.write_text(
+        '[storage]\ndriver = "overlay"\n'
+        f'graphroot = "{directory / "storage"}"\nrunroot = "{directory / "run"}"\n'
+    )
+    tmpdir = directory / "tmp"
+    tmpdir.mkdir(exist_ok=True)
+    clone = ScratchClone(repo, storage_conf, tmpdir, umask)
+    base = recorded_base_image(source)
+    saved = subprocess.run(["podman", "save", base], capture_output=True, check=False)
+    if saved.returncode != 0:
+        raise ScratchBuildError(f"podman save {base} failed: {saved.stderr.decode().strip()}")
+    clone.podman("load", stdin=saved.stdout)
+    return clone
+
+
+def build(source: Path, clone: ScratchClone, target: str) -> float:
+    """`./pants package target` in the clone with podman; returns the wall time."""
+    env = {
+        **clone.env(),
+        "PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap"),
+        "PANTS_PANTSD": "false",
+        "GEAR_CONTAINER_ENGINE": "podman",
+        "TMPDIR": str(clone.tmpdir),
+    }
+    env.pop("PANTS_CONFIG_FILES", None)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["./pants", "package", target],
+        cwd=clone.repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.umask(clone.umask),
+    )
+    took = time.monotonic() - started
+    if result.returncode != 0:
+        raise ScratchBuildError(
+            f"./pants package {target} failed in {clone.repo}:\n"
+            + (result.stdout + result.stderr)[-3000:]
+        )
+    return took
+
+
+def built_image_id(clone: ScratchClone, gear_dir: str, name: str) -> str:
+    """The ID `./pants package` recorded for the image of target `name` in the clone."""
+    info = clone.repo / "dist" / f"{gear_dir}.src.docker" / f"{name}.docker-info.json"
+    return str(json.loads(info.read_text())["image_id"])
+
+
+def layer_history(config: dict[str, Any]) -> list[str]:
+    """What made each layer of an image, from its configuration's history (layers only)."""
+    return [
+        str(entry.get("created_by", ""))
+        for entry in config.get("history", [])
+        if not entry.get("empty_layer", False)
+    ]
+
+
+def first_difference(expected: dict[str, Any], rebuilt: dict[str, Any]) -> str:
+    """Where two image configurations (OCI/Docker image config JSON) differ, in words: the
+    first layer that differs and the instruction that made it, or the configuration."""
+    layers = [image.get("rootfs", {}).get("diff_ids", []) for image in (expected, rebuilt)]
+    history = layer_history(rebuilt)
+    for index, (one, other) in enumerate(zip(*layers)):
+        if one != other:
+            made_by = " ".join(history[index].split()) if index < len(history) else "?"
+            return (
+                f"layer {index + 1} of {len(layers[1])} differs ({one[:19]}... here "
+                f"{other[:19]}...), made by: {made_by}"
+            )
+    if len(layers[0]) != len(layers[1]):
+        return f"it has {len(layers[0])} layers, the rebuilt image {len(layers[1])}"
+    keys = sorted(
+        key
+        for key in {*expected.get("config", {}), *rebuilt.get("config", {})}
+        if expected.get("config", {}).get(key) != rebuilt.get("config", {}).get(key)
+    )
+    what = ", ".join(keys) if keys else "times or history"
+    return f"the layers are the same; the configuration differs ({what})"
