@@ -204,8 +204,10 @@ def gear_dockerfile(
     return (
         f"ARG {RUNTIME_ARG}={runtime_image}",
         f"FROM ${{{RUNTIME_ARG}}}",
-        # The commit the image is built from (./pants sets them from git; see SOURCE_ARGS).
+        # The commit the image is built from (./pants sets them from git; see SOURCE_ARGS);
+        # SOURCE_DATE_EPOCH is podman's --timestamp (podman_build.py), used by no instruction.
         *(f"ARG {arg}=unknown" for arg in SOURCE_ARGS),
+        REPRODUCIBLE_RUN_ARG,
         # What a release changes: the manifest and the version label.
         f"COPY {manifest_path} {FLYWHEEL_DIR}/manifest.json",
         f'LABEL {GEAR_LABEL}="{name}" '

@@ -116,6 +116,7 @@ def test_the_gear_image_adds_the_manifest_label_and_last_the_code_layer() -> Non
         "ARG GIT_COMMIT=unknown",
         "ARG GIT_COMMIT_TIME=unknown",
         "ARG SOURCE_URL=unknown",
+        "ARG SOURCE_DATE_EPOCH=0",
         "COPY my_gear/src/docker/manifest.json /flywheel/v0/manifest.json",
         'LABEL io.flywheel.gear.name="my-gear" org.opencontainers.image.title="my-gear" '
         'org.opencontainers.image.version="1.2.0" '
