@@ -244,6 +244,10 @@ def gear_image(
         source="Dockerfile",
         image_tags=[version],
         skip_push=True,
+        # Always the local name, also when `publish` makes a registry the default: the images
+        # built FROM it record the name they start from (buildah's history), and must be the
+        # same image whether `package` or `publish` built them.
+        registries=[],
         description=f"The system image of {name}: its Dockerfile (base image, system packages).",
     )
     pex_binary(  # type: ignore[name-defined]  # noqa: F821
@@ -263,6 +267,7 @@ def gear_image(
         dependencies=[f":{system}", f":{deps}"],
         image_tags=[version],
         skip_push=True,
+        registries=[],  # the local name, as the system image's
         description=f"The runtime image of {name}: its user, command and dependencies.",
     )
     gear_code(  # type: ignore[name-defined]  # noqa: F821

@@ -10,6 +10,7 @@ from gear_code.rules import GearCodeEntryPointField, GearCodeTarget
 from pants.backend.docker.target_types import (
     DockerImageBuildArgsField,
     DockerImageInstructionsField,
+    DockerImageRegistriesField,
     DockerImageRepositoryField,
     DockerImageSkipPushField,
     DockerImageSourceField,
@@ -243,6 +244,8 @@ def test_gear_image_in_a_build_file_defines_manifest_images_pex_and_code(
     assert image[DockerImageBuildArgsField].value == gear_image.GEAR_IMAGE_BUILD_ARGS
     for helper in (system, runtime):
         assert not helper[DockerImageBuildArgsField].value
+        # Named locally even when `publish` makes a registry the default.
+        assert helper[DockerImageRegistriesField].value == ()
 
 
 def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner) -> None:
