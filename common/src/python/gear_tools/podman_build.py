@@ -226,6 +226,19 @@ def build_timestamp(build_args: Mapping[str, str]) -> str:
     return value if value.isdigit() else "0"
 
 
+def timing_options(build_args: Mapping[str, str]) -> list[str]:
+    """podman options for a reproducible build: `--timestamp`, and for a build given the commit's
+    time (a gear image) `--no-cache` too. buildah looks a step up in its cache by the
+    instruction's text before build arguments are expanded, so a cached `LABEL ...
+    revision="${GIT_COMMIT}"` would keep an earlier commit, and a cached layer keeps the file
+    times of the build that made it. A gear image's own steps are small (COPY, LABEL, COPY);
+    an unchanged build is still reused, by this script."""
+    options = ["--timestamp", build_timestamp(build_args)]
+    if "SOURCE_DATE_EPOCH" in build_args:
+        options.append("--no-cache")
+    return options
+
+
 def build_key(
     request: BuildRequest,
     dockerfile_text: str,
@@ -394,8 +407,7 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
                 "build",
                 "--iidfile",
                 str(iidfile),
-                "--timestamp",
-                build_timestamp(build_args),
+                *timing_options(build_args),
                 *arguments,
             ],
             stdout=subprocess.PIPE,
