@@ -149,6 +149,21 @@ def layer_history(config: dict[str, Any]) -> list[str]:
     ]
 
 
+# What a gear image's layers hold, by where the instruction that made them writes
+# (gear_image() in pants-plugins/gear_macros).
+LAYER_KINDS = (
+    (" in /opt/gear/code", "the code layer: the gear's code and common/"),
+    (" in /flywheel/v0/manifest.json", "the manifest"),
+    (" in /opt/gear ", "the third-party dependencies' virtual environment"),
+    ("useradd", "the gear user and /bin/run"),
+    ("apt-get", "the gear's system packages"),
+)
+
+
+def layer_kind(made_by: str) -> str:
+    return next((kind for marker, kind in LAYER_KINDS if marker in made_by), "a layer")
+
+
 def first_difference(expected: dict[str, Any], rebuilt: dict[str, Any]) -> str:
     """Where two image configurations (OCI/Docker image config JSON) differ, in words: the
     first layer that differs and the instruction that made it, or the configuration."""
@@ -158,8 +173,8 @@ def first_difference(expected: dict[str, Any], rebuilt: dict[str, Any]) -> str:
         if one != other:
             made_by = " ".join(history[index].split()) if index < len(history) else "?"
             return (
-                f"layer {index + 1} of {len(layers[1])} differs ({one[:19]}... here "
-                f"{other[:19]}...), made by: {made_by}"
+                f"layer {index + 1} of {len(layers[1])} differs, {layer_kind(made_by + ' ')} "
+                f"({one[:19]}... here {other[:19]}...), made by: {made_by}"
             )
     if len(layers[0]) != len(layers[1]):
         return f"it has {len(layers[0])} layers, the rebuilt image {len(layers[1])}"

@@ -119,7 +119,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--commit", help="the commit to rebuild (default: the image's label)")
     parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
-    args = parser.parse_args(argv)
+    # REF may come after the options (argparse's plain parse takes it with GEAR, or not at all).
+    args = parser.parse_intermixed_args(argv)
     try:
         print(
             verify(
