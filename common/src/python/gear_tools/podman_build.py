@@ -227,16 +227,13 @@ def build_timestamp(build_args: Mapping[str, str]) -> str:
 
 
 def timing_options(build_args: Mapping[str, str]) -> list[str]:
-    """podman options for a reproducible build: `--timestamp`, and for a build given the commit's
-    time (a gear image) `--no-cache` too. buildah looks a step up in its cache by the
-    instruction's text before build arguments are expanded, so a cached `LABEL ...
-    revision="${GIT_COMMIT}"` would keep an earlier commit, and a cached layer keeps the file
-    times of the build that made it. A gear image's own steps are small (COPY, LABEL, COPY);
-    an unchanged build is still reused, by this script."""
-    options = ["--timestamp", build_timestamp(build_args)]
-    if "SOURCE_DATE_EPOCH" in build_args:
-        options.append("--no-cache")
-    return options
+    """podman options for a reproducible build: `--timestamp`, and `--no-cache`. buildah looks a
+    step up in its cache by the instruction's text before build arguments are expanded (a
+    cached `LABEL ... revision="${GIT_COMMIT}"` kept an earlier commit), and a step it takes
+    from the cache keeps the history of the build that made it (the name of another gear's
+    system image with the same ID, another gear's COPY source digest): the layers are the same,
+    the image ID is not. An unchanged build is still reused, by this script, without podman."""
+    return ["--timestamp", build_timestamp(build_args), "--no-cache"]
 
 
 def build_key(
