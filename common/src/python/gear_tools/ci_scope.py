@@ -53,14 +53,12 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
         "common/src/python/gear_tools:release",
         "common/src/python/fake_flywheel/",
         "common/src/python/gear_testing/registry_server.py",
+        # The podman release is verified by a rebuild in a clean clone (bin/verify-gear).
+        "common/src/python/gear_tools/podman_build.py",
+        "common/src/python/gear_tools/scratch_build.py",
+        "common/src/python/gear_tools/verify.py",
     ),
     "RUN_STARTUP_BENCHMARK": ("benchmarks/gear_image_startup.py",),
-    # Two clean clones build template-gear's image alike (podman).
-    "RUN_REPRODUCIBILITY": (
-        "template_gear/src/docker:template-gear",
-        "benchmarks/image_reproducibility.py",
-        "common/src/python/gear_tools/podman_build.py",
-    ),
     "RUN_BATCH_BENCHMARK": ("benchmarks/batch_run_requests.py",),
     "RUN_NEW_GEAR": (
         "template_gear/",

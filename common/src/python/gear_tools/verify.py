@@ -87,7 +87,8 @@ def verify(
     scratch = (keep or Path(tempfile.mkdtemp(prefix="verify-gear-"))).resolve()
     clone = None
     try:
-        clone = scratch_build.make_clone(repo, scratch, sha)
+        # As another machine would: another path, umask and TMPDIR, and its own storage.
+        clone = scratch_build.make_clone(repo, scratch, sha, depth=2, umask=0o077)
         target = f"{gear.directory}/src/docker:{gear.name}"
         print(
             f"verify-gear: rebuilding {gear.name} at {sha[:12]} in {clone.repo} ...",

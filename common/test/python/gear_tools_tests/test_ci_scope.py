@@ -122,14 +122,13 @@ def test_plan_runs_the_steps_whose_targets_are_selected() -> None:
     assert plan(one_gear, everything=False) == {
         "RUN_RELEASE": False,
         "RUN_STARTUP_BENCHMARK": False,
-        "RUN_REPRODUCIBILITY": False,
         "RUN_BATCH_BENCHMARK": False,
         "RUN_NEW_GEAR": False,
     }
     template = plan(["template_gear/src/docker:template-gear"], everything=False)
-    assert template["RUN_RELEASE"] and template["RUN_NEW_GEAR"] and template["RUN_REPRODUCIBILITY"]
+    assert template["RUN_RELEASE"] and template["RUN_NEW_GEAR"]
     shim = plan(["common/src/python/gear_tools/podman_build.py"], everything=False)
-    assert shim["RUN_REPRODUCIBILITY"] and not shim["RUN_RELEASE"]
+    assert shim["RUN_RELEASE"] and not shim["RUN_NEW_GEAR"]
     assert plan(["common/src/python/fake_flywheel/app.py"], everything=False)["RUN_RELEASE"]
     assert all(plan([], everything=True).values())
 
