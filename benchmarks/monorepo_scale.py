@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
         # bin/new-gear's code writes formatted, sorted code: `lint` below checks it as written.
         added = add_gears(repo, args.gears)
         git(repo, "add", "-A")
-        git(repo, "commit", "-qm", f"{added} generated gears")
+        git(repo, "commit", "--allow-empty", "-qm", f"{added} generated gears")
         gears = len(existing_gear_names(repo))
         print(f"{repo}: {gears} gears ({added} generated)", flush=True)
         if args.cold:
