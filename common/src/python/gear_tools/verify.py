@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -106,8 +107,10 @@ def verify(
     except scratch_build.ScratchBuildError as exc:
         raise VerifyError(str(exc)) from None
     finally:
-        if keep is None and clone is not None:
-            clone.remove()
+        if keep is None:
+            if clone is not None:
+                clone.remove()
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
