@@ -8,7 +8,6 @@ of releasing need no container engine.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import io
@@ -24,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from gear_tools.registry_auth import Login
 
 REGISTRY_PROGRAM = "docker-registry"
 HTPASSWD_PROGRAM = "htpasswd"
@@ -100,9 +101,7 @@ def registry_server(
 
 
 def _login_headers(login: tuple[str, str] | None) -> dict[str, str]:
-    if login is None:
-        return {}
-    return {"Authorization": "Basic " + base64.b64encode(":".join(login).encode()).decode()}
+    return {} if login is None else {"Authorization": Login(*login).basic()}
 
 
 def _put_blob(

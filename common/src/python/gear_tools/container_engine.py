@@ -44,14 +44,20 @@ class GearRun:
     seconds: float = 0.0
 
 
+def recorded(state_file: Path, key: str) -> str | None:
+    """The value bin/container-engine recorded for KEY (KEY=value lines), or None."""
+    if state_file.is_file():
+        for line in state_file.read_text().splitlines():
+            if line.startswith(f"{key}="):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
 def detect_engine(state_file: Path | None = None) -> Engine:
     """The engine ./pants built images with: $GEAR_CONTAINER_ENGINE, its state file, or docker."""
-    state_file = state_file or engine_state()
-    chosen = os.environ.get("GEAR_CONTAINER_ENGINE")
-    if not chosen and state_file.is_file():
-        for line in state_file.read_text().splitlines():
-            if line.startswith("GEAR_CONTAINER_ENGINE="):
-                chosen = line.split("=", 1)[1].strip()
+    chosen = os.environ.get("GEAR_CONTAINER_ENGINE") or recorded(
+        state_file or engine_state(), "GEAR_CONTAINER_ENGINE"
+    )
     if chosen in (None, "", "docker"):
         return "docker"
     if chosen == "podman":

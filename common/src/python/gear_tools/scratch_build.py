@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gear_tools.container_engine import engine_state
+from gear_tools.container_engine import engine_state, recorded
 
 
 class ScratchBuildError(Exception):
@@ -68,10 +68,9 @@ class ScratchClone:
 def recorded_base_image(repo: Path) -> str:
     """The base image ./pants builds from here (bin/container-engine's record)."""
     state = engine_state(repo)
-    if state.is_file():
-        for line in state.read_text().splitlines():
-            if line.startswith("GEAR_BASE_IMAGE="):
-                return line.split("=", 1)[1]
+    base = recorded(state, "GEAR_BASE_IMAGE")
+    if base:
+        return base
     raise ScratchBuildError(f"no base image recorded in {state}: run ./pants package first")
 
 
