@@ -3,15 +3,15 @@
 The real `flywheel.Client` talks to it with an API key of the form
 `127.0.0.1:<port>:__force_insecure:<key>`, so tests exercise real SDK calls, request bodies and
 response parsing. It serves the endpoints the repository's code uses (auth status, current
-user, version, groups, projects, subjects, sessions, acquisitions, analyses, files, jobs,
-gears (listing, and registering a new version as `fw-beta gear upload` does, refused when
-that name and version exist), gear rules, roles, permissions and lookup), `find()` filters
-and `after_id` paging,
-records every request, and can inject faults (a status code or a delay on the Nth match) or a
-latency on every request. Jobs are created by `POST /jobs/add` or with an analysis
-(`POST /<containers>/<id>/analyses`), start `pending`, and are moved on by tests with
-`set_job_state` or by clients with `PUT /jobs/<id>` (only from pending or running, as on a real
-site).
+user, version, groups, projects, subjects, sessions, acquisitions, analyses, files, jobs, gears
+(listing, and registering a new version as `fw-beta gear upload` does, refused when that name
+and version exist), a job's config.json (its inputs resolved to file records and parent
+containers, as the site writes them), gear rules, roles, permissions and lookup), `find()`
+filters and `after_id` paging, records every request, and can inject faults (a status code or a
+delay on the Nth match) or a latency on every request. Jobs are created by `POST /jobs/add` or
+with an analysis (`POST /<containers>/<id>/analyses`), start `pending`, and are moved on by
+tests with `set_job_state` or by clients with `PUT /jobs/<id>` (only from pending or running,
+as on a real site).
 """
 
 from __future__ import annotations
@@ -408,6 +408,8 @@ class FakeFlywheel:
             return HTTPStatus.OK, self._lookup(request.body)
         if parts == ["jobs", "add"] and method == "POST":
             return HTTPStatus.OK, {"_id": self._add_job(request.body)}
+        if len(parts) == 3 and parts[0] == "jobs" and parts[2] == "config.json" and method == "GET":
+            return HTTPStatus.OK, self._get("jobs", parts[1])["config"]
         if len(parts) == 2 and parts[0] == "jobs" and method == "PUT":
             return HTTPStatus.OK, self._modify_job(parts[1], request.body)
         if len(parts) == 3 and parts[2] == "analyses" and method == "POST":
@@ -428,6 +430,26 @@ class FakeFlywheel:
     def add_gear(self, manifest: JSON, category: str = "utility") -> JSON:
         """Registers a gear from its manifest (test set-up); returns the gear document."""
         return self.add("gears", {"gear": dict(manifest), "category": category})
+
+    def add_job(self, body: JSON, *, state: str = "pending") -> str:
+        """A job as `POST /jobs/add` makes it (test set-up); `body["gear"]` may name the gear
+        (its latest version) instead of `gear_id`, and `body["_id"]` fix the job's id."""
+        with self._lock:
+            body = dict(body)
+            if "gear" in body:
+                name = str(body.pop("gear"))
+                versions = self._gear_versions(name)
+                if not versions:
+                    raise ValueError(f"no gear named {name!r} on the fake site")
+                body["gear_id"] = versions[-1]["_id"]
+            job_id = self._add_job(body)
+            wanted = body.get("_id")
+            if wanted:
+                job = self.items["jobs"].pop(job_id)
+                job["_id"] = job_id = str(wanted)
+                self.items["jobs"][job_id] = job
+            self.set_job_state(job_id, state)
+            return job_id
 
     def set_job_state(self, job_id: str, state: str) -> None:
         """Moves a job to any state (test set-up: what the site's engine would do)."""
@@ -527,10 +549,46 @@ class FakeFlywheel:
         container = self._get(f"{level}s", container_id)
         return {**container.get("parents", {}), level: container_id}
 
+    def _job_input(self, gear: JSON, name: str, ref: Any) -> JSON:
+        """A job input as the site writes it into the job's config.json: a file input's
+        container (`hierarchy`), `location` in the gear directory and file record (`object`),
+        or an api-key input (the site adds the key only when the job runs)."""
+        spec = (gear["gear"].get("inputs") or {}).get(name)
+        if spec is None:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST, f"gear {gear['gear']['name']} has no input {name}"
+            )
+        if spec.get("base") == "api-key":
+            return {"base": "api-key"}
+        if not isinstance(ref, dict) or not {"type", "id", "name"} <= set(ref):
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"input {name}: expected a file reference")
+        collection = f"{ref['type']}s"
+        if collection not in self.items:
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"input {name}: unknown container {ref['type']}")
+        container = self._get(collection, str(ref["id"]))
+        entries = [f for f in container.get("files", []) if f["name"] == ref["name"]]
+        if not entries:
+            raise ApiError(
+                HTTPStatus.NOT_FOUND, f"input {name}: no file {ref['name']} in {ref['id']}"
+            )
+        record = {
+            key: entries[0].get(key)
+            for key in ("type", "mimetype", "modality", "size", "file_id", "version")
+        }
+        for key, empty in (("classification", {}), ("info", {}), ("tags", [])):
+            record[key] = entries[0].get(key) or empty
+        return {
+            "base": "file",
+            "hierarchy": {"type": ref["type"], "id": ref["id"]},
+            "location": {"name": ref["name"], "path": f"/flywheel/v0/input/{name}/{ref['name']}"},
+            "object": record,
+        }
+
     def _new_job(self, body: JSON, destination: JSON, parents: JSON) -> JSON:
         gear = self._gear(body.get("gear_id"))
         config = body.get("config") or {}
         inputs = body.get("inputs") or {}
+        job_inputs = {name: self._job_input(gear, name, ref) for name, ref in inputs.items()}
         return self.add(
             "jobs",
             {
@@ -542,8 +600,10 @@ class FakeFlywheel:
                     "category": gear["category"],
                 },
                 "destination": destination,
-                "inputs": [{"input": name, **ref} for name, ref in inputs.items()],
-                "config": {"config": config, "inputs": inputs, "destination": destination},
+                "inputs": {
+                    name: ref for name, ref in inputs.items() if job_inputs[name]["base"] == "file"
+                },
+                "config": {"config": config, "inputs": job_inputs, "destination": destination},
                 "tags": list(body.get("tags") or []),
                 "state": "pending",
                 "parents": parents,
@@ -666,10 +726,14 @@ class FakeFlywheel:
             items = [item for item in items if str(item["_id"]) > after]
         if "limit" in query:
             items = items[: int(query["limit"][0])]
-        return [self._render(collection, item) for item in items]
+        return [self._render(collection, item, listed=True) for item in items]
 
-    def _render(self, collection: str, item: JSON) -> JSON:
-        """An item as the API returns it: a session embeds its subject (id and label)."""
+    def _render(self, collection: str, item: JSON, *, listed: bool = False) -> JSON:
+        """An item as the API returns it: a session embeds its subject (id and label); a job
+        lists its input files by name (`GET /jobs/<id>`), or as a list in listings."""
+        if collection == "jobs" and listed and isinstance(item.get("inputs"), dict):
+            inputs = [{"input": name, **ref} for name, ref in item["inputs"].items()]
+            return {**item, "inputs": inputs}
         if collection == "sessions" and isinstance(item.get("subject"), str):
             subject = self.items["subjects"].get(item["subject"], {})
             return {**item, "subject": {"_id": item["subject"], "label": subject.get("label")}}

@@ -2,11 +2,17 @@
 
     run_gear.py GEAR_DIR [--config KEY=VALUE]... [--input NAME=PATH]...
                 [--destination TYPE=ID] [--api-key KEY] [--workdir DIR] [--image] [--repo DIR]
+    run_gear.py GEAR_DIR --job JOB_ID [--job-dir DIR] [overrides as above]
+    run_gear.py GEAR_DIR --job-dir DIR [overrides as above]
 
 It lays out a /flywheel/v0-shaped directory (manifest, config.json, input/<name>/, output/,
 work/), fills config.json from the manifest's defaults and the overrides (converted to the
 manifest's types and checked against its enums and ranges), and runs the gear's pex (built by
 `pants package`) or, with --image, its image through the same container engine as packaging.
+With --job it replays a job of the API key's site (gear_tools.job_replay): the job's config,
+input files (with their file records and parent containers) and destination, downloaded into
+--job-dir (or a temp dir) and reused from there offline; a job of another gear is refused, one
+of another version of this gear warned about. Replaying only reads from the site.
 Every problem with the arguments is reported at once, before anything runs. The API key comes
 from --api-key or $FW_KEY and is never printed. The exit code is the gear's (2 for refused
 arguments).
@@ -15,6 +21,7 @@ arguments).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -31,7 +38,8 @@ from fw_gear.manifest import Manifest
 
 from gear_common.engine import GEAR_PATH_ENV
 from gear_common.errors import GearInputError
-from gear_common.gear_dir import prepare_gear_dir
+from gear_common.flywheel_client import FlywheelConnectionError, connect
+from gear_common.gear_dir import DEFAULT_DESTINATION, prepare_gear_dir
 from gear_common.input_files import load_json_input, path_problem
 from gear_common.metadata import DESTINATION_TYPES as CONTAINER_TYPES
 from gear_common.problems import jsonschema_problems
@@ -42,6 +50,14 @@ from gear_tools.container_engine import (
     gear_command,
     gear_images,
     run_gear_image,
+)
+from gear_tools.job_replay import (
+    JOB_RECORD,
+    JobReplayError,
+    ReplayJob,
+    download_job,
+    load_job,
+    site_of,
 )
 
 USAGE_ERROR = 2
@@ -119,15 +135,24 @@ def build_job(
     *,
     config_items: list[str],
     input_items: list[str],
-    destination: str,
+    destination: str | None,
     api_key: str | None,
     object_items: Sequence[str] = (),
     parent_items: Sequence[str] = (),
+    base: Job | None = None,
 ) -> tuple[Job | None, list[str]]:
-    """The job to run, or None and every problem found."""
+    """The job to run, or None and every problem found. A `base` job (a site's job being
+    replayed) gives the config, inputs and destination that the arguments then override."""
     problems: list[str] = []
     specs: dict[str, dict[str, Any]] = manifest.get("config", {})
     config = {key: spec["default"] for key, spec in specs.items() if "default" in spec}
+    if base is not None:
+        for key in sorted(set(base.config) - set(specs)):
+            problems.append(
+                f"config {key!r} of the job is not in the local manifest (the gear's config "
+                "changed since that version; check out the version the job ran)"
+            )
+        config.update({key: value for key, value in base.config.items() if key in specs})
     for key, raw in _pairs(config_items, "--config", problems).items():
         if key not in specs:
             known = ", ".join(sorted(specs)) or "none"
@@ -141,7 +166,9 @@ def build_job(
     problems.extend(_schema_problems(manifest, config))
 
     input_specs: dict[str, dict[str, Any]] = manifest.get("inputs", {})
-    inputs: dict[str, Path] = {}
+    inputs: dict[str, Path] = dict(base.inputs) if base else {}
+    for name in sorted(set(inputs) - set(input_specs)):
+        problems.append(f"input {name!r} of the job is not an input of the local manifest")
     for name, raw in _pairs(input_items, "--input", problems).items():
         spec = input_specs.get(name)
         if spec is None or spec.get("base") != "file":
@@ -155,10 +182,12 @@ def build_job(
         else:
             inputs[name] = _from_caller(raw)
     objects = _pairs(list(object_items), "--input-object", problems)
-    input_objects = _input_objects(objects, inputs, problems)
+    input_objects = {**(base.input_objects if base else {})}
+    input_objects.update(_input_objects(objects, inputs, problems))
     parents = _pairs(list(parent_items), "--input-parent", problems)
-    input_parents = _input_parents(parents, inputs, problems)
-    given = {item.partition("=")[0] for item in input_items}
+    input_parents = {**(base.input_parents if base else {})}
+    input_parents.update(_input_parents(parents, inputs, problems))
+    given = {item.partition("=")[0] for item in input_items} | set(inputs)
     for name, spec in input_specs.items():
         if spec.get("base") == "file" and not spec.get("optional") and name not in given:
             problems.append(f"input {name} is required: give --input {name}=PATH")
@@ -166,15 +195,19 @@ def build_job(
     if needs_key and not api_key:
         problems.append("the manifest has an api-key input: give --api-key or set FW_KEY")
 
-    kind, equals, container_id = destination.partition("=")
-    if not equals or not kind or not container_id:
-        problems.append(f"--destination {destination!r} is not TYPE=ID")
+    if destination is None:
+        where = base.destination if base else DEFAULT_DESTINATION
+    else:
+        kind, equals, container_id = destination.partition("=")
+        if not equals or not kind or not container_id:
+            problems.append(f"--destination {destination!r} is not TYPE=ID")
+        where = {"type": kind, "id": container_id}
     if problems:
         return None, problems
     job = Job(
         config,
         inputs,
-        {"type": kind, "id": container_id},
+        dict(where),
         api_key if needs_key else None,
         input_objects,
         input_parents,
@@ -273,6 +306,62 @@ def report(gear_dir: Path, exit_code: int) -> None:
     print(f"  metadata: {metadata}" if metadata.is_file() else "  no .metadata.json written")
 
 
+def replayed_job(
+    job_id: str | None, job_dir: Path | None, api_key: str | None, gear: str
+) -> ReplayJob:
+    """The job to replay: downloaded from the API key's site (`job_id`), or read back from
+    `job_dir` when that already holds it (or no `job_id` is given: offline)."""
+    where = _from_caller(job_dir).resolve() if job_dir else None
+    if where is not None and (where / JOB_RECORD).is_file():
+        held = load_job(where)
+        if job_id in (None, held.job_id):
+            print(f"run-gear: job {held.job_id} of {held.site}, as downloaded in {where}")
+            return held
+        raise JobReplayError(
+            f"{where} holds job {held.job_id}, not {job_id}: give another --job-dir"
+        )
+    if job_id is None:
+        raise JobReplayError(f"--job-dir {job_dir}: no downloaded job there; give --job JOB_ID")
+    if not api_key:
+        raise JobReplayError("--job reads the job from a site: give --api-key or set FW_KEY")
+    site = site_of(api_key)
+    try:
+        client = connect(api_key)
+    except FlywheelConnectionError as exc:
+        raise JobReplayError(f"{site}: {exc}") from None
+    target = where or Path(tempfile.mkdtemp(prefix=f"{gear}-job-{job_id}-")) / "job"
+    print(f"run-gear: downloading job {job_id} from {site} into {target}")
+    replay = download_job(
+        client, job_id, target, site=site, progress=lambda line: print(f"  {line}")
+    )
+    print(f"  rerun it offline with: bin/run-gear {gear} --job-dir {target}")
+    return replay
+
+
+def check_gear(replay: ReplayJob, manifest: dict[str, Any]) -> str | None:
+    """Refuses a job of another gear; warns when the job ran another version of this one."""
+    name, version = manifest.get("name"), manifest.get("version")
+    if replay.gear_name != name:
+        return f"job {replay.job_id} ran gear {replay.gear_name}, not {name}"
+    print(f"run-gear: job {replay.job_id} ran {name} {replay.gear_version} ({replay.state})")
+    if replay.gear_version != version:
+        print(
+            f"run-gear: warning: the local {name} is version {version}, the job ran "
+            f"{replay.gear_version}: what changed since may change the result "
+            f"(git log -- to see; check out gear/{name}/v{replay.gear_version} to run that)",
+            file=sys.stderr,
+        )
+    if "api-key" in replay.other_inputs or any(
+        spec.get("base") == "api-key" for spec in manifest.get("inputs", {}).values()
+    ):
+        print(
+            f"run-gear: note: the gear gets your API key: what it changes on {replay.site} is "
+            "real (use its dry-run config where it has one)",
+            file=sys.stderr,
+        )
+    return None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bin/run-gear", description=__doc__.split("\n\n")[0])
     parser.add_argument("gear", help="the gear's directory, e.g. template_gear")
@@ -292,12 +381,32 @@ def main(argv: list[str]) -> int:
         metavar="NAME=TYPE:ID",
         help="the container the input file belongs to (its hierarchy), e.g. acquisition:<id>",
     )
-    parser.add_argument("--destination", default="analysis=000000000000000000000000")
+    parser.add_argument(
+        "--destination",
+        metavar="TYPE=ID",
+        help="default: the replayed job's, else analysis=000000000000000000000000",
+    )
     parser.add_argument("--api-key", default=os.environ.get("FW_KEY"), help="default: $FW_KEY")
-    parser.add_argument("--workdir", type=Path, help="job directory (default: a new temp dir)")
+    parser.add_argument(
+        "--job",
+        metavar="JOB_ID",
+        help="replay this job of the API key's site: its config, inputs and destination "
+        "(--config, --input and --destination override them)",
+    )
+    parser.add_argument(
+        "--job-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --job downloads the job (kept); without --job, rerun the job DIR holds "
+        "offline",
+    )
+    parser.add_argument("--workdir", type=Path, help="gear directory (default: a new temp dir)")
     parser.add_argument("--image", action="store_true", help="run the built image, not the pex")
     parser.add_argument("--repo", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
+    # This tool's lines keep their place among the gear's, which writes to the same terminal.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
 
     repo = args.repo.resolve()
     gear = args.gear.strip("/")
@@ -312,6 +421,24 @@ def main(argv: list[str]) -> int:
     except GearInputError as exc:
         print(f"run-gear: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    base: Job | None = None
+    if args.job or args.job_dir:
+        try:
+            replay = replayed_job(args.job, args.job_dir, args.api_key, gear)
+        except JobReplayError as exc:
+            print(f"run-gear: {exc} (nothing was run)", file=sys.stderr)
+            return USAGE_ERROR
+        if mismatch := check_gear(replay, manifest):
+            print(f"run-gear: {mismatch} (nothing was run)", file=sys.stderr)
+            return USAGE_ERROR
+        base = Job(
+            replay.config,
+            replay.inputs,
+            replay.destination,
+            None,
+            replay.input_objects,
+            replay.input_parents,
+        )
     job, problems = build_job(
         manifest,
         config_items=args.config,
@@ -320,6 +447,7 @@ def main(argv: list[str]) -> int:
         api_key=args.api_key,
         object_items=args.input_object,
         parent_items=args.input_parent,
+        base=base,
     )
     if job is None:
         print(f"run-gear: {len(problems)} problem(s), nothing was run:", file=sys.stderr)
