@@ -227,7 +227,18 @@ def parser_source(app: str, manifest: Mapping[str, Any]) -> str:
     )
 
 
-def main_source(app: str) -> str:
+def has_api_key(manifest: Mapping[str, Any]) -> bool:
+    """Whether the manifest has an api-key input (then the gear gets a Flywheel client)."""
+    return any(
+        isinstance(spec, dict) and spec.get("base") == "api-key"
+        for spec in manifest.get("inputs", {}).values()
+    )
+
+
+def main_source(app: str, *, client: bool = False) -> str:
+    client_import = "\nimport flywheel\n" if client else ""
+    client_parameter = ", client: flywheel.Client" if client else ""
+    client_doc = " `client` acts on the site with the job's API key." if client else ""
     return f'''"""The work of the gear."""
 
 from __future__ import annotations
@@ -235,33 +246,42 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-
+{client_import}
 from {app}.parser import Args
 
 log = logging.getLogger(__name__)
 
 
-def run(args: Args, output_dir: Path) -> None:
-    """{TODO_MARK}: the gear's work; for now it logs what it was given."""
+def run(args: Args, output_dir: Path{client_parameter}) -> None:
+    """{TODO_MARK}: the gear's work; for now it logs what it was given.{client_doc}"""
     for name, value in asdict(args).items():
         log.info("%s: %s", name, value)
     log.info("{TODO_MARK}: %s does nothing yet", __name__)
 '''
 
 
-def gear_source(app: str) -> str:
+def gear_source(app: str, *, client: bool = False) -> str:
+    if not client:
+        imports, call = "", "main.run(parse_args(context), context.output_dir)"
+    else:
+        imports = "from gear_common.flywheel_client import client_for\n"
+        call = (
+            "args = parse_args(context)\n"
+            "    # The client of the job's api-key input (see gear_common.flywheel_client).\n"
+            "    main.run(args, context.output_dir, client_for(context))"
+        )
     return f'''"""The gear: config.json to parsed arguments to `main.run`."""
 
 from __future__ import annotations
 
 from gear_common.context import GearContext
-
+{imports}
 from {app} import main
 from {app}.parser import parse_args
 
 
 def run_job(context: GearContext) -> None:
-    main.run(parse_args(context), context.output_dir)
+    {call}
 '''
 
 
@@ -289,14 +309,33 @@ def test_the_manifest_defaults_and_required_values_parse() -> None:
 """
 
 
-def test_run_source(app: str, inputs: dict[str, bool], config: dict[str, Any]) -> str:
+def test_run_source(
+    app: str, inputs: dict[str, bool], config: dict[str, Any], *, client: bool = False
+) -> str:
     required = [name for name, optional in inputs.items() if not optional]
+    if client:
+        site_import = "\nfrom fake_flywheel.server import FakeFlywheel"
+        run = (
+            "    # The gear connects with the job's API key: a fake site on 127.0.0.1.\n"
+            "    with FakeFlywheel() as site:\n"
+            "        prepare_gear_dir(gear, config=REQUIRED_CONFIG, inputs=inputs, "
+            "api_key=site.api_key)\n"
+            "        result = run_entry_point(entry_point.__name__, gear)\n"
+        )
+        connected = '\n    assert "Connected to Flywheel as" in result.stdout + result.stderr'
+    else:
+        site_import = ""
+        run = (
+            "    prepare_gear_dir(gear, config=REQUIRED_CONFIG, inputs=inputs)\n\n"
+            "    result = run_entry_point(entry_point.__name__, gear)\n"
+        )
+        connected = ""
     return f'''"""End-to-end: the gear's run.py in its own process, with its required inputs."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
+{site_import}
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
 
@@ -312,25 +351,28 @@ def test_runs_with_its_required_inputs_and_config(tmp_path: Path) -> None:
         inputs[name] = tmp_path / f"{{name}}.dat"
         inputs[name].write_text("placeholder\\n")
     gear = tmp_path / "v0"
-    prepare_gear_dir(gear, config=REQUIRED_CONFIG, inputs=inputs, api_key="unused")
-
-    result = run_entry_point(entry_point.__name__, gear)
-
+{run}
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "{TODO_MARK}" in result.stdout + result.stderr
+    assert "{TODO_MARK}" in result.stdout + result.stderr{connected}
 '''
 
 
-def smoke_case(inputs: dict[str, bool], config: dict[str, Any]) -> dict[str, bytes]:
-    """A smoke case (case.json and its input files) that runs the gear as generated."""
+def smoke_case(
+    inputs: dict[str, bool], config: dict[str, Any], *, client: bool = False
+) -> dict[str, bytes]:
+    """A smoke case (case.json and its input files) that runs the gear as generated; a gear
+    with an api-key input is given a fake Flywheel API to connect to."""
     required = [name for name, optional in inputs.items() if not optional]
-    case = {
+    case: dict[str, Any] = {
         "description": f"{TODO_MARK}: the gear runs with placeholder inputs; use real ones.",
         "config": config,
         "inputs": {name: f"{name}.dat" for name in required},
         "exit_code": 0,
         "log_contains": [f"{TODO_MARK}"],
     }
+    if client:
+        case["flywheel"] = {"expect_mutating_requests": 0}
+        case["log_contains"].append("Connected to Flywheel as")
     files = {"case.json": (json.dumps(case, indent=2) + "\n").encode()}
     for name in required:
         files[f"{name}.dat"] = b"placeholder\n"

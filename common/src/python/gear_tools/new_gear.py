@@ -12,6 +12,7 @@ check passes.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import shutil
@@ -45,6 +46,10 @@ TEMPLATE_ONLY = {Path("BUILD")}
 TEMPLATE_EXAMPLES = {
     "main.py": "text statistics, copied as an example; write the gear's own work here.",
     "test_main.py": "tests of the example text statistics; test the gear's own work.",
+    "parser.py": "the example's config model and inputs; make them the gear's manifest's own.",
+    "gear.py": "runs the example (text statistics); call the gear's own work instead.",
+    "test_parser.py": "tests of the example's config model; test the gear's own.",
+    "test_run.py": "runs the example end to end; give it the gear's own inputs and checks.",
 }
 
 
@@ -139,7 +144,21 @@ def _rename(text: str, gear: NewGear) -> str:
 
 
 # What a ported manifest keeps besides inputs and config (the rest is the repository's own).
-PORTED_FIELDS = ("author", "maintainer", "cite", "license", "source", "url", "inputs", "config")
+PORTED_FIELDS = (
+    "author",
+    "maintainer",
+    "cite",
+    "license",
+    "source",
+    "url",
+    "capabilities",
+    "inputs",
+    "config",
+)
+
+
+# What the repository owns in a gear's manifest: how its image is built, named and started.
+OWNED_FIELDS = ("command", "environment")
 
 
 def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[str, Any]:
@@ -148,16 +167,48 @@ def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[
     manifest.update({key: source[key] for key in PORTED_FIELDS if key in source})
     manifest.update(name=gear.name, label=gear.label, description=gear.description)
     manifest["version"] = gear.version
-    custom = dict(manifest.get("custom", {}))
+    # A port keeps every `custom` key of its own (suite, flywheel settings, ...).
+    custom = {**manifest.get("custom", {}), **copy.deepcopy(source.get("custom", {}))}
     custom["gear-builder"] = {
         **custom.get("gear-builder", {}),
         "category": gear.category,
         "image": f"{repository.format(name=gear.name)}:{gear.version}",
     }
     manifest["custom"] = custom
+    if not source:
+        # The template's example input and config, marked until the author replaces them.
+        for section in ("inputs", "config"):
+            manifest[section] = {
+                key: {**spec, "description": f"{TODO_MARK}: example; {spec.get('description')}"}
+                for key, spec in manifest.get(section, {}).items()
+            }
     if gear.with_api_key:
         manifest["inputs"] = {**manifest.get("inputs", {}), "api-key": {"base": "api-key"}}
     return manifest
+
+
+def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> str:
+    """One line: what the port changed in the source manifest, and why."""
+    changed = []
+    builder = (source.get("custom") or {}).get("gear-builder") or {}
+    image = ported["custom"]["gear-builder"]["image"]
+    if builder.get("image") != image:
+        changed.append(f"custom.gear-builder.image {builder.get('image')!r} -> {image!r}")
+    if source.get("name") != ported["name"]:
+        changed.append(f"name {source.get('name')!r} -> {ported['name']!r}")
+    changed += [
+        key for key in OWNED_FIELDS if key in source and source[key] != ported.get(key)
+    ]
+    dropped = sorted(set(source) - set(ported))
+    if not changed and not dropped:
+        return "new-gear: the manifest is kept as it was"
+    line = (
+        f"new-gear: changed {', '.join(changed) or 'nothing'} (this repository builds, names and "
+        "starts the gear's image)"
+    )
+    if dropped:
+        line += f"; dropped {', '.join(dropped)} (not a gear manifest field here)"
+    return line + "; kept everything else"
 
 
 def _docker_build(text: str, version: str) -> str:
@@ -208,6 +259,8 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
                     "here.\n",
                     1,
                 )
+            elif relative.name == "__init__.py" and relative.parent.name == TEMPLATE_APP:
+                text = f'"""{gear.label}: {gear.description.rstrip(".")}."""\n'
             elif relative.name in TEMPLATE_EXAMPLES:
                 # The example the gear was copied with (text statistics): marked until replaced.
                 text = f"# {TODO_MARK}: {TEMPLATE_EXAMPLES[relative.name]}\n" + _rename(text, gear)
@@ -236,18 +289,19 @@ def _port(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
             del files[path]
     inputs = port.file_inputs(manifest)
     config = port.sample_config(manifest)
+    client = port.has_api_key(manifest)
     generated = {
         app_dir / "parser.py": port.parser_source(gear.app, manifest),
-        app_dir / "main.py": port.main_source(gear.app),
-        app_dir / "gear.py": port.gear_source(gear.app),
+        app_dir / "main.py": port.main_source(gear.app, client=client),
+        app_dir / "gear.py": port.gear_source(gear.app, client=client),
         tests_dir / "test_parser.py": port.test_parser_source(gear.app, gear.directory, config),
-        tests_dir / "test_run.py": port.test_run_source(gear.app, inputs, config),
+        tests_dir / "test_run.py": port.test_run_source(gear.app, inputs, config, client=client),
         Path("docs") / gear.directory / "README.md": port.docs_readme(
             gear.name, manifest, f"{repository.format(name=gear.name)}:{gear.version}"
         ),
     }
     files.update({path: text.encode("utf-8") for path, text in generated.items()})
-    for name, content in port.smoke_case(inputs, config).items():
+    for name, content in port.smoke_case(inputs, config, client=client).items():
         files[smoke_dir / "runs" / name] = content
 
 
@@ -347,6 +401,9 @@ def main(argv: list[str]) -> int:
         print(f"new-gear: {exc}", file=sys.stderr)
         return 1
     print(f"Created gear {gear.name} in {gear.directory}/ ({len(created)} files).")
+    if source is not None:
+        manifest_path = args.repo.resolve() / gear.directory / "src/docker/manifest.json"
+        print(port_changes(source, json.loads(manifest_path.read_text(encoding="utf-8"))))
     print("Next:")
     print(f"  ./pants lint check test package {gear.directory}::")
     print(

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fake_flywheel.server import FakeFlywheel
+from gear_common.gear_dir import prepare_gear_dir
 from gear_common.manifest_config import config_mismatches
+from gear_testing.entry_point import run_entry_point
 from gear_tools.new_gear import MAX_NAME_LENGTH, NewGear, NewGearError, create, main
 
 
@@ -134,7 +137,12 @@ PORTED: dict[str, object] = {
     "version": "2.4.1",
     "author": "Someone Else",
     "license": "MIT",
-    "custom": {"gear-builder": {"category": "utility", "image": "them/tag-editor:2.4.1"}},
+    "custom": {
+        "gear-builder": {"category": "utility", "image": "them/tag-editor:2.4.1"},
+        "flywheel": {"suite": "Metadata Import and Validation", "show-job": True},
+        "docker-image": "them/tag-editor:2.4.1",
+    },
+    "command": "python run.py",
     "inputs": {
         "input_file": {"base": "file", "type": {"enum": ["dicom", "nifti"]}},
         "tag_list": {"base": "file", "optional": True},
@@ -209,3 +217,72 @@ def test_a_manifest_that_cannot_be_ported_is_refused_naming_the_key(
     err = capsys.readouterr().err
     assert f"{bad}: config 'when' has type 'date', expected one of string, integer" in err
     assert not (repo / "tag_edit").exists()
+
+
+def test_a_port_keeps_its_custom_keys_and_says_what_it_changed(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "manifest.json"
+    source.write_text(json.dumps({**PORTED, "flywheel-extras": {"x": 1}}))
+    assert main(["tag-edit", "--from-manifest", str(source), "--repo", str(repo)]) == 0
+    manifest = json.loads((repo / "tag_edit/src/docker/manifest.json").read_text())
+    custom = PORTED["custom"]
+    assert isinstance(custom, dict)
+    assert manifest["custom"]["flywheel"] == custom["flywheel"]
+    assert manifest["custom"]["docker-image"] == custom["docker-image"]
+    assert manifest["custom"]["gear-builder"] == {
+        "category": "utility",
+        "image": "flywheel-gears/tag-edit:2.4.1",
+    }
+    changes = [line for line in capsys.readouterr().out.splitlines() if "changed" in line]
+    assert changes == [
+        "new-gear: changed custom.gear-builder.image 'them/tag-editor:2.4.1' -> "
+        "'flywheel-gears/tag-edit:2.4.1', name 'tag-editor' -> 'tag-edit', command (this "
+        "repository builds, names and starts the gear's image); dropped flywheel-extras (not a "
+        "gear manifest field here); kept everything else"
+    ]
+
+
+# The template's own example (text statistics): words no generated gear may keep unmarked.
+TEMPLATE_WORDS = ("text statistic", "top_words", "text_file", "case_sensitive", "fox", "word")
+
+
+@pytest.mark.parametrize("ported", [False, True], ids=["from-template", "from-manifest"])
+def test_no_template_text_is_left_without_a_todo_mark(repo: Path, ported: bool) -> None:
+    created = create(repo, gear("tag-edit", source_manifest=PORTED if ported else None))
+    unmarked = []
+    for path in created:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found = [word for word in TEMPLATE_WORDS if word in text.lower()]
+        # A smoke case's input file is marked by its case.json.
+        case = path.parent / "case.json"
+        marked = "TODO(new-gear)" in text or (case.is_file() and "TODO(new-gear)" in case.read_text())
+        if found and not marked:
+            unmarked.append(f"{path.relative_to(repo)}: {', '.join(found)}")
+    assert unmarked == []
+    init = repo / "tag_edit/src/python/tag_edit_app/__init__.py"
+    assert init.read_text() == '"""DICOM QC: Checks DICOM headers."""\n'
+
+
+def test_a_ported_api_key_input_gives_the_gear_a_flywheel_client(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create(repo, gear("tag-edit", source_manifest=PORTED))
+    app = repo / "tag_edit/src/python/tag_edit_app"
+    assert "client_for(context)" in (app / "gear.py").read_text()
+    monkeypatch.syspath_prepend(str(repo / "tag_edit/src/python"))
+    (tmp_path / "in.dcm").write_bytes(b"DICM")
+    with FakeFlywheel() as site:
+        prepare_gear_dir(
+            tmp_path / "v0",
+            config={"tag": "x"},
+            inputs={"input_file": tmp_path / "in.dcm"},
+            api_key=site.api_key,
+        )
+        result = run_entry_point("tag_edit_app.run", tmp_path / "v0")
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert "Connected to Flywheel as admin@example.org" in log
+    assert site.api_key_secret not in log
+    case = json.loads((repo / "tag_edit/test/smoke/runs/case.json").read_text())
+    assert case["flywheel"] == {"expect_mutating_requests": 0}
