@@ -238,7 +238,7 @@ def has_api_key(manifest: Mapping[str, Any]) -> bool:
 def main_source(app: str, *, client: bool = False) -> str:
     client_import = "\nimport flywheel\n" if client else ""
     client_parameter = ", client: flywheel.Client" if client else ""
-    client_doc = " `client` acts on the site with the job's API key." if client else ""
+    client_doc = "\n\n    `client` acts on the site with the job's API key.\n    " if client else ""
     return f'''"""The work of the gear."""
 
 from __future__ import annotations
