@@ -62,13 +62,40 @@ REPRODUCIBLE_RUN_ARG = "ARG SOURCE_DATE_EPOCH=0"
 # gives the image's files. They change with every commit, so helper images do not take them.
 SOURCE_ARGS = ("GIT_COMMIT", "GIT_COMMIT_TIME", "SOURCE_URL")
 GEAR_IMAGE_BUILD_ARGS = ("GIT_COMMIT", "GIT_COMMIT_TIME", "SOURCE_DATE_EPOCH")
+# The Python resolves gears use (pants.toml [python.resolves]): python-default, and one for
+# each set of gears with pins of their own (`bin/new-gear --resolve NAME` adds it here). The
+# libraries of common/ that gears import are in every one of them (`gear_resolves()`).
+DEFAULT_RESOLVE = "python-default"
+GEAR_RESOLVES = ("python-default", "gear-pydicom2")
 # Requirements that are for mypy only (type stubs), excluded from every pex_binary (the root
 # BUILD's defaults, and the dependencies pex below) so that they never reach a gear's image.
 # A stub package added to 3rdparty/python/requirements.txt goes here too (a test checks).
+TYPE_STUBS = ("types-PyYAML", "boto3-stubs")
+
+
+def requirements_target(resolve: str = DEFAULT_RESOLVE) -> str:
+    """The python_requirements target of a gear resolve (3rdparty/python/BUILD)."""
+    return "3rdparty/python:reqs" if resolve == DEFAULT_RESOLVE else f"3rdparty/python:{resolve}"
+
+
+def not_in_images(resolve: str = DEFAULT_RESOLVE) -> tuple[str, ...]:
+    """Dependencies that exclude a resolve's type stubs (see TYPE_STUBS)."""
+    return tuple(f"!!{requirements_target(resolve)}#{stub}" for stub in TYPE_STUBS)
+
+
+# The default resolve's (the root BUILD's pex_binary defaults). Written out: a prelude's own
+# functions cannot run while it loads.
 NOT_IN_IMAGES = (
     "!!3rdparty/python:reqs#types-PyYAML",
     "!!3rdparty/python:reqs#boto3-stubs",
 )
+
+
+def gear_resolves() -> object:
+    """The `resolve` of a common/ library that gears import: each of GEAR_RESOLVES."""
+    if len(GEAR_RESOLVES) == 1:
+        return GEAR_RESOLVES[0]
+    return parametrize(*GEAR_RESOLVES)  # type: ignore[name-defined]  # noqa: F821
 
 
 def pex_context_path(pex_address: str) -> str:
@@ -223,13 +250,19 @@ def gear_dockerfile(
 
 
 def gear_image(
-    name: str, version: str, pex: str, entry_point: str = "run.py", **docker_image_fields: object
+    name: str,
+    version: str,
+    pex: str,
+    entry_point: str = "run.py",
+    resolve: str = DEFAULT_RESOLVE,
+    **docker_image_fields: object,
 ) -> None:
     """Defines a gear's manifest, system and runtime images, pex, code and image (see the
     module doc).
 
     `entry_point` is the `entry_point` of the gear pex `pex` (`run.py` unless it says
-    otherwise). Other `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
+    otherwise); `resolve` the gear's Python resolve (one of GEAR_RESOLVES). Other
+    `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
     """
     manifest = "manifest.json"
     directory = build_file_dir()  # type: ignore[name-defined]  # noqa: F821
@@ -252,7 +285,8 @@ def gear_image(
     )
     pex_binary(  # type: ignore[name-defined]  # noqa: F821
         name=deps,
-        dependencies=[pex, *NOT_IN_IMAGES],
+        dependencies=[pex, *not_in_images(resolve)],
+        resolve=resolve,
         include_sources=False,
         description=f"The third-party dependencies of {name}, for its runtime image.",
     )

@@ -50,7 +50,10 @@ class DestinationMetadata(BaseModel):
 
 
 def _engine_schema() -> dict[str, Any]:
-    schema_file = resources.files("fw_gear").joinpath("engine_metadata_schema.json")
+    # Imported here (it is slow to import): fw-gear ships the schema as package data.
+    import fw_gear
+
+    schema_file = resources.files(fw_gear).joinpath("engine_metadata_schema.json")
     schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
     return schema
 

@@ -1,12 +1,14 @@
 """Creates a new gear from template_gear/, renamed consistently.
 
     new_gear.py NAME [--label L] [--description D] [--category CATEGORY]
-                [--with-api-key] [--repo DIR]
+                [--with-api-key] [--from-manifest PATH]
+                [--resolve NAME [--requirement SPEC]...] [--repo DIR]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
 digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
-app package is <that>_app, and its docs in docs/<that>/. Nothing is written unless every
-check passes.
+app package is <that>_app, and its docs in docs/<that>/. With --resolve, the gear gets a
+Python resolve of its own (gear_tools.gear_resolve). Nothing is written unless every check
+passes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import re
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gear_tools import gear_from_manifest as port
+from gear_tools import gear_resolve
 from gear_tools.container_engine import manifest_name
 from gear_tools.gear_from_manifest import TODO_MARK
 
@@ -66,6 +70,9 @@ class NewGear:
     with_api_key: bool
     # An existing gear's manifest to port (`--from-manifest`): its inputs and config are kept.
     source_manifest: Mapping[str, Any] | None = None
+    # The gear's own Python resolve (`--resolve`), and pins for it (`--requirement`).
+    resolve: str | None = None
+    pins: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -124,6 +131,10 @@ def check(repo: Path, gear: NewGear) -> None:
             problems.append(f"the gear name {gear.name!r} is taken by {taken[gear.name]}")
     if gear.category not in CATEGORIES:
         problems.append(f"category must be one of {', '.join(CATEGORIES)}, not {gear.category!r}")
+    if gear.resolve is not None:
+        problems += gear_resolve.check(repo, gear.resolve, list(gear.pins))
+    elif gear.pins:
+        problems.append("--requirement pins a gear's own resolve: give --resolve NAME too")
     if not (repo / TEMPLATE_DIR / "src/docker/manifest.json").is_file():
         problems.append(
             f"{repo / TEMPLATE_DIR} is not a gear template (no src/docker/manifest.json)"
@@ -211,9 +222,21 @@ def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> str:
     return line + "; kept everything else"
 
 
-def _docker_build(text: str, version: str) -> str:
-    """The gear_image() call with the gear's first version."""
-    return re.sub(r'\bversion="[^"]*"', f'version="{version}"', text)
+def _package_docstring(gear: NewGear) -> str:
+    """The app package's docstring: the gear's label and description (not the template's)."""
+    line = f'"""{gear.label}: {gear.description.rstrip(".")}."""\n'
+    if len(line) <= 100:
+        return line
+    body = textwrap.fill(gear.description, 96)
+    return f'"""{gear.label}.\n\n{body}\n"""\n'
+
+
+def _docker_build(text: str, version: str, resolve: str | None) -> str:
+    """The gear_image() call with the gear's first version (and resolve)."""
+    text = re.sub(r'\bversion="[^"]*"', f'version="{version}"', text)
+    if resolve is not None and resolve != gear_resolve.DEFAULT_RESOLVE:
+        text = re.sub(r'(?m)^(\s*pex="[^"]*",\n)', rf'\1    resolve="{resolve}",\n', text)
+    return text
 
 
 def _copied_trees(repo: Path, gear: NewGear) -> list[tuple[Path, Path]]:
@@ -245,7 +268,7 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             if relative == Path("src/docker/manifest.json"):
                 text = json.dumps(_manifest(json.loads(text), gear, repository), indent=2) + "\n"
             elif relative == Path("src/docker/BUILD"):
-                text = _docker_build(_rename(text, gear), gear.version)
+                text = _docker_build(_rename(text, gear), gear.version, gear.resolve)
             elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
                 origin = "ported from its manifest" if gear.source_manifest else "created"
                 text = (
@@ -260,7 +283,7 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
                     1,
                 )
             elif relative.name == "__init__.py" and relative.parent.name == TEMPLATE_APP:
-                text = f'"""{gear.label}: {gear.description.rstrip(".")}."""\n'
+                text = _package_docstring(gear)
             elif relative.name in TEMPLATE_EXAMPLES:
                 # The example the gear was copied with (text statistics): marked until replaced.
                 text = f"# {TODO_MARK}: {TEMPLATE_EXAMPLES[relative.name]}\n" + _rename(text, gear)
@@ -273,6 +296,8 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             files[target] = text.encode("utf-8")
     if gear.source_manifest is not None:
         _port(files, gear, repository)
+    if gear.resolve is not None and gear.resolve != gear_resolve.DEFAULT_RESOLVE:
+        files[Path(gear.directory) / "BUILD"] = gear_resolve.gear_build(gear.resolve).encode()
     return files
 
 
@@ -326,6 +351,8 @@ def create(repo: Path, gear: NewGear) -> list[Path]:
                 shutil.rmtree(path, ignore_errors=True)
             raise NewGearError(f"cannot write the gear: {exc}") from None
     add_to_readme(repo, gear)
+    if gear.resolve is not None and gear.resolve != gear_resolve.DEFAULT_RESOLVE:
+        gear_resolve.add_resolve(repo, gear.resolve, list(gear.pins))
     return sorted(repo / path for path in files)
 
 
@@ -373,6 +400,19 @@ def main(argv: list[str]) -> int:
         help="port an existing gear: keep its manifest's inputs and config (and label, "
         "description, category, version) and generate the config model from it",
     )
+    parser.add_argument(
+        "--resolve",
+        metavar="NAME",
+        help="put the gear in a Python resolve of its own (made if new, with common/'s "
+        "requirements); bin/new-gear then locks it",
+    )
+    parser.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a pin of the gear's resolve, e.g. 'pydicom>=2.4,<3' (repeatable)",
+    )
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
     args = parser.parse_args(argv)
     source: dict[str, Any] | None = None
@@ -394,6 +434,8 @@ def main(argv: list[str]) -> int:
         or "utility",
         with_api_key=args.with_api_key,
         source_manifest=source,
+        resolve=args.resolve,
+        pins=tuple(args.requirement),
     )
     try:
         created = create(args.repo.resolve(), gear)
