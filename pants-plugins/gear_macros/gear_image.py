@@ -93,9 +93,10 @@ NOT_IN_IMAGES = (
 
 def gear_resolves() -> object:
     """The `resolve` of a common/ library that gears import: each of GEAR_RESOLVES."""
-    if len(GEAR_RESOLVES) == 1:
-        return GEAR_RESOLVES[0]
-    return parametrize(*GEAR_RESOLVES)  # type: ignore[name-defined]  # noqa: F821
+    resolves = list(GEAR_RESOLVES)
+    if len(resolves) == 1:
+        return resolves[0]
+    return parametrize(*resolves)  # type: ignore[name-defined]  # noqa: F821
 
 
 def pex_context_path(pex_address: str) -> str:

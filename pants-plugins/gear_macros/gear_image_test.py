@@ -268,4 +268,11 @@ def test_every_type_stub_requirement_is_kept_out_of_images() -> None:
         if line.strip().startswith("types-") or "-stubs" in line.split("#")[0]
     }
     excluded = {address.split("#", 1)[1] for address in gear_image.NOT_IN_IMAGES}
-    assert stubs and stubs == excluded
+    assert stubs and stubs == excluded == set(gear_image.TYPE_STUBS)
+
+
+def test_a_gear_resolves_stubs_are_its_own_requirements() -> None:
+    assert gear_image.not_in_images() == gear_image.NOT_IN_IMAGES
+    assert gear_image.not_in_images("gear-x") == tuple(
+        f"!!3rdparty/python:gear-x#{stub}" for stub in gear_image.TYPE_STUBS
+    )

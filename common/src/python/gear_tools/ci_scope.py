@@ -10,7 +10,9 @@ commit to pass as `--changed-since`) and CI_REASON. Everything is checked when:
 - no merge base with the base branch can be found (a shallow clone, an unrelated history);
 - a changed file is one Pants cannot see as a change to a target (GLOBAL_INPUTS: Pants' own
   settings, the launcher, lockfiles, the shared image definition in pants-plugins/, the base
-  image pin in pants.toml, the tools' settings, CI itself).
+  image pin in pants.toml, the tools' settings, CI itself). A gear resolve's own requirements
+  and lockfile (gear_tools.gear_resolve) are not among them: Pants selects that resolve's
+  targets when they change.
 
 Otherwise only what changed since the merge base of HEAD and the base branch (CI_BASE if set,
 else GITHUB_BASE_REF on a pull request, else main), with everything that depends on it:
@@ -29,6 +31,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from gear_tools import gear_resolve
 
 MAIN_BRANCH = "main"
 # Paths whose change Pants does not see as a change to the targets they affect. A trailing '/'
@@ -75,17 +79,30 @@ class Scope:
     reason: str
 
 
-def is_global(path: str) -> bool:
+def own_resolve_files(resolves: Iterable[str]) -> set[str]:
+    """The requirements and lockfile of each gear resolve other than the default: Pants sees
+    a change to them as a change to that resolve's targets (and only theirs)."""
+    return {
+        str(path(resolve))
+        for resolve in resolves
+        if resolve != gear_resolve.DEFAULT_RESOLVE
+        for path in (gear_resolve.requirements_file, gear_resolve.lockfile)
+    }
+
+
+def is_global(path: str, own_resolves: Iterable[str] = ()) -> bool:
     """Whether a change to `path` (relative to the repository) must select everything."""
+    if path in own_resolve_files(own_resolves):
+        return False
     return any(
         path.startswith(entry) if entry.endswith("/") else path == entry for entry in GLOBAL_INPUTS
     )
 
 
-def decide(changed_files: Iterable[str], base: str) -> Scope:
-    """The scope of a change, given the files it changes since `base`."""
+def decide(changed_files: Iterable[str], base: str, own_resolves: Sequence[str] = ()) -> Scope:
+    """The scope of a change, given the files it changes since `base` and the gear resolves."""
     changed = sorted(set(changed_files))
-    global_changes = [path for path in changed if is_global(path)]
+    global_changes = [path for path in changed if is_global(path, own_resolves)]
     if global_changes:
         shown = ", ".join(global_changes[:5]) + (" ..." if len(global_changes) > 5 else "")
         return Scope("all", "", f"changes files Pants cannot see as target changes: {shown}")
@@ -129,7 +146,15 @@ def scope_of(repo: Path, env: Mapping[str, str]) -> Scope:
     changed = _git(repo, "diff", "--name-only", base, "HEAD")
     if changed is None:
         return Scope("all", "", f"cannot list the files changed since {base}")
-    return decide(changed.splitlines(), base)
+    return decide(changed.splitlines(), base, _gear_resolves(repo))
+
+
+def _gear_resolves(repo: Path) -> list[str]:
+    """The repository's gear resolves; none when it names none (everything is then global)."""
+    try:
+        return gear_resolve.gear_resolves(repo)
+    except (OSError, gear_resolve.ResolveError):
+        return []
 
 
 def plan(selected: Iterable[str], everything: bool) -> dict[str, bool]:

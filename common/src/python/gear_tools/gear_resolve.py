@@ -123,7 +123,8 @@ def add_resolve(repo: Path, resolve: str, pins: list[str]) -> list[Path]:
         toml = repo / "pants.toml"
         text = toml.read_text(encoding="utf-8")
         entry = f'{resolve} = "{lockfile(resolve)}"\n'
-        text, count = re.subn(r"(?ms)(^\[python\.resolves\]\n.*?)(\n\[)", rf"\1{entry}\2", text, 1)
+        table = r"(?ms)(^\[python\.resolves\]\n.*?)(\n\[)"
+        text, count = re.subn(table, rf"\1{entry}\2", text, count=1)
         if not count:
             raise ResolveError(f"{toml}: no [python.resolves] table")
         toml.write_text(text, encoding="utf-8")
@@ -143,7 +144,7 @@ def add_resolve(repo: Path, resolve: str, pins: list[str]) -> list[Path]:
 
 def gear_build(resolve: str) -> str:
     """The gear's root BUILD: every target under it in `resolve`."""
-    return f'''# Every target of this gear is in the {resolve} resolve (3rdparty/python/{resolve}-*).
+    return f"""# Every target of this gear is in the {resolve} resolve (3rdparty/python/).
 __defaults__(
     {{
         (python_sources, python_tests, python_test_utils): dict(resolve="{resolve}"),
@@ -154,4 +155,4 @@ __defaults__(
     }},
     extend=True,
 )
-'''
+"""

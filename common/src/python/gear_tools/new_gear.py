@@ -207,9 +207,7 @@ def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> str:
         changed.append(f"custom.gear-builder.image {builder.get('image')!r} -> {image!r}")
     if source.get("name") != ported["name"]:
         changed.append(f"name {source.get('name')!r} -> {ported['name']!r}")
-    changed += [
-        key for key in OWNED_FIELDS if key in source and source[key] != ported.get(key)
-    ]
+    changed += [key for key in OWNED_FIELDS if key in source and source[key] != ported.get(key)]
     dropped = sorted(set(source) - set(ported))
     if not changed and not dropped:
         return "new-gear: the manifest is kept as it was"

@@ -95,6 +95,19 @@ def test_a_file_that_only_looks_global_does_not(repo: Path) -> None:
     )
 
 
+def test_a_gear_resolves_own_files_are_left_to_pants(repo: Path) -> None:
+    prelude = 'GEAR_RESOLVES = ("python-default", "gear-pydicom2")\n'
+    commit(repo, {"pants-plugins/gear_macros/gear_image.py": prelude}, "a second resolve")
+    git(repo, "checkout", "-qb", "repin")
+    commit(repo, {"3rdparty/python/gear-pydicom2.lock": "{}\n"}, "re-lock the gear resolve")
+    assert scope_of(repo, {}).kind == "changed"
+    commit(repo, {"3rdparty/python/gear-pydicom2-requirements.txt": "pydicom<3\n"}, "re-pin")
+    assert scope_of(repo, {}).kind == "changed"
+    # The default resolve's lockfile, and a file of a resolve that is not a gear's, are global.
+    for changed in ("3rdparty/python/python-default.lock", "3rdparty/python/other.lock"):
+        assert decide([changed], "b", ["python-default", "gear-pydicom2"]).kind == "all"
+
+
 def test_explicit_scope_and_base(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
     commit(repo, {"gear_b/main.py": "b = 4\n"}, "on main")

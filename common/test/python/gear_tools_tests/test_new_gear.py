@@ -256,7 +256,9 @@ def test_no_template_text_is_left_without_a_todo_mark(repo: Path, ported: bool) 
         found = [word for word in TEMPLATE_WORDS if word in text.lower()]
         # A smoke case's input file is marked by its case.json.
         case = path.parent / "case.json"
-        marked = "TODO(new-gear)" in text or (case.is_file() and "TODO(new-gear)" in case.read_text())
+        marked = "TODO(new-gear)" in text or (
+            case.is_file() and "TODO(new-gear)" in case.read_text()
+        )
         if found and not marked:
             unmarked.append(f"{path.relative_to(repo)}: {', '.join(found)}")
     assert unmarked == []
