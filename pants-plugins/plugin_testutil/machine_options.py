@@ -13,7 +13,7 @@ from typing import Any
 
 import toml
 
-# Set by [test] extra_env_vars in pants.toml.
+# Exported by ./pants, and passed to plugin tests by pants-plugins/BUILD's defaults.
 PANTS_RC_ENV = "PANTS_MACHINE_RC"
 # The .pants.rc sections (and, for GLOBAL, keys) that building a pex depends on.
 SECTIONS = {"pex-cli": None, "subprocess-environment": None, "GLOBAL": ("ca_certs_path",)}
