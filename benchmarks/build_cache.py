@@ -7,9 +7,9 @@ Clone A (this repository's HEAD, committed work only) runs each goal with empty 
 caches (its own PANTS_LOCAL_STORE_DIR and named caches) and the build cache on, writing to it;
 clone B, at another path with its own empty caches, runs the same goals reading from it. Without
 --cache it starts a BuildGrid of its own (bin/build-cache, on a free port, store in the scratch
-directory, run from a third clone) and stops it at the end. It prints, per clone and goal, the wall time, the remote
-cache lookups and hits (Pants' --stats-log counters), the writes, and the store's size; and B's
-speed-up per goal. Both clones share this checkout's Pants install (PANTS_BOOTSTRAP_DIR).
+directory, run from a third clone) and stops it at the end. It prints, per clone and goal, the
+wall time, the remote cache lookups and hits (Pants' --stats-log counters), the writes, and the
+store's size; and B's speed-up per goal. Both clones share this checkout's Pants install (PANTS_BOOTSTRAP_DIR).
 """
 
 from __future__ import annotations
@@ -109,7 +109,9 @@ def main(argv: Sequence[str]) -> int:
         subprocess.run(["git", "clone", "-q", str(source), str(server_clone)], check=True)
         port = free_port()
         server = [str(server_clone / "bin/build-cache"), "--dir", str(store), "--port", str(port)]
-        subprocess.run([server[0], "start", *server[1:]], check=True, env=base)
+        subprocess.run(
+            [server[0], "start", *server[1:]], check=True, env={**base, "PANTS_PANTSD": "false"}
+        )
         cache = f"grpc://127.0.0.1:{port}"
     runs: list[Run] = []
     try:

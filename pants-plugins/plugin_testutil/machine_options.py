@@ -13,8 +13,8 @@ from typing import Any
 
 import toml
 
-# Exported by ./pants, and passed to plugin tests by pants-plugins/BUILD's defaults.
-PANTS_RC_ENV = "PANTS_MACHINE_RC"
+# .pants.rc's text: exported by ./pants, passed to plugin tests by pants-plugins/BUILD.
+PANTS_RC_TEXT_ENV = "PANTS_MACHINE_RC_TEXT"
 # The .pants.rc sections (and, for GLOBAL, keys) that building a pex depends on.
 SECTIONS = {"pex-cli": None, "subprocess-environment": None, "GLOBAL": ("ca_certs_path",)}
 
@@ -32,11 +32,15 @@ def _flag(scope: str, key: str, value: Any) -> str:
 
 
 def machine_options(rc_path: str | None = None) -> list[str]:
-    """Flags for the pex tool, CA bundle and subprocess environment in the machine's .pants.rc."""
-    path = rc_path or os.environ.get(PANTS_RC_ENV)
-    if not path or not Path(path).is_file():
+    """Flags for the pex tool, CA bundle and subprocess environment in the machine's .pants.rc
+    (the file at `rc_path`, else the text ./pants exports)."""
+    if rc_path is not None:
+        text = Path(rc_path).read_text() if Path(rc_path).is_file() else ""
+    else:
+        text = os.environ.get(PANTS_RC_TEXT_ENV, "")
+    if not text.strip():
         return []
-    rc = toml.loads(Path(path).read_text())
+    rc = toml.loads(text)
     flags = []
     for scope, keys in SECTIONS.items():
         for key, value in rc.get(scope, {}).items():

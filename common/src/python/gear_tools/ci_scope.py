@@ -69,6 +69,8 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
         "common/src/python/gear_tools/new_gear.py",
         "common/src/python/gear_tools/bump_version.py",
     ),
+    # The shared build cache's faults (bin/build-cache and pants.cache.toml are global inputs).
+    "RUN_BUILD_CACHE": ("common/src/python/build_cache/",),
 }
 
 

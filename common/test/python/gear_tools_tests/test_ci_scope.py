@@ -137,7 +137,11 @@ def test_plan_runs_the_steps_whose_targets_are_selected() -> None:
         "RUN_STARTUP_BENCHMARK": False,
         "RUN_BATCH_BENCHMARK": False,
         "RUN_NEW_GEAR": False,
+        "RUN_BUILD_CACHE": False,
     }
+    assert plan(["common/src/python/build_cache/fault_check.py"], everything=False)[
+        "RUN_BUILD_CACHE"
+    ]
     template = plan(["template_gear/src/docker:template-gear"], everything=False)
     assert template["RUN_RELEASE"] and template["RUN_NEW_GEAR"]
     shim = plan(["common/src/python/gear_tools/podman_build.py"], everything=False)
