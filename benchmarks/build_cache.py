@@ -9,7 +9,8 @@ clone B, at another path with its own empty caches, runs the same goals reading 
 --cache it starts a BuildGrid of its own (bin/build-cache, on a free port, store in the scratch
 directory, run from a third clone) and stops it at the end. It prints, per clone and goal, the
 wall time, the remote cache lookups and hits (Pants' --stats-log counters), the writes, and the
-store's size; and B's speed-up per goal. Both clones share this checkout's Pants install (PANTS_BOOTSTRAP_DIR).
+store's size; and B's speed-up per goal. Both clones share this checkout's Pants install
+(PANTS_BOOTSTRAP_DIR).
 """
 
 from __future__ import annotations

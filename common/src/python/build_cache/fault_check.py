@@ -148,7 +148,9 @@ def main(argv: list[str]) -> int:
     for result in results:
         verdict = "ok  " if result.problem is None else "FAIL"
         warned = ", ".join(result.warnings) or "no Pants warning"
-        print(f"{verdict} {result.case:<7} exit {result.exit_code}, {result.seconds:.0f} s, {warned}")
+        print(
+            f"{verdict} {result.case:<7} exit {result.exit_code}, {result.seconds:.0f} s, {warned}"
+        )
         if result.problem:
             print(f"     {result.problem}")
     failed = [result.case for result in results if result.problem]
