@@ -89,11 +89,14 @@ def run_pants(repo: Path, goal: str, cache: str, case: str, *, down: bool = Fals
 
 
 def failing_server(repo: Path, goal: str, case: str, delay: float) -> Result:
-    server, port = serve(0, grpc.StatusCode.UNAVAILABLE, delay)
+    server, port, handler = serve(0, grpc.StatusCode.UNAVAILABLE, delay)
     try:
-        return run_pants(repo, goal, f"grpc://127.0.0.1:{port}", case)
+        result = run_pants(repo, goal, f"grpc://127.0.0.1:{port}", case)
     finally:
         server.stop(0)
+    if result.problem is None and handler.calls == 0:
+        return Result(case, result.exit_code, result.seconds, result.warnings, "no call reached it")
+    return result
 
 
 def _kill(pid: int) -> None:

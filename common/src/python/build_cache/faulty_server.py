@@ -69,13 +69,17 @@ class FailingHandler(grpc.GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(unary)
 
 
-def serve(port: int, status: grpc.StatusCode, delay: float) -> tuple[grpc.Server, int]:
-    """Starts the server on 127.0.0.1 (`port` 0: any free one); returns it and its port."""
+def serve(
+    port: int, status: grpc.StatusCode, delay: float
+) -> tuple[grpc.Server, int, FailingHandler]:
+    """Starts the server on 127.0.0.1 (`port` 0: any free one); returns it, its port, and its
+    handler (which counts the calls)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-    server.add_generic_rpc_handlers((FailingHandler(status, delay),))
+    handler = FailingHandler(status, delay)
+    server.add_generic_rpc_handlers((handler,))
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
-    return server, bound
+    return server, bound, handler
 
 
 def main(argv: list[str]) -> int:
@@ -84,7 +88,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--status", default="UNAVAILABLE", choices=grpc.StatusCode.__members__)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
-    server, port = serve(args.port, grpc.StatusCode[args.status], args.delay)
+    server, port, _ = serve(args.port, grpc.StatusCode[args.status], args.delay)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(f"listening on 127.0.0.1:{port}", flush=True)

@@ -27,18 +27,19 @@ def call(port: int, method: str, *, timeout: float = 5.0, stream: bool = False) 
 
 
 def test_every_call_fails_with_the_status_asked_for() -> None:
-    server, port = serve(0, grpc.StatusCode.UNAVAILABLE, 0.0)
+    server, port, handler = serve(0, grpc.StatusCode.UNAVAILABLE, 0.0)
     try:
         for method, stream in ((GET_ACTION_RESULT, False), (BYTESTREAM_READ, True)):
             error = call(port, method, stream=stream)
             assert error.code() == grpc.StatusCode.UNAVAILABLE
             assert method in str(error.details())
+        assert handler.calls == 2
     finally:
         server.stop(0)
 
 
 def test_a_slow_server_outlasts_the_clients_deadline() -> None:
-    server, port = serve(0, grpc.StatusCode.INTERNAL, 3.0)
+    server, port, _ = serve(0, grpc.StatusCode.INTERNAL, 3.0)
     try:
         started = time.monotonic()
         error = call(port, GET_ACTION_RESULT, timeout=0.5)
