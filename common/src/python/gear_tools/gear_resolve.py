@@ -80,12 +80,17 @@ def check(repo: Path, resolve: str, pins: list[str]) -> list[str]:
 
 
 def pinned_requirements(base: str, pins: list[str], header: str) -> str:
-    """`base` (a requirements file) without the pinned projects' lines, then the pins."""
+    """`base` (a requirements file) without the pinned projects' lines, then the resolve's own
+    pins: those `base` already has (after PINS_HEADING) that `pins` does not replace, and
+    `pins`."""
+    common, _, earlier = base.partition(f"# {PINS_HEADING}")
     pinned = {_project(pin) for pin in pins}
-    kept = [line for line in base.splitlines() if _project(line) not in pinned]
+    kept = [line for line in common.rstrip("\n").splitlines() if _project(line) not in pinned]
+    own = [line for line in earlier.splitlines() if _project(line) not in pinned | {None}]
+    own += [pin.strip() for pin in pins]
     lines = [header, "", *kept]
-    if pins:
-        lines += ["", f"# {PINS_HEADING}", *(pin.strip() for pin in pins)]
+    if own:
+        lines += ["", f"# {PINS_HEADING}", *own]
     return "\n".join(lines) + "\n"
 
 

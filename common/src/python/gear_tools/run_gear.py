@@ -347,8 +347,8 @@ def check_gear(replay: ReplayJob, manifest: dict[str, Any]) -> str | None:
     if replay.gear_version != version:
         print(
             f"run-gear: warning: the local {name} is version {version}, the job ran "
-            f"{replay.gear_version}: what changed since may change the result "
-            f"(git log -- to see; check out gear/{name}/v{replay.gear_version} to run that)",
+            f"{replay.gear_version}: what changed since may change the result (the tag "
+            f"gear/{name}/v{replay.gear_version} is the version the job ran)",
             file=sys.stderr,
         )
     if "api-key" in replay.other_inputs or any(

@@ -74,6 +74,11 @@ def test_a_second_gear_joins_the_resolve_and_may_repin_it(shared: Path) -> None:
     requirements = (shared / "3rdparty/python/gear-legacy-requirements.txt").read_text()
     assert "pydicom>=2.1,<2.2" in requirements and "pydicom>=2.4" not in requirements
     assert requirements.count("generate-lockfiles") == 1
+    assert requirements.count(gear_resolve.PINS_HEADING) == 1
+    create(shared, new_gear("third-dicom", "gear-legacy", "extra-lib==2.0"))
+    requirements = (shared / "3rdparty/python/gear-legacy-requirements.txt").read_text()
+    pins = requirements.split(gear_resolve.PINS_HEADING)[1].split()
+    assert pins == ["pydicom>=2.1,<2.2", "extra-lib==2.0"]
 
 
 def test_a_gear_in_the_default_resolve_changes_nothing_shared(shared: Path) -> None:
