@@ -61,7 +61,9 @@ runpy.run_module("my_app.run", run_name="__main__")
 """
 
 
-@pytest.fixture
+# One engine for the module: each test writes the files it lints (the pexes the rules need
+# are then built once, not once per test).
+@pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[

@@ -49,7 +49,9 @@ class Metadata:
     description: str | None = None
 
 
-@pytest.fixture
+# One engine for the module: each test writes the files it lints (the pexes the rules need
+# are then built once, not once per test).
+@pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[

@@ -6,7 +6,8 @@
 Runs `./pants --no-pantsd --no-local-cache GOAL` in the repository (so that every process asks
 the remote cache) with GEAR_BUILD_CACHE pointing at:
 
-  down     a port nothing listens on: ./pants says so in one line and builds without the cache;
+  down     a port nothing listens on: ./pants says so in one line and runs without the cache
+           (checked with `./pants --version`: the launcher decides before Pants starts);
   errors   a gRPC server answering every call UNAVAILABLE (build_cache.faulty_server);
   slow     a gRPC server answering only after 20 s, longer than pants.cache.toml's timeouts;
   killed   a real BuildGrid (bin/build-cache), killed while Pants runs LONG_GOAL.
@@ -142,7 +143,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     results = [
-        run_pants(repo, args.goal, f"grpc://127.0.0.1:{free_port()}", "down", down=True),
+        # ./pants drops a cache that does not answer before Pants starts: its version will do.
+        run_pants(repo, "--version", f"grpc://127.0.0.1:{free_port()}", "down", down=True),
         failing_server(repo, args.goal, "errors", 0.0),
         failing_server(repo, args.goal, "slow", SLOW_SECONDS),
         killed_server(repo, args.long_goal),

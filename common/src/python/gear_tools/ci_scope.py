@@ -19,7 +19,8 @@ else GITHUB_BASE_REF on a pull request, else main), with everything that depends
 `--changed-since=<base> --changed-dependees=transitive`.
 
 `plan` turns the selected targets into which of .ci/run's later steps run (RUN_SMOKE=1 ...):
-each step runs when a target it exercises is selected.
+each step runs when a target it exercises is selected; on a run of everything the benchmarks
+run only with CI_BENCHMARKS=1 (the nightly run), which keeps a full run short.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     # The shared build cache's faults (bin/build-cache and pants.cache.toml are global inputs).
     "RUN_BUILD_CACHE": ("common/src/python/build_cache/",),
 }
+
+
+# Steps that print figures: a run of everything runs them only with CI_BENCHMARKS=1.
+BENCHMARK_STEPS = frozenset({"RUN_STARTUP_BENCHMARK", "RUN_BATCH_BENCHMARK"})
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,10 @@ def _gear_resolves(repo: Path) -> list[str]:
         return []
 
 
-def plan(selected: Iterable[str], everything: bool) -> dict[str, bool]:
-    """Which later steps run, given the addresses of the selected targets."""
+def plan(selected: Iterable[str], everything: bool, benchmarks: bool = False) -> dict[str, bool]:
+    """Which later steps run, given the addresses of the selected targets. A run of everything
+    runs every step but the benchmarks, which run there only when asked (`benchmarks`, the
+    nightly run); a changed-only run runs them when their targets are selected."""
     addresses = set(selected)
 
     def hit(trigger: str) -> bool:
@@ -168,10 +175,12 @@ def plan(selected: Iterable[str], everything: bool) -> dict[str, bool]:
             return any(address.startswith(trigger) for address in addresses)
         return trigger in addresses
 
-    return {
-        step: everything or any(hit(trigger) for trigger in triggers)
-        for step, triggers in STEP_TRIGGERS.items()
-    }
+    def runs(step: str, triggers: tuple[str, ...]) -> bool:
+        if step in BENCHMARK_STEPS and (everything or benchmarks):
+            return benchmarks
+        return everything or any(hit(trigger) for trigger in triggers)
+
+    return {step: runs(step, triggers) for step, triggers in STEP_TRIGGERS.items()}
 
 
 def _assignments(values: Mapping[str, object]) -> str:
@@ -187,7 +196,11 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if len(argv) == 3 and argv[0] == "plan" and argv[2] in ("all", "changed"):
         selected = Path(argv[1]).read_text(encoding="utf-8").split()
-        steps = plan(selected, everything=argv[2] == "all")
+        steps = plan(
+            selected,
+            everything=argv[2] == "all",
+            benchmarks=os.environ.get("CI_BENCHMARKS") == "1",
+        )
         print(_assignments({step: int(run) for step, run in steps.items()}))
         return 0
     print(

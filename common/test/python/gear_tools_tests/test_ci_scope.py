@@ -147,7 +147,12 @@ def test_plan_runs_the_steps_whose_targets_are_selected() -> None:
     shim = plan(["common/src/python/gear_tools/podman_build.py"], everything=False)
     assert shim["RUN_RELEASE"] and not shim["RUN_NEW_GEAR"]
     assert plan(["common/src/python/fake_flywheel/app.py"], everything=False)["RUN_RELEASE"]
-    assert all(plan([], everything=True).values())
+    everything = plan([], everything=True)
+    assert not everything["RUN_STARTUP_BENCHMARK"] and not everything["RUN_BATCH_BENCHMARK"]
+    assert all(run for step, run in everything.items() if "BENCHMARK" not in step)
+    assert all(plan([], everything=True, benchmarks=True).values())
+    benchmark = plan(["benchmarks/gear_image_startup.py"], everything=False)
+    assert benchmark["RUN_STARTUP_BENCHMARK"] and not benchmark["RUN_BATCH_BENCHMARK"]
 
 
 def test_command_line(
