@@ -10,7 +10,9 @@ the remote cache) with GEAR_BUILD_CACHE pointing at:
            (checked with `./pants --version`: the launcher decides before Pants starts);
   errors   a gRPC server answering every call UNAVAILABLE (build_cache.faulty_server);
   slow     a gRPC server answering only after 20 s, longer than pants.cache.toml's timeouts;
-  killed   a real BuildGrid (bin/build-cache), killed while Pants runs LONG_GOAL.
+  killed   a real BuildGrid (bin/build-cache), killed while Pants runs LONG_GOAL;
+  token    a real BuildGrid that wants a token (--token-secret): with GEAR_BUILD_CACHE_TOKEN_FILE
+           the cache must take Pants' writes without a warning, and the token must not appear.
 
 Each run must exit 0 with at most one remote cache warning for reads and one for writes. It
 prints a row per case and exits 1 if any case fails.
@@ -135,6 +137,53 @@ def killed_server(repo: Path, goal: str) -> Result:
     return result
 
 
+def token_server(repo: Path, goal: str) -> Result:
+    """BuildGrid that wants a token: ./pants passes it from GEAR_BUILD_CACHE_TOKEN_FILE, the
+    cache takes Pants' writes, and the token appears nowhere in the output."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="build-cache-token-") as scratch:
+        secret, token_file = Path(scratch) / "secret", Path(scratch) / "token"
+        secret.write_text(f"{os.urandom(24).hex()}\n")
+        command = [str(repo / "bin/build-cache"), "--dir", f"{scratch}/cache", "--port", str(port)]
+        subprocess.run(
+            [command[0], "start", *command[1:], "--token-secret", str(secret)],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            minted = subprocess.run(
+                [command[0], "token", *command[1:]], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            token_file.write_text(minted)
+            token_file.chmod(0o600)
+            env = {
+                **os.environ,
+                "GEAR_BUILD_CACHE": f"grpc://127.0.0.1:{port}",
+                "GEAR_BUILD_CACHE_TOKEN_FILE": str(token_file),
+            }
+            print(f"token: ./pants {goal} with a token the cache wants ...", flush=True)
+            started = time.monotonic()
+            result = subprocess.run(
+                ["./pants", "--no-pantsd", "--no-local-cache", "--stats-log", *goal.split()],
+                cwd=repo,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            took = time.monotonic() - started
+        finally:
+            subprocess.run([command[0], "stop", *command[1:]], check=False, capture_output=True)
+    output = result.stdout + result.stderr
+    judged = judge("token", result.returncode, took, output)
+    writes = re.search(r"remote_cache_write_successes: (\d+)", output)
+    if judged.problem is None and minted in output:
+        return Result("token", judged.exit_code, took, judged.warnings, "the token was printed")
+    if judged.problem is None and (judged.warnings or not writes or writes.group(1) == "0"):
+        return Result("token", judged.exit_code, took, judged.warnings, "the cache took no write")
+    return judged
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=Path.cwd())
@@ -148,6 +197,7 @@ def main(argv: list[str]) -> int:
         failing_server(repo, args.goal, "errors", 0.0),
         failing_server(repo, args.goal, "slow", SLOW_SECONDS),
         killed_server(repo, args.long_goal),
+        token_server(repo, args.goal),
     ]
     print()
     for result in results:
