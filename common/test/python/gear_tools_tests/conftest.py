@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import shutil
+import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from gear_testing.fixtures import fake_flywheel
+from gear_tools import run_gear
 
-__all__ = ["fake_flywheel", "repo"]
+__all__ = ["fake_flywheel", "repo", "template_gear_pex"]
 
 
 @pytest.fixture
@@ -18,3 +21,17 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree("docs/template_gear", root / "docs/template_gear")
     shutil.copy("pants.toml", root / "pants.toml")
     return root
+
+
+@pytest.fixture
+def template_gear_pex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """bin/run-gear runs this instead of the template gear's built pex: the same entry point,
+    from the test's own sources. Relative paths of run_gear.main are taken from tmp_path."""
+    gear = tmp_path / "gear.sh"
+    gear.write_text(
+        f"#!/bin/sh\nPYTHONPATH={':'.join(sys.path)} exec {sys.executable} -m template_app.run\n"
+    )
+    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
+    monkeypatch.setenv(run_gear.CALLER_CWD_ENV, str(tmp_path))
+    return gear

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import stat
-import sys
 from pathlib import Path
 
 import flywheel
@@ -26,19 +24,6 @@ def site(fake_flywheel: FakeFlywheel) -> FakeFlywheel:
     seed(fake_flywheel, json.loads(SEED.read_text()), SEED.parent)
     fake_flywheel.reset_requests()
     return fake_flywheel
-
-
-@pytest.fixture
-def local_gear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The template gear's entry point from the test's own sources, standing in for its pex."""
-    gear = tmp_path / "gear.sh"
-    gear.write_text(
-        f"#!/bin/sh\nPYTHONPATH={':'.join(sys.path)} exec {sys.executable} -m template_app.run\n"
-    )
-    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
-    monkeypatch.setenv(run_gear.CALLER_CWD_ENV, str(tmp_path))
-    return gear
 
 
 def test_a_job_is_downloaded_with_its_inputs_records_and_parents(
@@ -85,7 +70,7 @@ def test_a_job_made_through_the_sdk_names_its_files_as_the_site_does(
 
 
 def test_run_gear_replays_the_job_and_reruns_it_offline(
-    site: FakeFlywheel, local_gear: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    site: FakeFlywheel, template_gear_pex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["template_gear", "--repo", ".", "--api-key", site.api_key, "--job", JOB_ID]
     assert run_gear.main([*argv, "--job-dir", "kept", "--workdir", "run1"]) == 0
@@ -110,7 +95,7 @@ def test_run_gear_replays_the_job_and_reruns_it_offline(
 
 
 def test_a_job_of_another_version_is_run_with_a_warning_and_another_gear_refused(
-    site: FakeFlywheel, local_gear: Path, capsys: pytest.CaptureFixture[str]
+    site: FakeFlywheel, template_gear_pex: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = site.items["jobs"][JOB_ID]
     job["gear_info"]["version"] = "0.0.9"
@@ -124,7 +109,7 @@ def test_a_job_of_another_version_is_run_with_a_warning_and_another_gear_refused
 
 
 def test_problems_are_named_and_nothing_is_left_half_downloaded(
-    site: FakeFlywheel, local_gear: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    site: FakeFlywheel, template_gear_pex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["template_gear", "--repo", ".", "--api-key", site.api_key, "--job-dir", "kept"]
     assert run_gear.main([*argv, "--job", "650000000000000000000099"]) == run_gear.USAGE_ERROR

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +111,8 @@ def test_api_key_input_needs_a_key(tmp_path: Path) -> None:
 
 
 def test_main_runs_the_gear_and_returns_its_exit_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, template_gear_pex: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The built pex is stood in for by the same entry point run from the test's own sources.
-    gear = tmp_path / "gear.sh"
-    gear.write_text(
-        f"#!/bin/sh\nPYTHONPATH={':'.join(sys.path)} exec {sys.executable} -m template_app.run\n"
-    )
-    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
-    monkeypatch.setenv(run_gear.CALLER_CWD_ENV, str(tmp_path))
     (tmp_path / "words.txt").write_text("x y x\n")
 
     argv = ["template_gear", "--repo", ".", "--input", "text_file=words.txt"]
