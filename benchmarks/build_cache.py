@@ -56,8 +56,8 @@ def free_port() -> int:
 
 
 def store_size(path: Path) -> str:
-    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return f"{total / 1e6:.0f} MB in {sum(1 for f in path.rglob('*') if f.is_file())} blobs"
+    sizes = [f.stat().st_size for f in path.rglob("*") if f.is_file()]
+    return f"{sum(sizes) / 1e6:.0f} MB in {len(sizes)} blobs"
 
 
 def pants(clone: Path, goal: str, env: dict[str, str]) -> Run:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def pants_argv(goal: str) -> list[str]:
-    return ["./pants", "--no-pantsd", "--no-local-cache", *goal.split()]
-
-
 def judge(case: str, exit_code: int, seconds: float, output: str, *, down: bool = False) -> Result:
     """A run passes when it exits 0 with at most one cache warning for reads and for writes."""
     warnings = [match.group(1) for match in WARNING.finditer(output)]
@@ -80,15 +77,33 @@ def judge(case: str, exit_code: int, seconds: float, output: str, *, down: bool 
     return Result(case, exit_code, seconds, warnings, problem)
 
 
-def run_pants(repo: Path, goal: str, cache: str, case: str, *, down: bool = False) -> Result:
-    env = {**os.environ, "GEAR_BUILD_CACHE": cache}
-    print(f"{case}: ./pants {goal} with the cache at {cache} ...", flush=True)
+def pants_argv(goal: str, *flags: str) -> list[str]:
+    return ["./pants", "--no-pantsd", "--no-local-cache", *flags, *goal.split()]
+
+
+def cache_env(cache: str, **more: str) -> dict[str, str]:
+    return {**os.environ, "GEAR_BUILD_CACHE": cache, **more}
+
+
+def pants(
+    repo: Path, argv: list[str], env: dict[str, str], during: Callable[[], None] | None = None
+) -> tuple[int, float, str]:
+    """Runs Pants; `during` is called once it has started. Returns its exit code, wall time
+    and output (stdout and stderr)."""
     started = time.monotonic()
-    result = subprocess.run(
-        pants_argv(goal), cwd=repo, env=env, capture_output=True, text=True, check=False
+    process = subprocess.Popen(
+        argv, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    took = time.monotonic() - started
-    return judge(case, result.returncode, took, result.stdout + result.stderr, down=down)
+    if during is not None:
+        during()
+    output, _ = process.communicate()
+    return process.returncode, time.monotonic() - started, output
+
+
+def run_pants(repo: Path, goal: str, cache: str, case: str, *, down: bool = False) -> Result:
+    print(f"{case}: ./pants {goal} with the cache at {cache} ...", flush=True)
+    exit_code, took, output = pants(repo, pants_argv(goal), cache_env(cache))
+    return judge(case, exit_code, took, output, down=down)
 
 
 def failing_server(repo: Path, goal: str, case: str, delay: float) -> Result:
@@ -102,6 +117,22 @@ def failing_server(repo: Path, goal: str, case: str, delay: float) -> Result:
     return result
 
 
+@contextlib.contextmanager
+def buildgrid(repo: Path, *start_flags: str) -> Iterator[tuple[list[str], str]]:
+    """A BuildGrid started by bin/build-cache in a scratch directory, stopped at the end:
+    yields bin/build-cache's command with the directory and port, and the cache's address."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="build-cache-check-") as scratch:
+        command = [str(repo / "bin/build-cache"), "--dir", f"{scratch}/cache", "--port", str(port)]
+        subprocess.run(
+            [command[0], "start", *command[1:], *start_flags], check=True, capture_output=True
+        )
+        try:
+            yield command, f"grpc://127.0.0.1:{port}"
+        finally:
+            subprocess.run([command[0], "stop", *command[1:]], check=False, capture_output=True)
+
+
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
@@ -109,29 +140,13 @@ def _kill(pid: int) -> None:
 
 def killed_server(repo: Path, goal: str) -> Result:
     """BuildGrid answers at first, and is killed (SIGKILL) while Pants is working."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="build-cache-killed-") as scratch:
-        command = [str(repo / "bin/build-cache"), "--dir", scratch, "--port", str(port)]
-        subprocess.run([command[0], "start", *command[1:]], check=True, capture_output=True)
-        pid = int((Path(scratch) / "server.pid").read_text())
-        env = {**os.environ, "GEAR_BUILD_CACHE": f"grpc://127.0.0.1:{port}"}
+    with buildgrid(repo) as (command, cache):
+        pid = int((Path(command[2]) / "server.pid").read_text())
         print(f"killed: ./pants {goal}, BuildGrid (pid {pid}) killed 8 s in ...", flush=True)
-        started = time.monotonic()
-        pants = subprocess.Popen(
-            pants_argv(goal),
-            cwd=repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
         killer = threading.Timer(8.0, _kill, (pid,))
-        killer.start()
-        output, _ = pants.communicate()
-        took = time.monotonic() - started
+        exit_code, took, output = pants(repo, pants_argv(goal), cache_env(cache), killer.start)
         killer.cancel()
-        subprocess.run([command[0], "stop", *command[1:]], check=False, capture_output=True)
-    result = judge("killed", pants.returncode, took, output)
+    result = judge("killed", exit_code, took, output)
     if result.problem is None and took < 8.0:
         return Result("killed", result.exit_code, took, result.warnings, "ended before the kill")
     return result
@@ -140,42 +155,19 @@ def killed_server(repo: Path, goal: str) -> Result:
 def token_server(repo: Path, goal: str) -> Result:
     """BuildGrid that wants a token: ./pants passes it from GEAR_BUILD_CACHE_TOKEN_FILE, the
     cache takes Pants' writes, and the token appears nowhere in the output."""
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="build-cache-token-") as scratch:
         secret, token_file = Path(scratch) / "secret", Path(scratch) / "token"
         secret.write_text(f"{os.urandom(24).hex()}\n")
-        command = [str(repo / "bin/build-cache"), "--dir", f"{scratch}/cache", "--port", str(port)]
-        subprocess.run(
-            [command[0], "start", *command[1:], "--token-secret", str(secret)],
-            check=True,
-            capture_output=True,
-        )
-        try:
+        with buildgrid(repo, "--token-secret", str(secret)) as (command, cache):
             minted = subprocess.run(
                 [command[0], "token", *command[1:]], check=True, capture_output=True, text=True
             ).stdout.strip()
             token_file.write_text(minted)
             token_file.chmod(0o600)
-            env = {
-                **os.environ,
-                "GEAR_BUILD_CACHE": f"grpc://127.0.0.1:{port}",
-                "GEAR_BUILD_CACHE_TOKEN_FILE": str(token_file),
-            }
             print(f"token: ./pants {goal} with a token the cache wants ...", flush=True)
-            started = time.monotonic()
-            result = subprocess.run(
-                ["./pants", "--no-pantsd", "--no-local-cache", "--stats-log", *goal.split()],
-                cwd=repo,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            took = time.monotonic() - started
-        finally:
-            subprocess.run([command[0], "stop", *command[1:]], check=False, capture_output=True)
-    output = result.stdout + result.stderr
-    judged = judge("token", result.returncode, took, output)
+            env = cache_env(cache, GEAR_BUILD_CACHE_TOKEN_FILE=str(token_file))
+            exit_code, took, output = pants(repo, pants_argv(goal, "--stats-log"), env)
+    judged = judge("token", exit_code, took, output)
     writes = re.search(r"remote_cache_write_successes: (\d+)", output)
     if judged.problem is None and minted in output:
         return Result("token", judged.exit_code, took, judged.warnings, "the token was printed")

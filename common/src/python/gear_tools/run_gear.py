@@ -139,7 +139,7 @@ def build_job(
     api_key: str | None,
     object_items: Sequence[str] = (),
     parent_items: Sequence[str] = (),
-    base: Job | None = None,
+    base: ReplayJob | None = None,
 ) -> tuple[Job | None, list[str]]:
     """The job to run, or None and every problem found. A `base` job (a site's job being
     replayed) gives the config, inputs and destination that the arguments then override."""
@@ -421,7 +421,7 @@ def main(argv: list[str]) -> int:
     except GearInputError as exc:
         print(f"run-gear: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    base: Job | None = None
+    replay: ReplayJob | None = None
     if args.job or args.job_dir:
         try:
             replay = replayed_job(args.job, args.job_dir, args.api_key, gear)
@@ -431,14 +431,6 @@ def main(argv: list[str]) -> int:
         if mismatch := check_gear(replay, manifest):
             print(f"run-gear: {mismatch} (nothing was run)", file=sys.stderr)
             return USAGE_ERROR
-        base = Job(
-            replay.config,
-            replay.inputs,
-            replay.destination,
-            None,
-            replay.input_objects,
-            replay.input_parents,
-        )
     job, problems = build_job(
         manifest,
         config_items=args.config,
@@ -447,7 +439,7 @@ def main(argv: list[str]) -> int:
         api_key=args.api_key,
         object_items=args.input_object,
         parent_items=args.input_parent,
-        base=base,
+        base=replay,
     )
     if job is None:
         print(f"run-gear: {len(problems)} problem(s), nothing was run:", file=sys.stderr)
