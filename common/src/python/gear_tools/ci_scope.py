@@ -29,7 +29,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +97,10 @@ def own_resolve_files(resolves: Iterable[str]) -> set[str]:
     }
 
 
-def is_global(path: str, own_resolves: Iterable[str] = ()) -> bool:
-    """Whether a change to `path` (relative to the repository) must select everything."""
-    if path in own_resolve_files(own_resolves):
+def is_global(path: str, left_to_pants: Collection[str] = frozenset()) -> bool:
+    """Whether a change to `path` (relative to the repository) must select everything; paths
+    in `left_to_pants` (see own_resolve_files) never do."""
+    if path in left_to_pants:
         return False
     return any(
         path.startswith(entry) if entry.endswith("/") else path == entry for entry in GLOBAL_INPUTS
@@ -109,7 +110,8 @@ def is_global(path: str, own_resolves: Iterable[str] = ()) -> bool:
 def decide(changed_files: Iterable[str], base: str, own_resolves: Sequence[str] = ()) -> Scope:
     """The scope of a change, given the files it changes since `base` and the gear resolves."""
     changed = sorted(set(changed_files))
-    global_changes = [path for path in changed if is_global(path, own_resolves)]
+    left_to_pants = own_resolve_files(own_resolves)
+    global_changes = [path for path in changed if is_global(path, left_to_pants)]
     if global_changes:
         shown = ", ".join(global_changes[:5]) + (" ..." if len(global_changes) > 5 else "")
         return Scope("all", "", f"changes files Pants cannot see as target changes: {shown}")

@@ -46,8 +46,6 @@ class ReplayJob:
     inputs: dict[str, Path]
     input_objects: dict[str, dict[str, Any]]
     input_parents: dict[str, dict[str, str]]
-    # Non-file inputs the gear declared (e.g. "api-key"), by name and base.
-    other_inputs: dict[str, str]
 
 
 def site_of(api_key: str) -> str:
@@ -153,11 +151,8 @@ def load_job(job_dir: Path) -> ReplayJob:
     inputs: dict[str, Path] = {}
     objects: dict[str, dict[str, Any]] = {}
     parents: dict[str, dict[str, str]] = {}
-    others: dict[str, str] = {}
     for name, entry in sorted((config_json.get("inputs") or {}).items()):
-        base = entry.get("base") if isinstance(entry, dict) else None
-        if base != "file":
-            others[name] = str(base)
+        if not isinstance(entry, dict) or entry.get("base") != "file":
             continue
         path = job_dir / FILES_DIR / name / entry["location"]["name"]
         if not path.is_file():
@@ -178,5 +173,4 @@ def load_job(job_dir: Path) -> ReplayJob:
         inputs=inputs,
         input_objects=objects,
         input_parents=parents,
-        other_inputs=others,
     )

@@ -83,6 +83,11 @@ class NewGear:
         return FIRST_VERSION
 
     @property
+    def own_resolve(self) -> str | None:
+        """The resolve the gear has to itself (`--resolve`), None in the default one."""
+        return None if self.resolve == gear_resolve.DEFAULT_RESOLVE else self.resolve
+
+    @property
     def directory(self) -> str:
         return self.name.replace("-", "_")
 
@@ -230,9 +235,9 @@ def _package_docstring(gear: NewGear) -> str:
 
 
 def _docker_build(text: str, version: str, resolve: str | None) -> str:
-    """The gear_image() call with the gear's first version (and resolve)."""
+    """The gear_image() call with the gear's first version (and its own resolve)."""
     text = re.sub(r'\bversion="[^"]*"', f'version="{version}"', text)
-    if resolve is not None and resolve != gear_resolve.DEFAULT_RESOLVE:
+    if resolve is not None:
         text = re.sub(r'(?m)^(\s*pex="[^"]*",\n)', rf'\1    resolve="{resolve}",\n', text)
     return text
 
@@ -266,7 +271,7 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             if relative == Path("src/docker/manifest.json"):
                 text = json.dumps(_manifest(json.loads(text), gear, repository), indent=2) + "\n"
             elif relative == Path("src/docker/BUILD"):
-                text = _docker_build(_rename(text, gear), gear.version, gear.resolve)
+                text = _docker_build(_rename(text, gear), gear.version, gear.own_resolve)
             elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
                 origin = "ported from its manifest" if gear.source_manifest else "created"
                 text = (
@@ -294,8 +299,8 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             files[target] = text.encode("utf-8")
     if gear.source_manifest is not None:
         _port(files, gear, repository)
-    if gear.resolve is not None and gear.resolve != gear_resolve.DEFAULT_RESOLVE:
-        files[Path(gear.directory) / "BUILD"] = gear_resolve.gear_build(gear.resolve).encode()
+    if gear.own_resolve is not None:
+        files[Path(gear.directory) / "BUILD"] = gear_resolve.gear_build(gear.own_resolve).encode()
     return files
 
 
@@ -349,8 +354,8 @@ def create(repo: Path, gear: NewGear) -> list[Path]:
                 shutil.rmtree(path, ignore_errors=True)
             raise NewGearError(f"cannot write the gear: {exc}") from None
     add_to_readme(repo, gear)
-    if gear.resolve is not None and gear.resolve != gear_resolve.DEFAULT_RESOLVE:
-        gear_resolve.add_resolve(repo, gear.resolve, list(gear.pins))
+    if gear.own_resolve is not None:
+        gear_resolve.add_resolve(repo, gear.own_resolve, list(gear.pins))
     return sorted(repo / path for path in files)
 
 

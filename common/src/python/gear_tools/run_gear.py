@@ -51,6 +51,7 @@ from gear_tools.container_engine import (
     gear_images,
     run_gear_image,
 )
+from gear_tools.gear_from_manifest import has_api_key
 from gear_tools.job_replay import (
     JOB_RECORD,
     JobReplayError,
@@ -191,7 +192,7 @@ def build_job(
     for name, spec in input_specs.items():
         if spec.get("base") == "file" and not spec.get("optional") and name not in given:
             problems.append(f"input {name} is required: give --input {name}=PATH")
-    needs_key = any(spec.get("base") == "api-key" for spec in input_specs.values())
+    needs_key = has_api_key(manifest)
     if needs_key and not api_key:
         problems.append("the manifest has an api-key input: give --api-key or set FW_KEY")
 
@@ -351,9 +352,7 @@ def check_gear(replay: ReplayJob, manifest: dict[str, Any]) -> str | None:
             f"gear/{name}/v{replay.gear_version} is the version the job ran)",
             file=sys.stderr,
         )
-    if "api-key" in replay.other_inputs or any(
-        spec.get("base") == "api-key" for spec in manifest.get("inputs", {}).values()
-    ):
+    if has_api_key(manifest):
         print(
             f"run-gear: note: the gear gets your API key: what it changes on {replay.site} is "
             "real (use its dry-run config where it has one)",
