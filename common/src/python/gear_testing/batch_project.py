@@ -1,6 +1,6 @@
 """A fake Flywheel project shaped for batch runs: sessions with acquisitions and earlier analyses.
 
-Used by the batch-run tests and by `benchmarks/batch_run_requests.py`.
+Used by the batch-run tests and by `tools/benchmarks/batch_run_requests.py`.
 """
 
 from __future__ import annotations

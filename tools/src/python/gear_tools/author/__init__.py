@@ -1,0 +1,1 @@
+"""Creating gears: new gears from the template or a manifest, their resolves and versions."""

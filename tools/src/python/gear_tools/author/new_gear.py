@@ -1,0 +1,521 @@
+"""Creates a new gear from template_gear/, renamed consistently.
+
+    new_gear.py NAME [--label L] [--description D] [--category CATEGORY]
+                [--with-api-key] [--from-manifest PATH]
+                [--resolve NAME [--requirement SPEC]...] [--repo DIR]
+
+NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
+digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
+app package is <that>_app, and its docs in docs/<that>/. With --resolve, the gear gets a
+Python resolve of its own (gear_tools.author.gear_resolve). Nothing is written unless every check
+passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gear_tools.author import from_manifest, gear_resolve
+from gear_tools.author.from_manifest import TODO_MARK
+from gear_tools.repo import MANIFEST, RepoError, Repository, find_root
+
+TEMPLATE_DIR = "template_gear"
+TEMPLATE_APP = "template_app"
+TEMPLATE_NAME = "template-gear"
+FIRST_VERSION = "0.1.0"
+# The gear spec allows ^[a-z0-9\-]+$ (at most 100 characters); the name also becomes a Python
+# package, so it must start with a letter. The generated BUILD files and code name the gear's
+# directory and package on one line (`pex="<dir>/src/python/<dir>_app:bin"`), which fits
+# Ruff's line length for names of up to MAX_NAME_LENGTH characters.
+MAX_NAME_LENGTH = 32
+NAME_PATTERN = re.compile(rf"^[a-z][a-z0-9\-]{{0,{MAX_NAME_LENGTH - 1}}}$")
+# The categories a Flywheel site accepts (flywheel.models.GearCategory).
+CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
+SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
+# template_gear/BUILD only exposes the template to this tool's tests.
+TEMPLATE_ONLY = {Path("BUILD")}
+# Files that hold the template's example (text statistics), and what the author does next.
+TEMPLATE_EXAMPLES = {
+    "main.py": "text statistics, copied as an example; write the gear's own work here.",
+    "test_main.py": "tests of the example text statistics; test the gear's own work.",
+    "parser.py": "the example's config model and inputs; make them the gear's manifest's own.",
+    "gear.py": "runs the example (text statistics); call the gear's own work instead.",
+    "test_parser.py": "tests of the example's config model; test the gear's own.",
+    "test_run.py": "runs the example end to end; give it the gear's own inputs and checks.",
+}
+
+
+class NewGearError(Exception):
+    """The gear cannot be created as asked; nothing was written."""
+
+
+@dataclass(frozen=True)
+class NewGear:
+    name: str
+    label: str
+    description: str
+    category: str
+    with_api_key: bool
+    # An existing gear's manifest to port (`--from-manifest`): its inputs and config are kept.
+    source_manifest: Mapping[str, Any] | None = None
+    # The gear's own Python resolve (`--resolve`), and pins for it (`--requirement`).
+    resolve: str | None = None
+    pins: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> str:
+        """The first version: 0.1.0, or the ported manifest's own version if it is X.Y.Z."""
+        version = (self.source_manifest or {}).get("version")
+        if isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+", version):
+            return version
+        return FIRST_VERSION
+
+    @property
+    def own_resolve(self) -> str | None:
+        """The resolve the gear has to itself (`--resolve`), None in the default one."""
+        return None if self.resolve == gear_resolve.DEFAULT_RESOLVE else self.resolve
+
+    @property
+    def directory(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def app(self) -> str:
+        return f"{self.directory}_app"
+
+    @property
+    def camel(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+def check(repo: Path, gear: NewGear) -> None:
+    """Raises NewGearError listing every reason the gear cannot be created."""
+    problems = []
+    if not NAME_PATTERN.match(gear.name):
+        problems.append(
+            f"{gear.name!r} is not a valid gear name: use lower-case letters, digits and '-', "
+            f"starting with a letter (at most {MAX_NAME_LENGTH} characters)"
+        )
+    else:
+        for path in (repo / gear.directory, repo / "docs" / gear.directory):
+            if path.exists():
+                problems.append(f"{path} already exists")
+        taken = Repository(repo).gear_names()
+        if gear.name in taken:
+            problems.append(
+                f"the gear name {gear.name!r} is taken by {taken[gear.name].manifest_path}"
+            )
+    if gear.category not in CATEGORIES:
+        problems.append(f"category must be one of {', '.join(CATEGORIES)}, not {gear.category!r}")
+    if gear.resolve is not None:
+        problems += gear_resolve.check(repo, gear.resolve, list(gear.pins))
+    elif gear.pins:
+        problems.append("--requirement pins a gear's own resolve: give --resolve NAME too")
+    if not Repository(repo).is_gear(TEMPLATE_DIR):
+        problems.append(f"{repo / TEMPLATE_DIR} is not a gear template (no {MANIFEST})")
+    if problems:
+        raise NewGearError("cannot create the gear:\n  " + "\n  ".join(problems))
+
+
+def _rename(text: str, gear: NewGear) -> str:
+    text = re.sub(r"\bTemplate(?=[A-Z])", gear.camel, text)  # TemplateConfig -> DicomQcConfig
+    return (
+        text.replace(TEMPLATE_APP, gear.app)
+        .replace(TEMPLATE_DIR, gear.directory)
+        .replace(TEMPLATE_NAME, gear.name)
+        .replace("Template gear", gear.label)
+        .replace("template gear", gear.name)
+    )
+
+
+# What a ported manifest keeps besides inputs and config (the rest is the repository's own).
+PORTED_FIELDS = (
+    "author",
+    "maintainer",
+    "cite",
+    "license",
+    "source",
+    "url",
+    "capabilities",
+    "inputs",
+    "config",
+)
+
+
+# What the repository owns in a gear's manifest: how its image is built, named and started.
+OWNED_FIELDS = ("command", "environment")
+
+
+def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[str, Any]:
+    manifest = dict(template)
+    source = gear.source_manifest or {}
+    manifest.update({key: source[key] for key in PORTED_FIELDS if key in source})
+    manifest.update(name=gear.name, label=gear.label, description=gear.description)
+    manifest["version"] = gear.version
+    # A port keeps every `custom` key of its own (suite, flywheel settings, ...).
+    custom = {**manifest.get("custom", {}), **copy.deepcopy(source.get("custom", {}))}
+    custom["gear-builder"] = {
+        **custom.get("gear-builder", {}),
+        "category": gear.category,
+        "image": f"{repository.format(name=gear.name)}:{gear.version}",
+    }
+    manifest["custom"] = custom
+    if not source:
+        # The template's example input and config, marked until the author replaces them.
+        for section in ("inputs", "config"):
+            manifest[section] = {
+                key: {**spec, "description": f"{TODO_MARK}: example; {spec.get('description')}"}
+                for key, spec in manifest.get(section, {}).items()
+            }
+    if gear.with_api_key:
+        manifest["inputs"] = {**manifest.get("inputs", {}), "api-key": {"base": "api-key"}}
+    return manifest
+
+
+def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> str:
+    """One line: what the port changed in the source manifest, and why."""
+    changed = []
+    builder = (source.get("custom") or {}).get("gear-builder") or {}
+    image = ported["custom"]["gear-builder"]["image"]
+    if builder.get("image") != image:
+        changed.append(f"custom.gear-builder.image {builder.get('image')!r} -> {image!r}")
+    if source.get("name") != ported["name"]:
+        changed.append(f"name {source.get('name')!r} -> {ported['name']!r}")
+    changed += [key for key in OWNED_FIELDS if key in source and source[key] != ported.get(key)]
+    dropped = sorted(set(source) - set(ported))
+    if not changed and not dropped:
+        return "new-gear: the manifest is kept as it was"
+    line = (
+        f"new-gear: changed {', '.join(changed) or 'nothing'} (this repository builds, names and "
+        "starts the gear's image)"
+    )
+    if dropped:
+        line += f"; dropped {', '.join(dropped)} (not a gear manifest field here)"
+    return line + "; kept everything else"
+
+
+def _package_docstring(gear: NewGear) -> str:
+    """The app package's docstring: the gear's label and description (not the template's)."""
+    line = f'"""{gear.label}: {gear.description.rstrip(".")}."""\n'
+    if len(line) <= 100:
+        return line
+    body = textwrap.fill(gear.description, 96)
+    return f'"""{gear.label}.\n\n{body}\n"""\n'
+
+
+def _docker_build(text: str, version: str, resolve: str | None) -> str:
+    """The gear_image() call with the gear's first version (and its own resolve)."""
+    text = re.sub(r'\bversion="[^"]*"', f'version="{version}"', text)
+    if resolve is not None:
+        text = re.sub(r'(?m)^(\s*pex="[^"]*",\n)', rf'\1    resolve="{resolve}",\n', text)
+    return text
+
+
+def _copied_trees(repo: Path, gear: NewGear) -> list[tuple[Path, Path]]:
+    """(template directory, new directory relative to the repository) pairs."""
+    trees = [(repo / TEMPLATE_DIR, Path(gear.directory))]
+    if (repo / "docs" / TEMPLATE_DIR).is_dir():
+        trees.append((repo / "docs" / TEMPLATE_DIR, Path("docs") / gear.directory))
+    return trees
+
+
+def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
+    """Every file of the new gear (paths relative to the repository) and its content."""
+    files: dict[Path, bytes] = {}
+    repository = Repository(repo).settings.default_repository
+    for source_root, target_root in _copied_trees(repo, gear):
+        for source in sorted(source_root.rglob("*")):
+            relative = source.relative_to(source_root)
+            if source.is_dir() or SKIPPED_PARTS & set(relative.parts):
+                continue
+            if source_root.name == TEMPLATE_DIR and relative in TEMPLATE_ONLY:
+                continue
+            target = target_root / Path(*(_rename(part, gear) for part in relative.parts))
+            data = source.read_bytes()
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                files[target] = data
+                continue
+            if relative == Path(MANIFEST):
+                text = json.dumps(_manifest(json.loads(text), gear, repository), indent=2) + "\n"
+            elif relative == Path("src/docker/BUILD"):
+                text = _docker_build(_rename(text, gear), gear.version, gear.own_resolve)
+            elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
+                origin = "ported from its manifest" if gear.source_manifest else "created"
+                text = (
+                    f"# {gear.name} changelog\n\n## Unreleased\n\n## {gear.version}\n\n"
+                    f"- First version in this repository, {origin} from {TEMPLATE_DIR}.\n"
+                )
+            elif target_root.parts[0] == "docs" and relative.name == "README.md":
+                text = _rename(text, gear).replace(
+                    "\n",
+                    f"\n\n> {TODO_MARK}: created from {TEMPLATE_DIR}; describe {gear.name} "
+                    "here.\n",
+                    1,
+                )
+            elif relative.name == "__init__.py" and relative.parent.name == TEMPLATE_APP:
+                text = _package_docstring(gear)
+            elif relative.name in TEMPLATE_EXAMPLES:
+                # The example the gear was copied with (text statistics): marked until replaced.
+                text = f"# {TODO_MARK}: {TEMPLATE_EXAMPLES[relative.name]}\n" + _rename(text, gear)
+            elif relative.name == "case.json" and relative.parts[:2] == ("test", "smoke"):
+                case = json.loads(_rename(text, gear))
+                case["description"] = f"{TODO_MARK}: an example case; {case['description']}"
+                text = json.dumps(case, indent=2) + "\n"
+            else:
+                text = _rename(text, gear)
+            files[target] = text.encode("utf-8")
+    if gear.source_manifest is not None:
+        _port(files, gear, repository)
+    if gear.own_resolve is not None:
+        files[Path(gear.directory) / "BUILD"] = gear_resolve.gear_build(gear.own_resolve).encode()
+    return files
+
+
+def _port(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
+    """Replaces the template's text-statistics code, tests, smoke cases and docs with a gear
+    built on the ported manifest: a generated config model and a stub that logs its inputs."""
+    manifest = gear.source_manifest or {}
+    app_dir = Path(gear.directory) / "src/python" / gear.app
+    tests_dir = Path(gear.directory) / "test/python" / f"{gear.app}_tests"
+    smoke_dir = Path(gear.directory) / "test/smoke"
+    for path in list(files):
+        kept = path.name in ("BUILD", "__init__.py", "run.py", "conftest.py")
+        if (path.parent in (app_dir, tests_dir) and not kept) or smoke_dir in path.parents:
+            del files[path]
+    inputs = from_manifest.file_inputs(manifest)
+    config = from_manifest.sample_config(manifest)
+    client = from_manifest.has_api_key(manifest)
+    generated = {
+        app_dir / "parser.py": from_manifest.parser_source(gear.app, manifest),
+        app_dir / "main.py": from_manifest.main_source(gear.app, client=client),
+        app_dir / "gear.py": from_manifest.gear_source(gear.app, client=client),
+        tests_dir / "test_parser.py": from_manifest.test_parser_source(
+            gear.app, gear.directory, config
+        ),
+        tests_dir / "test_run.py": from_manifest.test_run_source(
+            gear.app, inputs, config, client=client
+        ),
+        Path("docs") / gear.directory / "README.md": from_manifest.docs_readme(
+            gear.name, manifest, f"{repository.format(name=gear.name)}:{gear.version}"
+        ),
+    }
+    files.update({path: text.encode("utf-8") for path, text in generated.items()})
+    for name, content in from_manifest.smoke_case(inputs, config, client=client).items():
+        files[smoke_dir / "runs" / name] = content
+
+
+def create(repo: Path, gear: NewGear) -> list[Path]:
+    """Checks, then writes the gear; on any failure nothing is left behind."""
+    check(repo, gear)
+    files = render(repo, gear)
+    # Written to a staging directory in the repository first, then moved into place.
+    with tempfile.TemporaryDirectory(dir=repo, prefix=".new-gear-") as staging:
+        for path, content in files.items():
+            target = Path(staging) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        moved: list[Path] = []
+        try:
+            for _, root in _copied_trees(repo, gear):
+                (repo / root).parent.mkdir(parents=True, exist_ok=True)
+                (Path(staging) / root).rename(repo / root)
+                moved.append(repo / root)
+        except OSError as exc:
+            for path in moved:
+                shutil.rmtree(path, ignore_errors=True)
+            raise NewGearError(f"cannot write the gear: {exc}") from None
+    add_to_readme(repo, gear)
+    if gear.own_resolve is not None:
+        gear_resolve.add_resolve(repo, gear.own_resolve, list(gear.pins))
+    return sorted(repo / path for path in files)
+
+
+README_TABLE_HEADER = "| gear | what it does | docs |"
+
+
+def add_to_readme(repo: Path, gear: NewGear) -> None:
+    """Adds the gear's row to the README's table of gears (if the README has that table)."""
+    readme = repo / "README.md"
+    if not readme.is_file():
+        return
+    lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [index for index, line in enumerate(lines) if line.strip() == README_TABLE_HEADER]
+    if not starts:
+        return
+    end = starts[0] + 1
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    summary = gear.description.replace("|", "\\|").replace("\n", " ")
+    row = (
+        f"| `{gear.name}` | {summary} | "
+        f"[docs/{gear.directory}](docs/{gear.directory}/README.md) |\n"
+    )
+    partial = readme.with_name("README.md.partial")
+    partial.write_text("".join([*lines[:end], row, *lines[end:]]), encoding="utf-8")
+    partial.replace(readme)
+
+
+# What a new gear may change besides its own directories: put back if it fails its checks.
+SHARED_FILES = ("README.md", "pants.toml", "3rdparty/python/BUILD", str(gear_resolve.PRELUDE))
+
+
+def _shared_files(gear: NewGear) -> list[Path]:
+    files = [Path(name) for name in SHARED_FILES]
+    if gear.own_resolve is not None:
+        files += [
+            gear_resolve.requirements_file(gear.own_resolve),
+            gear_resolve.lockfile(gear.own_resolve),
+        ]
+    return files
+
+
+def _pants(repo: Path, *args: str) -> None:
+    """Runs ./pants quietly; raises NewGearError with its output when it fails."""
+    result = subprocess.run(
+        [str(repo / "pants"), "-lwarn", *args], cwd=repo, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise NewGearError(f"{result.stdout}{result.stderr}`./pants {' '.join(args)}` failed")
+
+
+def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
+    """Locks the gear's new resolve, formats ported code, and checks the gear as CI does
+    (tailor, update-build-files, lint); raises NewGearError with what failed."""
+    resolve = gear.own_resolve
+    if resolve is not None:
+        lock = repo / gear_resolve.lockfile(resolve)
+        requirements = repo / gear_resolve.requirements_file(resolve)
+        if not lock.is_file() or requirements.stat().st_mtime > lock.stat().st_mtime:
+            print(
+                f"Locking the {resolve} resolve (./pants generate-lockfiles --resolve={resolve};"
+                " about a minute)...",
+                flush=True,
+            )
+            _pants(repo, "generate-lockfiles", f"--resolve={resolve}")
+    if ported:
+        _pants(repo, "fmt", f"{gear.directory}::")
+    _pants(
+        repo, "tailor", "--check", "update-build-files", "--check", "lint", f"{gear.directory}::"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bin/new-gear", description="Create a new gear from template_gear/."
+    )
+    parser.add_argument("name", help="gear name, e.g. dicom-qc")
+    parser.add_argument("--label", help="human-readable label (default: from the name)")
+    parser.add_argument("--description", help="one-line description")
+    parser.add_argument(
+        "--category",
+        help=f"one of {', '.join(CATEGORIES)} (default: the ported manifest's, or utility)",
+    )
+    parser.add_argument("--with-api-key", action="store_true", help="add an api-key input")
+    parser.add_argument(
+        "--from-manifest",
+        type=Path,
+        metavar="PATH",
+        help="port an existing gear: keep its manifest's inputs and config (and label, "
+        "description, category, version) and generate the config model from it",
+    )
+    parser.add_argument(
+        "--resolve",
+        metavar="NAME",
+        help="put the gear in a Python resolve of its own (made if new, with common/'s "
+        "requirements); bin/new-gear then locks it",
+    )
+    parser.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a pin of the gear's resolve, e.g. 'pydicom>=2.4,<3' (repeatable)",
+    )
+    parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
+    parser.add_argument(
+        "--no-pants-checks",
+        dest="pants_checks",
+        action="store_false",
+        help="write the gear only: no lock, fmt, tailor or lint with ./pants",
+    )
+    args = parser.parse_args(argv)
+    source: dict[str, Any] | None = None
+    if args.from_manifest is not None:
+        try:
+            source = from_manifest.read_source_manifest(args.from_manifest)
+        except from_manifest.ManifestError as exc:
+            print(f"new-gear: cannot port the manifest:\n  {exc}", file=sys.stderr)
+            return 1
+    ported = source or {}
+    gear = NewGear(
+        name=args.name,
+        label=args.label or ported.get("label") or args.name.replace("-", " ").capitalize(),
+        description=args.description
+        or ported.get("description")
+        or f"{args.name} (created from {TEMPLATE_DIR}).",
+        category=args.category
+        or ported.get("custom", {}).get("gear-builder", {}).get("category")
+        or "utility",
+        with_api_key=args.with_api_key,
+        source_manifest=source,
+        resolve=args.resolve,
+        pins=tuple(args.requirement),
+    )
+    try:
+        repo = find_root(args.repo)
+        backup = {
+            path: (repo / path).read_bytes()
+            for path in _shared_files(gear)
+            if (repo / path).is_file()
+        }
+        created = create(repo, gear)
+    except (NewGearError, RepoError) as exc:
+        print(f"new-gear: {exc}", file=sys.stderr)
+        return 1
+    print(f"Created gear {gear.name} in {gear.directory}/ ({len(created)} files).")
+    if source is not None:
+        manifest = Repository(repo).gear(gear.directory).manifest()
+        print(port_changes(source, manifest))
+    if args.pants_checks:
+        try:
+            check_with_pants(repo, gear, ported=source is not None)
+        except (NewGearError, KeyboardInterrupt) as exc:
+            written = [Path(gear.directory), Path("docs") / gear.directory]
+            for path in written:
+                shutil.rmtree(repo / path, ignore_errors=True)
+            for path in _shared_files(gear):
+                if path in backup:
+                    (repo / path).write_bytes(backup[path])
+                else:
+                    (repo / path).unlink(missing_ok=True)
+            print(
+                f"{exc}\nnew-gear: {gear.directory}/ as written does not pass the checks above; "
+                f"removed {' '.join(map(str, written))}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"Checked: {gear.directory}:: passes tailor, update-build-files and lint as written.")
+    print("Next:")
+    print(f"  ./pants lint check test package {gear.directory}::")
+    print(
+        f"  edit {gear.directory}/src/python/{gear.app}/main.py and docs/{gear.directory}/README.md"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

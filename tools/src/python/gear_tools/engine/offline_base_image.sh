@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds a local stand-in for python:3.11-slim from Debian packages, for machines that cannot
+# pull from a public image registry.
+#
+#   tools/src/python/gear_tools/engine/offline_base_image.sh [IMAGE]    (default IMAGE: localhost/offline-debian-python:3.11-bookworm)
+#
+# It debootstraps a minimal Debian bookworm with Python 3.11 from the Debian mirror this
+# machine's apt already uses (override with DEBIAN_MIRROR), and puts it in the container engine
+# (CONTAINER_ENGINE, default podman). With podman the image is reproducible: the same package
+# versions give the same image ID (no logs or caches that hold the time, every file's time and
+# the creation time 0). Docker imports it, stamped with the time. The image is labelled as a
+# local build so it is not mistaken for the public image. Needs root (debootstrap); installs
+# debootstrap with apt if absent.
+set -euo pipefail
+
+IMAGE="${1:-localhost/offline-debian-python:3.11-bookworm}"
+ENGINE="${CONTAINER_ENGINE:-podman}"
+SUITE=bookworm
+# What python:3.11-slim offers that gears rely on: Python 3.11, `python`, and CA certificates.
+PACKAGES=python3,python-is-python3,ca-certificates
+
+die() {
+  echo "build-offline-base-image: error: $*" >&2
+  exit 1
+}
+note() { echo "build-offline-base-image: $*" >&2; }
+
+# The first Debian (not security, not third-party) mirror in this machine's apt sources.
+apt_mirror() {
+  local uri
+  uri="$(
+    {
+      sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | tr ' ' '\n'
+      sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\).*/\2/p' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+    } | grep -E '/debian/?$' | head -n 1
+  )"
+  echo "${uri}"
+}
+
+[[ "$(id -u)" == "0" ]] || die "debootstrap needs root; run this script as root (or set BASE_IMAGE to an image you can pull)"
+command -v "${ENGINE}" >/dev/null 2>&1 || die "container engine '${ENGINE}' not found (set CONTAINER_ENGINE)"
+if ! command -v debootstrap >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "debootstrap is not installed and apt-get is not available to install it"
+  note "installing debootstrap with apt ..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq debootstrap >/dev/null; } ||
+    die "could not install debootstrap with apt-get"
+fi
+
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
+[[ -n "${MIRROR}" ]] || die "no Debian mirror found in /etc/apt/sources.list*; set DEBIAN_MIRROR"
+
+ROOTFS="$(mktemp -d -t offline-base-rootfs.XXXXXX)"
+trap 'rm -rf "${ROOTFS}"' EXIT
+
+note "debootstrap ${SUITE} (${PACKAGES}) from ${MIRROR} into ${ROOTFS} ..."
+# SOURCE_DATE_EPOCH: what the packages' scripts date (shadow's password ages, for one) is 0,
+# not the build's day.
+if ! SOURCE_DATE_EPOCH=0 debootstrap --variant=minbase --include="${PACKAGES}" "${SUITE}" "${ROOTFS}" "${MIRROR}" \
+  >"${ROOTFS}.log" 2>&1; then
+  tail -n 30 "${ROOTFS}.log" >&2
+  rm -f "${ROOTFS}.log"
+  die "debootstrap failed (log above)"
+fi
+rm -f "${ROOTFS}.log"
+
+# Leave out what a container never uses (package caches, lists, docs and man pages) and what
+# holds the build's time (logs, ldconfig's cache): the same packages give the same files.
+rm -rf "${ROOTFS}"/var/cache/apt/archives/*.deb "${ROOTFS}"/var/lib/apt/lists/* \
+  "${ROOTFS}"/usr/share/doc/* "${ROOTFS}"/usr/share/man/* "${ROOTFS}"/usr/share/info/* \
+  "${ROOTFS}"/var/log/*.log "${ROOTFS}"/var/cache/debconf/*-old \
+  "${ROOTFS}"/var/cache/ldconfig/aux-cache
+find "${ROOTFS}/usr/lib/python3.11" -name __pycache__ -prune -exec rm -rf {} +
+
+DESCRIPTION="Local stand-in for python:3.11-slim, built by tools/src/python/gear_tools/engine/offline_base_image.sh from Debian ${SUITE} packages; not the public image"
+CONTEXT="$(mktemp -d -t offline-base-context.XXXXXX)"
+trap 'rm -rf "${ROOTFS}" "${CONTEXT}"' EXIT
+tar -C "${ROOTFS}" --numeric-owner --sort=name -cf "${CONTEXT}/rootfs.tar" .
+if [[ "${ENGINE}" == podman ]]; then
+  # A build FROM scratch with every file's time and the image's creation time 0: the same
+  # packages give the same image ID on any machine (podman import would stamp the time).
+  note "building ${IMAGE} with podman (reproducible: --timestamp 0) ..."
+  cat >"${CONTEXT}/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+LABEL org.opencontainers.image.title=offline-debian-python org.opencontainers.image.description="${DESCRIPTION}"
+CMD ["python3"]
+EOF
+  BUILDAH_ISOLATION=chroot podman build --quiet --no-cache --timestamp 0 --tag "${IMAGE}" "${CONTEXT}" >/dev/null
+else
+  # Docker's builders cannot fix the creation time: an import, stamped with the build's time.
+  # (bin/container-engine copies podman's stand-in instead where podman has one.)
+  note "importing into ${ENGINE} as ${IMAGE} ..."
+  "${ENGINE}" import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    --change "LABEL org.opencontainers.image.title=offline-debian-python" \
+    --change "LABEL org.opencontainers.image.description=\"${DESCRIPTION}\"" \
+    "${CONTEXT}/rootfs.tar" "${IMAGE}" >/dev/null
+fi
+"${ENGINE}" image inspect "${IMAGE}" >/dev/null || die "building ${IMAGE} failed"
+note "built ${IMAGE}"

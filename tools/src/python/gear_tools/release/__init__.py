@@ -1,0 +1,1 @@
+"""Releasing gears: images to a registry by digest, versions to a Flywheel site, and verifying."""

@@ -1,0 +1,324 @@
+"""Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
+
+    release.py GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG] [--repo DIR]
+
+The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
+pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
+
+1. the working tree is clean for the gear (its directory, its docs, common/, 3rdparty/,
+   pants.toml and the plugins), so that what is released is a commit;
+2. the gear lints and its tests pass (`./pants lint test GEAR::`);
+3. the image is built (`./pants package`) and its ID read;
+4. the registry does not hold the version with another image, and the site does not hold the
+   version (with another image, or already released with this one).
+
+Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
+after an interrupted release), reads the pushed digest from the registry, registers the gear
+version on the site pinned to it, and records the release (image by digest, gear id, commit)
+in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the job
+without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import flywheel
+
+from gear_tools.author.from_manifest import TODO_MARK
+from gear_tools.release import registry, site_registration
+from gear_tools.repo import Gear as RepoGear
+from gear_tools.repo import RepoError, Repository, find_root
+
+DEFAULT_REGISTRY = "release"
+# What a release must have committed, besides the gear's own directory and docs.
+SHARED_PATHS = ("common", "3rdparty", "pants.toml", "pants-plugins", "BUILD")
+
+
+class ReleaseError(Exception):
+    """The release stops here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Gear:
+    """A gear as a release sees it: its files, its manifest and its image in the registry."""
+
+    files: RepoGear
+    manifest: dict[str, Any]
+    # The image as the registry will hold it, e.g. 127.0.0.1:5000/flywheel-gears/x:0.1.0.
+    image: registry.ImageName
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def directory(self) -> str:
+        return self.files.directory
+
+    @property
+    def target(self) -> str:
+        return self.files.image_target
+
+
+class Builder(Protocol):
+    """What a release asks of the build: checks, the image, and the push."""
+
+    def check(self, gear: Gear) -> None: ...
+
+    def build(self, gear: Gear) -> str:
+        """Builds the gear's image; returns its ID (sha256:...)."""
+        ...
+
+    def publish(self, gear: Gear, registry_name: str) -> None: ...
+
+
+def load_gear(repo: Path, gear: str, registry_name: str) -> Gear:
+    found = Repository(repo).gear(gear)
+    manifest = found.manifest()
+    address = found.repo.settings.registry_address(registry_name)
+    image = registry.ImageName(address, found.image_repository, str(manifest["version"]))
+    return Gear(found, manifest, image)
+
+
+def check_tag(gear: Gear, tag: str) -> None:
+    """A release tag must be `gear/<name>/v<version>` of the gear's manifest."""
+    expected = f"gear/{gear.name}/v{gear.version}"
+    if tag != expected:
+        raise ReleaseError(
+            f"the tag {tag!r} does not name the manifest's gear and version: expected {expected!r}"
+        )
+
+
+def read_key(key_file: Path | None) -> str:
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ReleaseError(
+                f"cannot read the site key file {key_file}: {exc.strerror}"
+            ) from None
+        if not key:
+            raise ReleaseError(f"the site key file {key_file} is empty")
+        return key
+    key = os.environ.get("FW_KEY", "").strip()
+    if not key:
+        raise ReleaseError("no site API key: give --site-key-file FILE or set FW_KEY")
+    return key
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ReleaseError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def check_clean(repo: Path, gear: Gear) -> str:
+    """The commit being released; raises unless the gear's files are all committed."""
+    paths = [gear.directory, f"docs/{gear.directory}", *SHARED_PATHS]
+    existing = [path for path in paths if (repo / path).exists()]
+    changed = _git(repo, "status", "--porcelain", "--", *existing).splitlines()
+    if changed:
+        shown = "\n  ".join(changed[:10])
+        raise ReleaseError(
+            f"uncommitted changes that {gear.name} is built from; commit them first:\n  {shown}"
+        )
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def check_no_todo(repo: Path, gear: Gear) -> None:
+    """Refuses a gear whose files still carry bin/new-gear's TODO(new-gear) marks."""
+    marks = []
+    for root in (repo / gear.directory, repo / "docs" / gear.directory):
+        for path in sorted(root.rglob("*")) if root.is_dir() else ():
+            if not path.is_file():
+                continue
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            marks += [
+                f"{path.relative_to(repo)}:{number}"
+                for number, line in enumerate(lines, start=1)
+                if TODO_MARK in line
+            ]
+    if marks:
+        shown = "\n  ".join(marks[:10]) + ("\n  ..." if len(marks) > 10 else "")
+        raise ReleaseError(
+            f"{gear.name} still has what bin/new-gear left for its author to write "
+            f"({TODO_MARK}); replace it first:\n  {shown}"
+        )
+
+
+def registry_state(gear: Gear, image_id: str) -> str | None:
+    """The pushed digest when the registry holds this very image at the version, else None;
+    raises when it holds another image there."""
+    digest = registry.manifest_digest(gear.image)
+    if digest is None:
+        return None
+    config = registry.config_digest(gear.image)
+    if config != image_id:
+        raise ReleaseError(
+            f"{gear.image} is already in the registry as another image (config {config}, this "
+            f"build is {image_id}); bump the version (bin/bump-version) to release this one"
+        )
+    return digest
+
+
+@dataclass
+class Release:
+    repo: Path
+    gear: Gear
+    registry_name: str
+    builder: Builder
+    client: Callable[[], flywheel.Client]
+    say: Callable[[str], None] = print
+
+    def run(self, *, dry_run: bool) -> int:
+        gear = self.gear
+        commit = check_clean(self.repo, gear)
+        check_no_todo(self.repo, gear)
+        self.say(f"checking {gear.name} {gear.version} at {commit[:12]}: lint and tests ...")
+        self.builder.check(gear)
+        image_id = self.builder.build(gear)
+        pushed = registry_state(gear, image_id)
+        site = self.client()
+        existing = site_registration.registered_version(site, gear.name, gear.version)
+        if existing is not None and pushed is None:
+            raise ReleaseError(
+                f"the site already has {gear.name} {gear.version}, but {gear.image} is not in "
+                "the registry; bump the version (bin/bump-version) to release"
+            )
+        if existing is not None and pushed is not None:
+            site_registration.require_same_image(existing, pushed)
+            raise ReleaseError(
+                f"{gear.name} {gear.version} is already released: {gear.image.pinned(pushed)}"
+                f" is gear {existing.id} on the site; bump the version to release again"
+            )
+        steps = [
+            f"push {gear.image} (image {image_id})"
+            if pushed is None
+            else f"keep {gear.image.pinned(pushed)}, pushed before",
+            f"register {gear.name} {gear.version} on the site, pinned to the pushed digest",
+        ]
+        if dry_run:
+            self.say("dry run: the checks passed; a release would")
+            for step in steps:
+                self.say(f"  {step}")
+            return 0
+        if pushed is None:
+            self.say(f"pushing {gear.image} ...")
+            self.builder.publish(gear, self.registry_name)
+            pushed = registry.manifest_digest(gear.image)
+            if pushed is None:
+                raise ReleaseError(f"the push reported success but {gear.image} is not there")
+        gear_id = site_registration.register(site, gear.manifest, gear.image, pushed, commit)
+        record = self.record(gear, pushed, gear_id, commit)
+        self.say(f"released {gear.name} {gear.version}")
+        self.say(f"  image: {gear.image.pinned(pushed)}")
+        self.say(f"  gear:  {gear_id} (registered)")
+        self.say(f"  recorded in {record}")
+        return 0
+
+    def record(self, gear: Gear, digest: str, gear_id: str, commit: str) -> Path:
+        """Writes what was released to dist/<gear>.src.docker/<name>.release.json."""
+        path = gear.files.release_record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        released = {
+            "gear": gear.name,
+            "version": gear.version,
+            "image": gear.image.pinned(digest),
+            "digest": digest,
+            "gear_id": gear_id,
+            "commit": commit,
+        }
+        path.write_text(json.dumps(released, indent=2) + "\n")
+        return path
+
+
+class PantsBuilder:
+    """The real build: ./pants lint, test, package and publish in the repository."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def _pants(self, *args: str) -> None:
+        argv = [str(self.repo / "pants"), *args]
+        result = subprocess.run(argv, cwd=self.repo, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ReleaseError(
+                f"`./pants {' '.join(args)}` failed (exit code {result.returncode}):\n"
+                + (result.stdout + result.stderr)[-4000:]
+            )
+
+    def check(self, gear: Gear) -> None:
+        self._pants("lint", "test", f"{gear.directory}::")
+
+    def build(self, gear: Gear) -> str:
+        self._pants("package", gear.target)
+        info = gear.files.docker_info
+        image_id = json.loads(info.read_text()).get("image_id")
+        if not image_id:
+            raise ReleaseError(f"{info}: the build recorded no image ID")
+        return str(image_id)
+
+    def publish(self, gear: Gear, registry_name: str) -> None:
+        registries = {registry_name: {"address": gear.image.registry, "default": True}}
+        # A Python literal, as Pants reads dict options.
+        self._pants(f"--docker-registries={registries!r}", "publish", gear.target)
+
+
+def site_client(key: str) -> Callable[[], flywheel.Client]:
+    def connect() -> flywheel.Client:
+        try:
+            return flywheel.Client(key)
+        except Exception as exc:  # the SDK raises several kinds for an unreachable site
+            raise ReleaseError(f"cannot reach the Flywheel site: {type(exc).__name__}") from None
+
+    return connect
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bin/release-gear", description=__doc__.split("\n\n")[0])
+    parser.add_argument("gear", help="gear name or directory, e.g. template-gear")
+    parser.add_argument("--site-key-file", type=Path, help="file holding the site's API key")
+    parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="a [docker.registries] name")
+    parser.add_argument("--dry-run", action="store_true", help="check and print the plan only")
+    parser.add_argument("--tag", help="refuse unless this is gear/<name>/v<version> (CI tags)")
+    parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
+    args = parser.parse_args(argv)
+    try:
+        repo = find_root(args.repo)
+        key = read_key(args.site_key_file)
+        gear = load_gear(repo, args.gear, args.registry)
+        if args.tag is not None:
+            check_tag(gear, args.tag)
+        release = Release(repo, gear, args.registry, PantsBuilder(repo), site_client(key))
+        return release.run(dry_run=args.dry_run)
+    except (ReleaseError, RepoError, registry.RegistryError, site_registration.SiteError) as exc:
+        print(f"release-gear: {exc}", file=sys.stderr)
+        return 1
+    except flywheel.ApiException as exc:
+        print(
+            f"release-gear: the site answered {exc.status} {exc.reason}: {exc.body}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from gear_testing.fixtures import fake_flywheel
+from gear_tools.run import run_gear
+
+__all__ = ["fake_flywheel", "repo", "template_gear_pex"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository holding the real template gear, its docs and pants.toml."""
+    root = tmp_path / "repo"
+    shutil.copytree("template_gear", root / "template_gear")
+    shutil.copytree("docs/template_gear", root / "docs/template_gear")
+    shutil.copy("pants.toml", root / "pants.toml")
+    return root
+
+
+@pytest.fixture
+def template_gear_pex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """bin/run-gear runs this instead of the template gear's built pex: the same entry point,
+    from the test's own sources. Relative paths of run_gear.main are taken from tmp_path."""
+    gear = tmp_path / "gear.sh"
+    path = ":".join(str(Path(entry).resolve()) for entry in sys.path)
+    gear.write_text(f"#!/bin/sh\nPYTHONPATH={path} exec {sys.executable} -m template_app.run\n")
+    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
+    # bin/run-gear runs where it was called: tmp_path, which has the template gear.
+    (tmp_path / "template_gear").symlink_to(Path("template_gear").resolve())
+    monkeypatch.chdir(tmp_path)
+    return gear
