@@ -34,13 +34,13 @@ from gear_tools.engine.containers import (
     Engine,
     GearRun,
     build_image,
-    built_image,
     detect_engine,
     gear_command,
     inspect_image,
     remove_image,
     run_in_image,
 )
+from gear_tools.images.built import built_image
 from gear_tools.images.smoke_images import built_gear_images, execute_case
 from gear_tools.repo import MANIFEST, dist_path
 from gear_tools.run.run_gear import pex_path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from gear_common.engine import run_gear, start_gear
+from gear_common.job_runner import run_gear, start_gear
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:

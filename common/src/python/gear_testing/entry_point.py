@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gear_common.engine import GEAR_PATH_ENV
+from gear_common.job_runner import GEAR_PATH_ENV
 
 
 def run_entry_point(

@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 
 from gear_common.context import ContainerRef, GearContext
-from gear_common.engine import GearEngine
 from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
+from gear_common.job_runner import JobRunner
 
 
 def run_with_context(gear_path: Path, check: object) -> int:
     def body(context: GearContext) -> None:
         check(context)  # type: ignore[operator]
 
-    return GearEngine(gear_path).run(body)
+    return JobRunner(gear_path).run(body)
 
 
 def input_error(gear_path: Path, name: str) -> str:
@@ -99,7 +99,7 @@ def test_an_input_gives_its_record_and_parent_typed(tmp_path: Path) -> None:
         seen["parent"] = dicom.parent
         seen["destination"] = context.destination_ref
 
-    assert GearEngine(gear).run(body) == 0
+    assert JobRunner(gear).run(body) == 0
     assert seen["input"] == ("scan.dcm", "dicom", "MR")
     assert seen["record"] == ({"Intent": ["Structural"]}, {"SeriesDescription": "T1"}, ["raw"])
     assert seen["parent"] == ContainerRef(type="acquisition", id="a1")
@@ -117,7 +117,7 @@ def test_a_bad_input_record_names_the_field(
     def body(context: GearContext) -> None:
         context.input("text")
 
-    assert GearEngine(gear).run(body) == 1
+    assert JobRunner(gear).run(body) == 1
     assert (
         f"{gear / 'config.json'}: input \"text\" object.tags is 'raw' (str): "
         "Input should be a valid list"

@@ -6,7 +6,7 @@ fw-gear and the Flywheel SDK, which take most of a second; so a job's log starts
 
 from __future__ import annotations
 
-from gear_common.engine import run_gear, start_gear
+from gear_common.job_runner import run_gear, start_gear
 
 if __name__ == "__main__":
     start_gear()

@@ -5,7 +5,7 @@ The gear logs its first line before it imports its own code (gear.py) and its de
 
 from __future__ import annotations
 
-from gear_common.engine import run_gear, start_gear
+from gear_common.job_runner import run_gear, start_gear
 
 if __name__ == "__main__":
     start_gear()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from fake_flywheel import FakeFlywheel, Fault
-from gear_common.engine import GearEngine
 from gear_common.gear_dir import prepare_gear_dir
+from gear_common.job_runner import JobRunner
 from gear_testing.entry_point import run_entry_point
 from gear_testing.hostile_inputs import alias_bomb
 
@@ -31,7 +31,7 @@ def gear_dir(tmp_path: Path, api_key: str, project_file: Path = EXAMPLE, **confi
 
 
 def run_in_process(path: Path) -> int:
-    return GearEngine(path).run(run_project_management)
+    return JobRunner(path).run(run_project_management)
 
 
 def test_run_twice_creates_once(fake_flywheel: FakeFlywheel, tmp_path: Path) -> None:

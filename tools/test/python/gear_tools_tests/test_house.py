@@ -1,4 +1,4 @@
-"""bin/ holds only short commands through tools/launch, each listed in bin/README.md.
+"""bin/ holds only short commands through tools/launch, each listed in README.md's table.
 
 (That nothing in common/ depends on the tools is Pants' visibility rule in common/BUILD.)"""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def test_every_command_goes_through_the_launcher_and_is_listed() -> None:
-    readme = Path("bin/README.md").read_text(encoding="utf-8")
+    readme = Path("README.md").read_text(encoding="utf-8")
     commands = sorted(p for p in Path("bin").iterdir() if p.name not in ("BUILD", "README.md"))
     assert commands
     for command in commands:

@@ -71,11 +71,11 @@ def test_main_exit_codes_and_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert image_report.main([]) == 2
+    assert image_report.main(["--repo", "."]) == 2
     assert "run ./pants package :: first" in capsys.readouterr().err
     write_gear(tmp_path)
     write_info(tmp_path)
-    assert image_report.main(["--json"]) == 0
+    assert image_report.main(["--json", "--repo", "."]) == 0
     assert json.loads(capsys.readouterr().out)["gears"][0]["image_id"] == IMAGE_ID
 
 
@@ -91,7 +91,7 @@ def test_a_gears_system_image_is_listed_as_a_helper_not_as_a_gear(
     assert image_report.helper_images(Path("dist")) == [
         image_report.HelperImage("my_gear", "org/my-gear-system:1.2.0", helper_id)
     ]
-    assert image_report.main([]) == 0
+    assert image_report.main(["--repo", "."]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:2] == ["my-gear", "1.2.0"]
     assert out[3].startswith("helper image (not a gear)")

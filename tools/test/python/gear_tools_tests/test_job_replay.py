@@ -20,7 +20,7 @@ ACQUISITION = "650000000000000000000004"
 
 @pytest.fixture
 def site(fake_flywheel: FakeFlywheel) -> FakeFlywheel:
-    """The README's example site: the template gear's failed job on an acquisition's file."""
+    """The example site (docs/running.md): the template gear's failed job on a file."""
     seed(fake_flywheel, json.loads(SEED.read_text()), SEED.parent)
     fake_flywheel.reset_requests()
     return fake_flywheel

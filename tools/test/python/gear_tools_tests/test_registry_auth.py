@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from gear_tools_tests.registry_server import push_image, registry_server
+
 from gear_tools.release import registry, registry_auth
 
 LOGIN = ("ci-user", "not-a-real-password-8c1f")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import flywheel
 import pytest
+from gear_tools_tests.registry_server import config_digest_of, push_image, registry_server
 
 from fake_flywheel import FakeFlywheel, Fault
-from gear_tools_tests.registry_server import config_digest_of, push_image, registry_server
 from gear_tools.release import registry, release_gear
 from gear_tools.release.release_gear import (
     Gear,

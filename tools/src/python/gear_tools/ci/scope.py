@@ -141,7 +141,7 @@ def scope_of(repo: Path, env: Mapping[str, str]) -> Scope:
     if env.get("CI_SCOPE") == "all":
         return Scope("all", "", "CI_SCOPE=all")
     if env.get("CI_SCOPE") not in (None, "", "changed"):
-        raise SystemExit(f"ci_scope: CI_SCOPE must be 'all' or 'changed', not {env['CI_SCOPE']!r}")
+        raise SystemExit(f"ci scope: CI_SCOPE must be 'all' or 'changed', not {env['CI_SCOPE']!r}")
     branch = base_branch(env)
     explicit_base = env.get("CI_BASE") or env.get("GITHUB_BASE_REF")
     if not explicit_base and _git(repo, "rev-parse", "--abbrev-ref", "HEAD") == MAIN_BRANCH:

@@ -18,8 +18,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gear_tools.engine.containers import BuiltImage, built_images, versioned_names
-from gear_tools.repo import DIST_DIR, MANIFEST, find_root
+from gear_tools.images.built import BuiltImage, built_images, versioned_names
+from gear_tools.repo import DIST_DIR, MANIFEST, RepoError, find_root
 from gear_tools.table import format_table
 
 UNKNOWN_ID = "<unknown>"
@@ -111,9 +111,14 @@ def render_helpers(rows: list[HelperImage]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dist", type=Path, help="./pants package output (default: dist/)")
+    parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    repo = find_root()
+    try:
+        repo = find_root(args.repo)
+    except RepoError as exc:
+        print(f"gear-images: {exc}", file=sys.stderr)
+        return 2
     dist = args.dist or repo / DIST_DIR
     rows = gear_images(dist, repo)
     helpers = helper_images(dist, repo)

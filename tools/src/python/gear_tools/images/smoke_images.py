@@ -31,11 +31,11 @@ from gear_tools.engine.containers import (
     GearRun,
     detect_engine,
     gear_command,
-    gear_images,
     inspect_image,
     run_gear_image,
     run_in_image,
 )
+from gear_tools.images.built import gear_images
 from gear_tools.images.smoke_inputs import InputSpec, SmokeInputError, make_input
 from gear_tools.repo import MANIFEST, Repository
 

@@ -36,11 +36,11 @@ from typing import Any
 import jsonschema
 from fw_gear.manifest import Manifest
 
-from gear_common.engine import GEAR_PATH_ENV
 from gear_common.errors import GearInputError
 from gear_common.flywheel_client import FlywheelConnectionError, connect
 from gear_common.gear_dir import DEFAULT_DESTINATION, prepare_gear_dir
 from gear_common.input_files import load_json_input, path_problem
+from gear_common.job_runner import GEAR_PATH_ENV
 from gear_common.metadata import DESTINATION_TYPES as CONTAINER_TYPES
 from gear_common.problems import jsonschema_problems
 from gear_tools.author.from_manifest import has_api_key
@@ -49,9 +49,9 @@ from gear_tools.engine.containers import (
     detect_engine,
     engine_state,
     gear_command,
-    gear_images,
     run_gear_image,
 )
+from gear_tools.images.built import gear_images
 from gear_tools.repo import DIST_DIR, Gear, RepoError, Repository, dist_path, find_root
 from gear_tools.run.job_replay import (
     JOB_RECORD,

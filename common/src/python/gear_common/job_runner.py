@@ -1,4 +1,4 @@
-"""The gear engine: opens the context, sets up logging, runs the gear, maps errors to exit codes."""
+"""Runs one gear job: opens the context, sets up logging, runs the gear, maps errors to exits."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def gear_identity(manifest_path: Path) -> str:
     return f"{name} {version}" + (f" ({image})" if image else "")
 
 
-class GearEngine:
+class JobRunner:
     """Runs a gear body inside a gear context.
 
     A `GearError` becomes one log line with its message and exit code 1; any other exception is
@@ -126,16 +126,16 @@ class GearEngine:
         return 0
 
 
-def _engine() -> GearEngine:
-    """The engine for /flywheel/v0, or the directory named by $FLYWHEEL_GEAR_PATH."""
-    return GearEngine(Path(os.environ.get(GEAR_PATH_ENV) or DEFAULT_GEAR_PATH))
+def _runner() -> JobRunner:
+    """The job runner for /flywheel/v0, or the directory named by $FLYWHEEL_GEAR_PATH."""
+    return JobRunner(Path(os.environ.get(GEAR_PATH_ENV) or DEFAULT_GEAR_PATH))
 
 
 def start_gear() -> None:
     """Logs the gear's first line; run.py calls it before importing the gear's code."""
-    _engine().start()
+    _runner().start()
 
 
 def run_gear(body: GearBody) -> NoReturn:
-    """Runs `body` with a `GearEngine` and exits with its exit code (for run.py)."""
-    sys.exit(_engine().run(body))
+    """Runs `body` with a `JobRunner` and exits with its exit code (for run.py)."""
+    sys.exit(_runner().run(body))

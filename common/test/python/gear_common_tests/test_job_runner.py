@@ -13,9 +13,9 @@ import pytest
 
 from fake_flywheel import FakeFlywheel, Fault
 from gear_common.context import GearContext
-from gear_common.engine import GearEngine, start_gear
 from gear_common.errors import GearInputError
 from gear_common.gear_dir import prepare_gear_dir
+from gear_common.job_runner import JobRunner, start_gear
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_success_gives_exit_code_0_and_body_sees_the_job(gear_path: Path) -> Non
         seen["input"] = context.input_file("infile").read_text()
         (context.output_dir / "result.txt").write_text("done")
 
-    assert GearEngine(gear_path).run(body) == 0
+    assert JobRunner(gear_path).run(body) == 0
     assert seen == {"config": {"n": 1}, "input": "content"}
     assert (gear_path / "output" / "result.txt").read_text() == "done"
 
@@ -46,7 +46,7 @@ def test_gear_error_is_one_clear_line_and_exit_code_1(
     def body(context: GearContext) -> None:
         raise GearInputError("input file x.txt is empty")
 
-    assert GearEngine(gear_path).run(body) == 1
+    assert JobRunner(gear_path).run(body) == 1
     stderr = capsys.readouterr().err
     assert stderr.count("input file x.txt is empty") == 1
     assert "ERROR" in stderr
@@ -59,7 +59,7 @@ def test_unexpected_error_is_logged_with_traceback(
     def body(context: GearContext) -> None:
         raise KeyError("boom")
 
-    assert GearEngine(gear_path).run(body) == 1
+    assert JobRunner(gear_path).run(body) == 1
     stderr = capsys.readouterr().err
     assert "The gear failed with an unexpected error" in stderr
     assert "Traceback" in stderr and "KeyError: 'boom'" in stderr
@@ -68,7 +68,7 @@ def test_unexpected_error_is_logged_with_traceback(
 def test_missing_config_json_names_the_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert GearEngine(tmp_path).run(lambda context: None) == 1
+    assert JobRunner(tmp_path).run(lambda context: None) == 1
     assert f"{tmp_path / 'config.json'}: not found" in caplog.text
 
 
@@ -76,13 +76,13 @@ def test_invalid_config_json_names_line_and_column(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "config.json").write_text('{"config": {\n  "n": ,\n}}')
-    assert GearEngine(tmp_path).run(lambda context: None) == 1
+    assert JobRunner(tmp_path).run(lambda context: None) == 1
     assert "config.json: not valid JSON: Expecting value at line 2 column 8" in caplog.text
 
 
 def test_config_json_must_be_an_object(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "config.json").write_text(json.dumps([1, 2]))
-    assert GearEngine(tmp_path).run(lambda context: None) == 1
+    assert JobRunner(tmp_path).run(lambda context: None) == 1
     assert "expected a JSON object, found list" in caplog.text
 
 
@@ -95,7 +95,7 @@ def test_first_log_line_names_the_gear_and_image_from_its_manifest(
         "custom": {"gear-builder": {"image": "org/my-gear:1.2.0"}},
     }
     (gear_path / "manifest.json").write_text(json.dumps(manifest))
-    GearEngine(gear_path).run(lambda context: None)
+    JobRunner(gear_path).run(lambda context: None)
     assert caplog.records[0].getMessage() == "Starting my-gear 1.2.0 (org/my-gear:1.2.0)"
 
 
@@ -103,15 +103,15 @@ def test_first_log_line_without_a_readable_manifest_names_the_directory(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "manifest.json").write_text('{"name": ')
-    GearEngine(tmp_path).run(lambda context: None)
+    JobRunner(tmp_path).run(lambda context: None)
     assert caplog.records[0].getMessage() == f"Starting the gear at {tmp_path}"
 
 
-def test_the_engine_imports_only_the_standard_library_until_it_runs_a_gear() -> None:
+def test_the_job_runner_imports_only_the_standard_library_until_it_runs_a_gear() -> None:
     # pydantic, fw-gear and the SDK take most of a second to import; the gear's first log line
     # (start_gear) comes before them.
     code = (
-        "import sys, gear_common.engine; "
+        "import sys, gear_common.job_runner; "
         "print(sorted({'pydantic', 'fw_gear', 'flywheel'} & set(sys.modules)))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -129,7 +129,7 @@ def test_start_gear_logs_the_first_line_once(
     assert [record.getMessage() for record in caplog.records] == [
         f"Starting the gear at {tmp_path}"
     ]
-    GearEngine(tmp_path).run(lambda context: None)
+    JobRunner(tmp_path).run(lambda context: None)
     starts = [r for r in caplog.records if r.getMessage().startswith("Starting")]
     assert len(starts) == 1
 
@@ -171,7 +171,7 @@ def test_a_flywheel_api_error_is_one_line_and_exit_code_1(
     def body(context: GearContext) -> None:
         call(flywheel.Client(fake_flywheel.api_key))
 
-    assert GearEngine(gear_path).run(body) == 1
+    assert JobRunner(gear_path).run(body) == 1
     stderr = capsys.readouterr().err
     errors = [line for line in stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1, stderr
@@ -190,7 +190,7 @@ def test_with_debug_logging_the_api_error_keeps_its_traceback(
     def body(context: GearContext) -> None:
         flywheel.Client(fake_flywheel.api_key).get_project("0123456789abcdef01234567")
 
-    assert GearEngine(path).run(body) == 1
+    assert JobRunner(path).run(body) == 1
     stderr = capsys.readouterr().err
     assert "failed: 404" in stderr
     assert "Traceback" in stderr
