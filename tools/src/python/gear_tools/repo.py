@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -296,3 +297,28 @@ class Repository:
     def gear_of_dist(self, dist_dir: Path) -> Gear:
         """The gear whose image outputs are in `dist_dir` (dist/<gear>.src.docker)."""
         return Gear(self, dist_dir.name.split(".")[0])
+
+
+def main(argv: list[str]) -> int:
+    """Settings for shell scripts, read the one way (Python 3.11+):
+
+    python3 -m gear_tools.repo base-image        the base image pinned in pants.toml
+    python3 -m gear_tools.repo registry NAME     the address of [docker.registries.NAME]
+    """
+    try:
+        settings = Repository.find().settings
+        if argv == ["base-image"]:
+            print(settings.base_image)
+        elif len(argv) == 2 and argv[0] == "registry":
+            print(settings.registry_address(argv[1]))
+        else:
+            print(main.__doc__, file=sys.stderr)
+            return 2
+    except RepoError as exc:
+        print(f"gear_tools.repo: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -27,17 +27,27 @@ BOOT_DIR="${PANTS_BOOTSTRAP_DIR:-${ROOT}/.pants.bootstrap}"
 STATE="${BOOT_DIR}/container.env"
 RC_FRAGMENT="${BOOT_DIR}/rc.d/20-containers.toml"
 SHIM_DIR="${BOOT_DIR}/container-bin"
-# The gears' base image, from its one definition: BASE_IMAGE in pants.toml's [docker] build_args.
 PANTS_TOML="${ROOT}/pants.toml"
-PUBLIC_BASE_IMAGE="$(sed -n 's/^build_args = .*"BASE_IMAGE=\([^"]*\)".*/\1/p' "${PANTS_TOML}" | head -n 1)"
 OFFLINE_BASE_IMAGE="localhost/offline-debian-python:3.11-bookworm"
 
 die() {
   echo "container-engine: error: $*" >&2
   exit 1
 }
-[[ -n "${PUBLIC_BASE_IMAGE}" ]] ||
-  die "${PANTS_TOML} has no line build_args = [\"BASE_IMAGE=<image>\", ...] naming the gears' base image"
+# The gears' base image, from its one definition: BASE_IMAGE in pants.toml's [docker] build_args,
+# as gear_tools.repo reads it, with tomllib: the first python3 of 3.11 or later.
+read_base_image() {
+  local python
+  for python in python3 python3.13 python3.12 python3.11; do
+    if command -v "${python}" >/dev/null 2>&1 && "${python}" -c 'import tomllib' 2>/dev/null; then
+      GEAR_REPO_ROOT="${ROOT}" PYTHONPATH="${ROOT}/tools/src/python" \
+        "${python}" -m gear_tools.repo base-image
+      return
+    fi
+  done
+  die "reading ${PANTS_TOML} needs a Python 3.11 or later on PATH (python3 or python3.11)"
+}
+PUBLIC_BASE_IMAGE="$(read_base_image)" || exit 1
 note() { echo "container-engine: $*" >&2; }
 
 docker_daemon_works() {
