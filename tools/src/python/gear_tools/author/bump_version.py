@@ -1,6 +1,7 @@
 """Bumps a gear's version everywhere it lives, and dates its CHANGELOG's unreleased entries.
 
-    bump_version.py GEAR (major|minor|patch|X.Y.Z) [--allow-empty] [--date YYYY-MM-DD] [--repo DIR]
+    bin/bump-version GEAR (major|minor|patch|X.Y.Z) [--allow-empty] [--date YYYY-MM-DD]
+                     [--repo DIR]
 
 GEAR is the gear's name (`template-gear`) or directory (`template_gear`). The version lives in
 the gear's `src/docker/BUILD` (`gear_image(version=...)`), its manifest (`version` and the tag

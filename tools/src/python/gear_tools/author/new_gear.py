@@ -1,14 +1,16 @@
 """Creates a new gear from template_gear/, renamed consistently.
 
-    new_gear.py NAME [--label L] [--description D] [--category CATEGORY]
-                [--with-api-key] [--from-manifest PATH]
-                [--resolve NAME [--requirement SPEC]...] [--repo DIR]
+    bin/new-gear NAME [--label L] [--description D] [--category CATEGORY]
+                 [--with-api-key] [--from-manifest PATH]
+                 [--resolve NAME [--requirement SPEC]...] [--repo DIR] [--no-pants-checks]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
 digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
 app package is <that>_app, and its docs in docs/<that>/. With --resolve, the gear gets a
-Python resolve of its own (gear_tools.author.gear_resolve). Nothing is written unless every check
-passes.
+Python resolve of its own (gear_tools.author.gear_resolve). Nothing is written unless every
+check passes. Then, unless --no-pants-checks, ./pants locks a new resolve, formats a ported
+gear's code and checks the gear as CI does (tailor, update-build-files, lint); if that fails,
+the gear is removed and the shared files it changed are put back.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from gear_tools.author import from_manifest, gear_resolve
 from gear_tools.author.from_manifest import TODO_MARK
-from gear_tools.repo import MANIFEST, RepoError, Repository, find_root
+from gear_tools.repo import DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
 TEMPLATE_DIR = "template_gear"
 TEMPLATE_APP = "template_app"
@@ -109,7 +111,7 @@ def check(repo: Path, gear: NewGear) -> None:
             f"starting with a letter (at most {MAX_NAME_LENGTH} characters)"
         )
     else:
-        for path in (repo / gear.directory, repo / "docs" / gear.directory):
+        for path in (repo / gear.directory, repo / DOCS_DIR / gear.directory):
             if path.exists():
                 problems.append(f"{path} already exists")
         taken = Repository(repo).gear_names()
@@ -226,8 +228,8 @@ def _docker_build(text: str, version: str, resolve: str | None) -> str:
 def _copied_trees(repo: Path, gear: NewGear) -> list[tuple[Path, Path]]:
     """(template directory, new directory relative to the repository) pairs."""
     trees = [(repo / TEMPLATE_DIR, Path(gear.directory))]
-    if (repo / "docs" / TEMPLATE_DIR).is_dir():
-        trees.append((repo / "docs" / TEMPLATE_DIR, Path("docs") / gear.directory))
+    if (repo / DOCS_DIR / TEMPLATE_DIR).is_dir():
+        trees.append((repo / DOCS_DIR / TEMPLATE_DIR, Path(DOCS_DIR) / gear.directory))
     return trees
 
 
@@ -253,13 +255,13 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
                 text = json.dumps(_manifest(json.loads(text), gear, repository), indent=2) + "\n"
             elif relative == Path("src/docker/BUILD"):
                 text = _docker_build(_rename(text, gear), gear.version, gear.own_resolve)
-            elif target_root.parts[0] == "docs" and relative.name == "CHANGELOG.md":
+            elif target_root.parts[0] == DOCS_DIR and relative.name == "CHANGELOG.md":
                 origin = "ported from its manifest" if gear.source_manifest else "created"
                 text = (
                     f"# {gear.name} changelog\n\n## Unreleased\n\n## {gear.version}\n\n"
                     f"- First version in this repository, {origin} from {TEMPLATE_DIR}.\n"
                 )
-            elif target_root.parts[0] == "docs" and relative.name == "README.md":
+            elif target_root.parts[0] == DOCS_DIR and relative.name == "README.md":
                 text = _rename(text, gear).replace(
                     "\n",
                     f"\n\n> {TODO_MARK}: created from {TEMPLATE_DIR}; describe {gear.name} "
@@ -309,7 +311,7 @@ def _port(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
         tests_dir / "test_run.py": from_manifest.test_run_source(
             gear.app, inputs, config, client=client
         ),
-        Path("docs") / gear.directory / "README.md": from_manifest.docs_readme(
+        Path(DOCS_DIR) / gear.directory / "README.md": from_manifest.docs_readme(
             gear.name, manifest, f"{repository.format(name=gear.name)}:{gear.version}"
         ),
     }
@@ -494,7 +496,7 @@ def main(argv: list[str]) -> int:
         try:
             check_with_pants(repo, gear, ported=source is not None)
         except (NewGearError, KeyboardInterrupt) as exc:
-            written = [Path(gear.directory), Path("docs") / gear.directory]
+            written = [Path(gear.directory), Path(DOCS_DIR) / gear.directory]
             for path in written:
                 shutil.rmtree(repo / path, ignore_errors=True)
             for path in _shared_files(gear):

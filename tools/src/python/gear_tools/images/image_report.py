@@ -1,6 +1,6 @@
 """Which image each gear was built as: manifest version, image reference and image ID.
 
-    image_report.py [--dist DIST] [--json]
+    bin/gear-images [--dist DIST] [--json] [--repo DIR]
 
 Reads the `*.docker-info.json` files that `./pants package` wrote under DIST (default: dist)
 and each gear's manifest, and lists the helper images gears are built from (each gear's

@@ -37,7 +37,7 @@ from gear_tools.engine.containers import (
 )
 from gear_tools.images.built import gear_images
 from gear_tools.images.smoke_inputs import InputSpec, SmokeInputError, make_input
-from gear_tools.repo import MANIFEST, Repository
+from gear_tools.repo import DIST_DIR, MANIFEST, Repository
 
 
 class FakeFlywheelCase(BaseModel):
@@ -186,7 +186,7 @@ def _report(name: str, failures: list[str]) -> bool:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dist", nargs="?", type=Path, default=Path("dist"), help="default: dist")
+    parser.add_argument("dist", nargs="?", type=Path, default=Path(DIST_DIR), help="default: dist")
     parser.add_argument(
         "--image",
         metavar="GEAR_DIR=IMAGE",

@@ -1,6 +1,6 @@
 """Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
 
-    release.py GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG] [--repo DIR]
+    bin/release-gear GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG] [--repo DIR]
 
 The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
 pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
@@ -15,8 +15,8 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
 after an interrupted release), reads the pushed digest from the registry, registers the gear
 version on the site pinned to it, and records the release (image by digest, gear id, commit)
-in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the job
-without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
+in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
+job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
 """
 
@@ -129,7 +129,8 @@ def _git(repo: Path, *args: str) -> str:
 
 def check_clean(repo: Path, gear: Gear) -> str:
     """The commit being released; raises unless the gear's files are all committed."""
-    paths = [gear.directory, f"docs/{gear.directory}", *SHARED_PATHS]
+    docs = gear.files.docs_dir.relative_to(gear.files.repo.root)
+    paths = [gear.directory, str(docs), *SHARED_PATHS]
     existing = [path for path in paths if (repo / path).exists()]
     changed = _git(repo, "status", "--porcelain", "--", *existing).splitlines()
     if changed:
@@ -143,7 +144,7 @@ def check_clean(repo: Path, gear: Gear) -> str:
 def check_no_todo(repo: Path, gear: Gear) -> None:
     """Refuses a gear whose files still carry bin/new-gear's TODO(new-gear) marks."""
     marks = []
-    for root in (repo / gear.directory, repo / "docs" / gear.directory):
+    for root in (gear.files.path, gear.files.docs_dir):
         for path in sorted(root.rglob("*")) if root.is_dir() else ():
             if not path.is_file():
                 continue

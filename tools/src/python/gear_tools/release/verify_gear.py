@@ -1,6 +1,6 @@
 """Verifies a released gear image: rebuilds it from the commit it was built from and compares.
 
-    verify.py GEAR [--registry NAME] [REF] [--commit SHA] [--keep DIR] [--repo DIR]
+    bin/verify-gear GEAR [--registry NAME] [REF] [--commit SHA] [--keep DIR] [--repo DIR]
 
 REF is the image in the registry (`registry/repository:tag` or `...@sha256:...`); without it,
 the gear's release record (dist/<gear>.src.docker/<name>.release.json, the image by digest),

@@ -1,9 +1,9 @@
 """Runs a gear locally, like Flywheel would, without Flywheel.
 
-    run_gear.py GEAR_DIR [--config KEY=VALUE]... [--input NAME=PATH]...
-                [--destination TYPE=ID] [--api-key KEY] [--workdir DIR] [--image] [--repo DIR]
-    run_gear.py GEAR_DIR --job JOB_ID [--job-dir DIR] [overrides as above]
-    run_gear.py GEAR_DIR --job-dir DIR [overrides as above]
+    bin/run-gear GEAR_DIR [--config KEY=VALUE]... [--input NAME=PATH]...
+                 [--destination TYPE=ID] [--api-key KEY] [--workdir DIR] [--image] [--repo DIR]
+    bin/run-gear GEAR_DIR --job JOB_ID [--job-dir DIR] [overrides as above]
+    bin/run-gear GEAR_DIR --job-dir DIR [overrides as above]
 
 It lays out a /flywheel/v0-shaped directory (manifest, config.json, input/<name>/, output/,
 work/), fills config.json from the manifest's defaults and the overrides (converted to the
@@ -301,7 +301,7 @@ def build(repo: Path, gear: str, *, image: bool) -> None:
 
 
 def image_name(repo: Path, gear: str) -> str:
-    for built in gear_images(repo / "dist", repo):
+    for built in gear_images(repo / DIST_DIR, repo):
         if built.gear_dir == Path(gear):
             return built.image
     raise SystemExit(f"no image of {gear} in dist/: run ./pants package {gear}/src/docker:")
