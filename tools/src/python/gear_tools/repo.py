@@ -294,10 +294,6 @@ class Repository:
             self.root, f"no gear {gear!r} (by name or directory); the gears are: {known}"
         )
 
-    def gear_of_dist(self, dist_dir: Path) -> Gear:
-        """The gear whose image outputs are in `dist_dir` (dist/<gear>.src.docker)."""
-        return Gear(self, dist_dir.name.split(".")[0])
-
 
 def main(argv: list[str]) -> int:
     """Settings for shell scripts, read the one way (Python 3.11+):

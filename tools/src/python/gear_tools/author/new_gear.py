@@ -404,7 +404,7 @@ def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
         if not lock.is_file() or requirements.stat().st_mtime > lock.stat().st_mtime:
             print(
                 f"Locking the {resolve} resolve (./pants generate-lockfiles --resolve={resolve};"
-                " about a minute)...",
+                " under a minute)...",
                 flush=True,
             )
             _pants(repo, "generate-lockfiles", f"--resolve={resolve}")
