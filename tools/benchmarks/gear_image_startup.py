@@ -42,7 +42,7 @@ from gear_tools.engine.containers import (
 )
 from gear_tools.images.built import built_image
 from gear_tools.images.smoke_images import built_gear_images, execute_case
-from gear_tools.repo import MANIFEST, dist_path
+from gear_tools.repo import MANIFEST, SMOKE_DIR, dist_path
 from gear_tools.run.run_gear import pex_path
 from gear_tools.table import format_table
 
@@ -130,7 +130,7 @@ def build_naive(engine: Engine, gear_dir: Path, gear_name: str, tag: str, dist: 
 def measure_gear(engine: Engine, gear_dir: Path, image: str, runs: int, dist: Path) -> list[Row]:
     manifest = json.loads((gear_dir / MANIFEST).read_text())
     command = gear_command(manifest)
-    cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
+    cases = sorted((gear_dir / SMOKE_DIR).glob("*/case.json"))
     naive = f"localhost/benchmark-naive/{manifest['name']}:{manifest['version']}"
     print(f"{image}: building the naive variant and timing {runs} runs of each ...", flush=True)
     build_naive(engine, gear_dir, manifest["name"], naive, dist)

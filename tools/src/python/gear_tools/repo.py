@@ -23,6 +23,8 @@ from typing import Any
 # A gear directory holds this file; nothing else in the repository does.
 MANIFEST = "src/docker/manifest.json"
 DOCS_DIR = "docs"
+# A gear's image smoke cases: <gear>/test/smoke/<case>/case.json.
+SMOKE_DIR = "test/smoke"
 DIST_DIR = "dist"
 DEFAULT_RESOLVE = "python-default"
 # Set by tools/launch for the commands in bin/: the repository they were started from.
@@ -176,7 +178,7 @@ class Gear:
 
     @property
     def smoke_dir(self) -> Path:
-        return self.path / "test" / "smoke"
+        return self.path / SMOKE_DIR
 
     def manifest(self) -> dict[str, Any]:
         try:

@@ -37,7 +37,7 @@ from gear_tools.engine.containers import (
 )
 from gear_tools.images.built import gear_images
 from gear_tools.images.smoke_inputs import InputSpec, SmokeInputError, make_input
-from gear_tools.repo import DIST_DIR, MANIFEST, Repository
+from gear_tools.repo import DIST_DIR, MANIFEST, SMOKE_DIR, Repository
 
 
 class FakeFlywheelCase(BaseModel):
@@ -213,9 +213,9 @@ def main(argv: list[str]) -> int:
         results.append(
             _report(f"{image} gear label", label_failures(engine, image, manifest["name"]))
         )
-        cases = sorted(gear_dir.glob("test/smoke/*/case.json"))
+        cases = sorted((gear_dir / SMOKE_DIR).glob("*/case.json"))
         if not cases:
-            results.append(_report(image, [f"no smoke cases under {gear_dir}/test/smoke/"]))
+            results.append(_report(image, [f"no smoke cases under {gear_dir / SMOKE_DIR}/"]))
         for case_file in cases:
             started = time.monotonic()
             failures = run_case(engine, image, command, case_file)
