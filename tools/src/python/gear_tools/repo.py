@@ -4,9 +4,9 @@ The one module that knows where a gear's parts are: its directory (`<gear>/`), m
 (`src/docker/manifest.json`), BUILD, docs and CHANGELOG (`docs/<gear>/`), image repository
 (`[docker] default_repository`), what `./pants package` wrote for it under dist/, and its
 resolve; and pants.toml's settings, read with tomllib (with `$PANTS_CONFIG_FILES` over it, as
-Pants reads them). Every tool asks here. Standard library only (CI's scope runs it with the
-machine's python3); the gear listing works on Python 3.9 too (./pants runs gear-programs with
-Pants' own interpreter).
+Pants reads them). Every tool asks here. Standard library only: shell scripts ask it for
+settings with `python3 -m gear_tools.repo` (3.11 or later, for tomllib), and the gear listing
+works on Python 3.9 too (./pants runs gear-programs with Pants' own interpreter).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DIST_DIR = "dist"
 DEFAULT_RESOLVE = "python-default"
 # Set by tools/launch for the commands in bin/: the repository they were started from.
 ROOT_ENV = "GEAR_REPO_ROOT"
+# The `__defaults__` line gear_tools.author.gear_resolve.gear_build writes in a gear's BUILD.
 _RESOLVE_DEFAULT = re.compile(r'(?m)^\s*\(python_sources[^)]*\): dict\(resolve="([^"]+)"\)')
 
 

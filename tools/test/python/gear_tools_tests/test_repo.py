@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gear_tools.author import gear_resolve
 from gear_tools.repo import (
     ROOT_ENV,
     RepoError,
@@ -48,10 +49,7 @@ def test_no_such_gear_is_one_error_naming_the_gears(repo: Path) -> None:
 
 
 def test_a_gear_resolve_comes_from_its_root_build(repo: Path) -> None:
-    (repo / "template_gear/BUILD").write_text(
-        "__defaults__(\n    {\n        (python_sources, python_tests, python_test_utils): "
-        'dict(resolve="gear-legacy"),\n    },\n    extend=True,\n)\n'
-    )
+    (repo / "template_gear/BUILD").write_text(gear_resolve.gear_build("gear-legacy"))
     assert Repository(repo).gear("template-gear").resolve == "gear-legacy"
 
 

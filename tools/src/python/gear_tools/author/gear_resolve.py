@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gear_tools.repo import DEFAULT_RESOLVE
+
 REQUIREMENTS_DIR = Path("3rdparty/python")
 DEFAULT_REQUIREMENTS = REQUIREMENTS_DIR / "requirements.txt"
 PRELUDE = Path("pants-plugins/gear_macros/gear_image.py")
-DEFAULT_RESOLVE = "python-default"
 # Resolves that are not for gears.
 OTHER_RESOLVES = ("tools", "pants-plugins")
 RESOLVE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,40}$")

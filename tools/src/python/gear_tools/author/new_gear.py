@@ -31,7 +31,7 @@ from typing import Any
 
 from gear_tools.author import from_manifest, gear_resolve
 from gear_tools.author.from_manifest import TODO_MARK
-from gear_tools.repo import DOCS_DIR, MANIFEST, RepoError, Repository, find_root
+from gear_tools.repo import DEFAULT_RESOLVE, DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
 TEMPLATE_DIR = "template_gear"
 TEMPLATE_APP = "template_app"
@@ -87,7 +87,7 @@ class NewGear:
     @property
     def own_resolve(self) -> str | None:
         """The resolve the gear has to itself (`--resolve`), None in the default one."""
-        return None if self.resolve == gear_resolve.DEFAULT_RESOLVE else self.resolve
+        return None if self.resolve == DEFAULT_RESOLVE else self.resolve
 
     @property
     def directory(self) -> str:

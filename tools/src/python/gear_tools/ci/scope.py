@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gear_tools.author import gear_resolve
+from gear_tools.repo import DEFAULT_RESOLVE
 
 MAIN_BRANCH = "main"
 # Paths whose change Pants does not see as a change to the targets they affect. A trailing '/'
@@ -96,7 +97,7 @@ def own_resolve_files(resolves: Iterable[str]) -> set[str]:
     return {
         str(path(resolve))
         for resolve in resolves
-        if resolve != gear_resolve.DEFAULT_RESOLVE
+        if resolve != DEFAULT_RESOLVE
         for path in (gear_resolve.requirements_file, gear_resolve.lockfile)
     }
 
