@@ -171,14 +171,39 @@ def run_script(entry_point: str) -> str:
     return f'#!/bin/sh\nexec {python} -m {module} "$@"\n'
 
 
-def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) -> tuple[str, ...]:
+# What a writable directory's path may hold (it goes into a RUN line unquoted).
+_PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-")
+
+
+def writable_directories(writable: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The directories the gear user owns: output/ and work/, and the gear's own `writable`
+    ones (absolute paths, e.g. a program's cache under /flywheel/v0). Refuses any other."""
+    for path in writable:
+        if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/"):
+            raise ValueError(
+                f"gear_image(writable=...): {path!r} is not an absolute directory (e.g. "
+                f'"{FLYWHEEL_DIR}/cache")'
+            )
+        if not set(path) <= _PATH_CHARACTERS or ".." in path.split("/"):
+            raise ValueError(
+                f"gear_image(writable=...): {path!r} may hold only letters, digits and / . _ - "
+                "(no spaces, quotes, shell characters or ..)"
+            )
+    return (f"{FLYWHEEL_DIR}/output", f"{FLYWHEEL_DIR}/work", *writable)
+
+
+def runtime_dockerfile(
+    system_image: str, deps_pex_path: str, entry_point: str, writable: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """The Dockerfile of a gear's runtime image, one instruction per item.
 
     `system_image` is the address of the gear's system image target, `deps_pex_path` where the
-    build context holds the dependencies' pex, `entry_point` the module the gear runs.
+    build context holds the dependencies' pex, `entry_point` the module the gear runs, and
+    `writable` the directories the gear may write besides output/ and work/.
     """
     flywheel = FLYWHEEL_DIR
     uid = GEAR_UID
+    owned = " ".join(writable_directories(writable))
     # The venv's site-packages gets a .pth file that puts the code layer on the path.
     code_path = (
         f"{GEAR_VENV}/bin/python3 -I -c 'import pathlib, sysconfig; "
@@ -207,8 +232,8 @@ def runtime_dockerfile(system_image: str, deps_pex_path: str, entry_point: str) 
         f"RUN (getent group {uid} >/dev/null || groupadd --gid {uid} {GEAR_USER}) "
         f"&& (getent passwd {uid} >/dev/null || useradd --uid {uid} --gid {uid} --create-home "
         f"--no-log-init --shell /usr/sbin/nologin {GEAR_USER}) "
-        f"&& mkdir -p {flywheel}/input {flywheel}/output {flywheel}/work "
-        f"&& chown {uid}:{uid} {flywheel}/output {flywheel}/work "
+        f"&& mkdir -p {flywheel}/input {owned} "
+        f"&& chown {uid}:{uid} {owned} "
         f"&& printf '{run}' > {GEAR_COMMAND} "
         f"&& chmod 755 {GEAR_COMMAND}",
         f"ENV FLYWHEEL={flywheel}",
@@ -256,13 +281,16 @@ def gear_image(
     pex: str,
     entry_point: str = "run.py",
     resolve: str = DEFAULT_RESOLVE,
+    writable: tuple[str, ...] = (),  # a list in a BUILD file is taken too
     **docker_image_fields: object,
 ) -> None:
     """Defines a gear's manifest, system and runtime images, pex, code and image (see the
     module doc).
 
     `entry_point` is the `entry_point` of the gear pex `pex` (`run.py` unless it says
-    otherwise); `resolve` the gear's Python resolve (one of GEAR_RESOLVES). Other
+    otherwise); `resolve` the gear's Python resolve (one of GEAR_RESOLVES); `writable` the
+    directories the gear may write besides /flywheel/v0/output and /flywheel/v0/work (the image
+    is read-only to the gear elsewhere), e.g. `writable=["/flywheel/v0/cache"]`. Other
     `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
     """
     manifest = "manifest.json"
@@ -298,6 +326,7 @@ def gear_image(
             system_image=f"{directory}:{system}",
             deps_pex_path=pex_context_path(f"{directory}:{deps}"),
             entry_point=module,
+            writable=tuple(writable),
         ),
         dependencies=[f":{system}", f":{deps}"],
         image_tags=[version],

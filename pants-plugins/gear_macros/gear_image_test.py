@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -276,3 +277,22 @@ def test_a_gear_resolves_stubs_are_its_own_requirements() -> None:
     assert gear_image.not_in_images("gear-x") == tuple(
         f"!!3rdparty/python:gear-x#{stub}" for stub in gear_image.TYPE_STUBS
     )
+
+
+def test_a_gear_may_own_more_directories_than_output_and_work() -> None:
+    lines = gear_image.runtime_dockerfile(
+        system_image="my_gear/src/docker:my-gear-system",
+        deps_pex_path="my_gear.src.docker/my-gear-deps.pex",
+        entry_point="my_app.run",
+        writable=("/flywheel/v0/cache", "/opt/tool/state"),
+    )
+    (setup,) = (line for line in final_stage(lines) if line.startswith("RUN "))
+    owned = "/flywheel/v0/output /flywheel/v0/work /flywheel/v0/cache /opt/tool/state"
+    assert f"mkdir -p /flywheel/v0/input {owned} " in setup
+    assert f"chown 1000:1000 {owned} " in setup
+
+
+@pytest.mark.parametrize("path", ["cache", "/", "/a b", "/a;rm -rf /", "/x/../etc", "/$HOME"])
+def test_a_writable_directory_must_be_a_plain_absolute_path(path: str) -> None:
+    with pytest.raises(ValueError, match=rf"gear_image\(writable=...\): '{re.escape(path)}' "):
+        gear_image.writable_directories((path,))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -116,6 +117,14 @@ class FakeFlywheel(ContainerRoutes):
                 status, payload = self._route(request)
         except ApiError as exc:
             status, payload = exc.status, {"status": int(exc.status), "message": exc.message}
+        except Exception as exc:  # a bug here: the client gets the reason, not a dropped connection
+            traceback.print_exc()
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
+            message = (
+                f"the fake Flywheel API failed on {request.method} {request.path}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            payload = {"status": int(status), "message": message}
         if isinstance(payload, bytes):
             data, content_type = payload, "application/octet-stream"
         else:

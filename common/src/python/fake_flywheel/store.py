@@ -33,6 +33,15 @@ CONTAINERS = {
     "roles": None,
     "users": None,
 }
+# The `container_type` the API gives each kind of container.
+CONTAINER_TYPES = {
+    "groups": "group",
+    "projects": "project",
+    "subjects": "subject",
+    "sessions": "session",
+    "acquisitions": "acquisition",
+    "analyses": "analysis",
+}
 # Containers a job or analysis can be attached to, deepest first.
 DESTINATION_LEVELS = ("acquisition", "session", "subject", "project")
 # The categories a site accepts for a gear (flywheel.models.GearCategory).
@@ -295,15 +304,36 @@ class Store:
         return [self._render(collection, item, listed=True) for item in items]
 
     def _render(self, collection: str, item: JSON, *, listed: bool = False) -> JSON:
-        """An item as the API returns it: a session embeds its subject (id and label); a job
-        lists its input files by name (`GET /jobs/<id>`), or as a list in listings."""
+        """An item as the API returns it: a container says its `container_type` (the SDK picks
+        the class it returns by it); a session embeds its subject (id and label); a job lists its
+        input files by name (`GET /jobs/<id>`), or as a list in listings."""
         if collection == "jobs" and listed and isinstance(item.get("inputs"), dict):
             inputs = [{"input": name, **ref} for name, ref in item["inputs"].items()]
             return {**item, "inputs": inputs}
+        if collection in CONTAINER_TYPES:
+            item = {**item, "container_type": CONTAINER_TYPES[collection]}
         if collection == "sessions" and isinstance(item.get("subject"), str):
             subject = self.items["subjects"].get(item["subject"], {})
             return {**item, "subject": {"_id": item["subject"], "label": subject.get("label")}}
         return item
+
+    def _parent_id(
+        self, collection: str, item: JSON, parent_field: str, parent_collection: str
+    ) -> Any:
+        """The parent a new container names: an id, or (as the SDK sends a session's subject)
+        an object with its `_id`; an object without one is a new subject of the session's
+        project, made as the site makes it."""
+        parent = item.get(parent_field)
+        if not isinstance(parent, dict):
+            return parent
+        if parent.get("_id") or parent.get("id"):
+            return parent.get("_id") or parent.get("id")
+        if collection == "sessions" and item.get("project"):
+            return self._create(parent_collection, {**parent, "project": item["project"]})
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            f"{collection[:-1]}'s {parent_field} is an object without an _id: {parent!r}",
+        )
 
     def _create(self, collection: str, body: Any) -> str:
         if not isinstance(body, dict):
@@ -325,7 +355,8 @@ class Store:
                 "subject": "subjects",
                 "session": "sessions",
             }[parent_field]
-            parent_id = item.get(parent_field)
+            parent_id = self._parent_id(collection, item, parent_field, parent_collection)
+            item[parent_field] = parent_id
             if not parent_id:
                 raise ApiError(HTTPStatus.BAD_REQUEST, f"{collection[:-1]} needs a {parent_field}")
             parent = self._get(parent_collection, parent_id)

@@ -30,6 +30,14 @@ CONSTRAINTS = (
     "maxItems",
 )
 _MISSING = object()
+# A field typed `int | float` is the manifest's `number`; pydantic leaves the bounds of such a
+# union under its own names, which are these JSON schema keywords.
+_UNION_BOUNDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
 
 
 def _model_properties(model: type[BaseModel]) -> tuple[dict[str, dict[str, Any]], set[str]]:
@@ -47,6 +55,11 @@ def _model_properties(model: type[BaseModel]) -> tuple[dict[str, dict[str, Any]]
         concrete = [variant for variant in variants if variant.get("type") != "null"]
         if len(concrete) == 1:
             resolved.update({k: v for k, v in concrete[0].items() if k != "title"})
+        elif sorted(variant.get("type") for variant in concrete) == ["integer", "number"]:
+            resolved["type"] = "number"
+            for bound, keyword in _UNION_BOUNDS.items():
+                if bound in resolved:
+                    resolved[keyword] = resolved.pop(bound)
         if "$ref" in prop:
             resolved.update(definitions[prop["$ref"].rsplit("/", 1)[1]])
         resolved["nullable"] = nullable

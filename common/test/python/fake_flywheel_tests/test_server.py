@@ -260,3 +260,50 @@ def test_uploads_to_an_analysis_and_lookup_by_path(
     assert output.name == "report.json"
     assert fake_flywheel.file_contents[(analysis_id, "report.json")] == b'{"ok": true}'
     assert client.lookup("grp/proj/s1/ses/acq").id == ids["acquisitions"]
+
+
+def test_the_sdks_container_methods_build_a_hierarchy(fake_flywheel: FakeFlywheel) -> None:
+    """What gear code calls on containers: add_subject, add_session (whose body names the
+    subject as an object), add_acquisition, fw.get by id, info and tags."""
+    fw = flywheel.Client(fake_flywheel.api_key)
+    fw.add_group(flywheel.Group(id="lab", label="Lab"))
+    project = fw.get_project(fw.add_project(flywheel.Project(group="lab", label="study")))
+    subject = project.add_subject(label="sub-01")
+    session = subject.add_session(label="ses-01")
+    acquisition = session.add_acquisition(label="T1w")
+    assert (session.subject.id, session.parents.subject) == (subject.id, subject.id)
+    assert acquisition.parents.session == session.id
+    for container, kind in ((project, "project"), (subject, "subject"), (session, "session")):
+        fetched = fw.get(container.id)
+        # The class the SDK's own getter returns (get_project: ProjectOutput, ...).
+        assert (type(fetched), fetched.container_type) == (type(container), kind)
+    acquisition.update_info({"quality": "good"})
+    acquisition.add_tag("checked")
+    reloaded = fw.get(acquisition.id)
+    assert (reloaded.info, reloaded.tags) == ({"quality": "good"}, ["checked"])
+
+
+def test_a_session_may_name_a_new_subject_by_its_label(fake_flywheel: FakeFlywheel) -> None:
+    fw = flywheel.Client(fake_flywheel.api_key)
+    fw.add_group(flywheel.Group(id="lab", label="Lab"))
+    project_id = fw.add_project(flywheel.Project(group="lab", label="study"))
+    session_id = fw.add_session(
+        {"label": "ses-01", "project": project_id, "subject": {"label": "s2"}}
+    )
+    subject_id = fw.get_session(session_id).subject.id
+    assert fw.get_subject(subject_id).label == "s2"
+    assert fw.get_subject(subject_id).parents.project == project_id
+
+
+def test_a_failing_handler_answers_500_with_the_reason(
+    fake_flywheel: FakeFlywheel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(fake_flywheel, "_lookup", broken)
+    fw = flywheel.Client(fake_flywheel.api_key)
+    with pytest.raises(flywheel.ApiException) as error:
+        fw.lookup("lab/study")
+    assert error.value.status == 500
+    assert "TypeError: unhashable type: 'dict'" in str(error.value.body)

@@ -80,3 +80,20 @@ def test_keys_on_one_side_only_are_named() -> None:
         'manifest.json: config "extra" is in the manifest but not in the model',
         'manifest.json: config "debug" is in the model but not in the manifest',
     ]
+
+
+class WholeOrNot(GearConfig):
+    scale: int | float = Field(default=6, gt=0, le=100)
+    offset: int | float | None = None
+
+
+def test_a_number_may_be_int_or_float_in_the_model_bounds_and_all() -> None:
+    spec: dict[str, dict[str, Any]] = {
+        "scale": {"type": "number", "default": 6, "exclusiveMinimum": 0, "maximum": 100},
+        "offset": {"type": "number", "optional": True},
+    }
+    assert config_mismatches(WholeOrNot, spec, where="manifest.json") == []
+    narrower = {**spec, "scale": {**spec["scale"], "maximum": 10}}
+    assert config_mismatches(WholeOrNot, narrower, where="manifest.json") == [
+        'manifest.json: config "scale" maximum is 10 in the manifest but 100 in the model'
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import sys
@@ -294,3 +295,52 @@ def test_a_ported_api_key_input_gives_the_gear_a_flywheel_client(
     assert site.api_key_secret not in log
     case = json.loads((repo / "tag_edit/test/smoke/runs/case.json").read_text())
     assert case["flywheel"] == {"expect_mutating_requests": 0}
+
+
+def _unused_imports(source: str) -> list[str]:
+    """The names a module imports and never uses (what ruff's F401 would report)."""
+    tree = ast.parse(source)
+    imported = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        and getattr(node, "module", "") != "__future__"
+        for alias in node.names
+    }
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return sorted(imported - used)
+
+
+def test_a_manifest_without_file_inputs_is_ported_lint_clean_and_runs(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api_key_only = {**PORTED, "inputs": {"api-key": {"base": "api-key"}}}
+    created = create(repo, gear("tag-edit", source_manifest=api_key_only))
+    for path in created:
+        if path.suffix == ".py":
+            assert _unused_imports(path.read_text()) == [], path
+    monkeypatch.syspath_prepend(str(repo / "tag_edit/src/python"))
+    with FakeFlywheel() as site:
+        prepare_gear_dir(tmp_path / "v0", config={"tag": "x"}, api_key=site.api_key)
+        result = run_entry_point("tag_edit_app.run", tmp_path / "v0")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_ported_number_keeps_whole_values_whole(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flywheel writes `"threshold": 6` for a number: the gear's code gets 6, not 6.0."""
+    create(repo, gear("tag-edit", source_manifest=PORTED))
+    app = repo / "tag_edit/src/python/tag_edit_app"
+    spec = importlib.util.spec_from_file_location("tag_edit_app_numbers", app / "parser.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    whole = module.Config.model_validate({"tag": "x", "threshold": 6}).threshold
+    assert (whole, type(whole)) == (6, int)
+    assert module.Config.model_validate({"tag": "x", "threshold": 2.5}).threshold == 2.5
+    default = module.Config.model_validate({"tag": "x"}).threshold
+    assert (default, type(default)) == (1, int)
+    with pytest.raises(ValueError, match="greater than 0"):
+        module.Config.model_validate({"tag": "x", "threshold": 0})

@@ -21,7 +21,9 @@ from gear_common.input_files import load_json_input
 
 # What still needs the gear author; bin/release-gear refuses a gear that has it.
 TODO_MARK = "TODO(new-gear)"
-_PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+# A `number` may be whole or not: `int | float` keeps what config.json holds (6 stays 6, as the
+# gear's code had it from the manifest; 6.5 is 6.5), where `float` would make 6 into 6.0.
+_PYTHON_TYPES = {"string": "str", "integer": "int", "number": "int | float", "boolean": "bool"}
 # Manifest bounds and the pydantic Field arguments that give the same JSON schema.
 _BOUNDS = {
     "minimum": "ge",
@@ -98,8 +100,8 @@ def _constant(input_name: str) -> str:
 
 
 def _default(spec: Mapping[str, Any]) -> Any:
-    value = spec["default"]
-    return float(value) if spec.get("type") == "number" and not isinstance(value, bool) else value
+    """The manifest's default, as it is (an integer-valued number default stays an int)."""
+    return spec["default"]
 
 
 def config_field(key: str, spec: Mapping[str, Any]) -> str:
@@ -194,7 +196,8 @@ def parser_source(app: str, manifest: Mapping[str, Any]) -> str:
             "from __future__ import annotations",
             "",
             "from dataclasses import dataclass",
-            "from pathlib import Path",
+            # Path types the file inputs' fields: a gear with none (an api-key-only gear) has none.
+            *(["from pathlib import Path"] if inputs else []),
             *([f"from typing import {', '.join(typing_names)}"] if typing_names else []),
             "",
             *(["from pydantic import Field", ""] if any("Field(" in f for f in fields) else []),
