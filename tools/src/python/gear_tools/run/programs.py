@@ -110,8 +110,9 @@ def ensure(programs: list[Program]) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in ("list", "ensure"):
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+        asked = argv in (["-h"], ["--help"])
+        print(__doc__.split("\n\n")[1], file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     try:
         programs = declared(Repository(find_root()))
         if argv[0] == "list":
