@@ -42,6 +42,8 @@ CONTAINER_TYPES = {
     "acquisitions": "acquisition",
     "analyses": "analysis",
 }
+# The collection of each container type (a new container's parent field names its type).
+COLLECTIONS = {kind: collection for collection, kind in CONTAINER_TYPES.items()}
 # Containers a job or analysis can be attached to, deepest first.
 DESTINATION_LEVELS = ("acquisition", "session", "subject", "project")
 # The categories a site accepts for a gear (flywheel.models.GearCategory).
@@ -91,7 +93,7 @@ def not_served(method: str, path: str) -> ApiError:
     """An endpoint the fake does not serve: 501, so it does not read as a missing object."""
     return ApiError(
         HTTPStatus.NOT_IMPLEMENTED,
-        f"the fake Flywheel API does not implement {method} {path} (see docs/development.md "
+        f"the fake Flywheel API does not implement {method} {path} (see docs/testing.md "
         "for what it serves)",
     )
 
@@ -349,12 +351,7 @@ class Store:
             item.pop("id", None)
         parent_field = CONTAINERS[collection]
         if parent_field:
-            parent_collection = {
-                "group": "groups",
-                "project": "projects",
-                "subject": "subjects",
-                "session": "sessions",
-            }[parent_field]
+            parent_collection = COLLECTIONS[parent_field]
             parent_id = self._parent_id(collection, item, parent_field, parent_collection)
             item[parent_field] = parent_id
             if not parent_id:

@@ -244,10 +244,11 @@ class Gear:
     def release_record(self) -> Path:
         return self.dist(f"{self.name}.release.json")
 
-    @property
-    def pex(self) -> Path:
+    def pex(self, dist: Path = Path(DIST_DIR)) -> Path:
+        """The gear's pex as `./pants package` writes it (`dist` relative to the repository
+        unless absolute)."""
         return self.repo.root / dist_path(
-            f"{self.directory}/src/python/{self.app_package}", "bin.pex"
+            f"{self.directory}/src/python/{self.app_package}", "bin.pex", dist
         )
 
 

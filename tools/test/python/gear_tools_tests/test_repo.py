@@ -29,7 +29,7 @@ def test_a_gear_by_name_or_directory_and_where_its_parts_are(repo: Path) -> None
     assert by_name.image_repository == "flywheel-gears/template-gear"
     assert by_name.app_package == "template_app"
     assert by_name.pex_target == "template_gear/src/python/template_app:bin"
-    assert by_name.pex == repo / "dist/template_gear.src.python.template_app/bin.pex"
+    assert by_name.pex() == repo / "dist/template_gear.src.python.template_app/bin.pex"
     assert (
         by_name.docker_info == repo / "dist/template_gear.src.docker/template-gear.docker-info.json"
     )

@@ -496,7 +496,7 @@ def main(argv: list[str]) -> int:
         try:
             check_with_pants(repo, gear, ported=source is not None)
         except (NewGearError, KeyboardInterrupt) as exc:
-            written = [Path(gear.directory), Path(DOCS_DIR) / gear.directory]
+            written = [root for _, root in _copied_trees(repo, gear)]
             for path in written:
                 shutil.rmtree(repo / path, ignore_errors=True)
             for path in _shared_files(gear):

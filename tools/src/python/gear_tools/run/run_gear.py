@@ -52,7 +52,7 @@ from gear_tools.engine.containers import (
     run_gear_image,
 )
 from gear_tools.images.built import gear_images
-from gear_tools.repo import DIST_DIR, Gear, RepoError, Repository, dist_path, find_root
+from gear_tools.repo import DIST_DIR, Gear, RepoError, Repository, find_root
 from gear_tools.run.job_replay import (
     JOB_RECORD,
     JobReplayError,
@@ -277,10 +277,9 @@ def missing_programs(manifest: dict[str, Any]) -> dict[str, str]:
 def pex_path(repo: Path, gear: str, dist: Path = Path(DIST_DIR)) -> Path:
     """Where `pants package` puts the gear's pex (`dist` relative to `repo` unless absolute)."""
     try:
-        app = Gear(Repository(repo), gear).app_package
+        return Gear(Repository(repo), gear).pex(dist)
     except RepoError as exc:
         raise SystemExit(str(exc)) from None
-    return repo / dist_path(f"{gear}/src/python/{app}", "bin.pex", dist)
 
 
 def build(repo: Path, gear: str, *, image: bool) -> None:
