@@ -1,6 +1,7 @@
 """The gear's view of its run: config, inputs, output and work directories.
 
-This is the only module that imports fw-gear, so gears do not depend on its API directly.
+This module and legacy_context (for gears written before fw-gear) import fw-gear, so gears
+do not depend on its API directly.
 """
 
 from __future__ import annotations
