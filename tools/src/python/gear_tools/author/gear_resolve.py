@@ -18,6 +18,7 @@ its gear_image() call names it. Pins given for an existing resolve change its re
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gear_tools.repo import DEFAULT_RESOLVE
@@ -43,6 +44,11 @@ def requirements_file(resolve: str) -> Path:
 
 def lockfile(resolve: str) -> Path:
     return REQUIREMENTS_DIR / f"{resolve}.lock"
+
+
+def requirements_target(resolve: str) -> str:
+    """The python_requirements target of a gear resolve (as the prelude's function says)."""
+    return "3rdparty/python:reqs" if resolve == DEFAULT_RESOLVE else f"3rdparty/python:{resolve}"
 
 
 def gear_resolves(repo: Path) -> list[str]:
@@ -95,12 +101,18 @@ def pinned_requirements(base: str, pins: list[str], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _requirements_target(build: str, resolve: str) -> str:
-    """A python_requirements target for `resolve`, with the default one's module mappings."""
+def _requirements_target(
+    build: str, resolve: str, module_mapping: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """A python_requirements target for `resolve`, with the default one's module mappings (and
+    `module_mapping`'s)."""
     match = re.search(r'(?ms)^python_requirements\(\n    name="reqs",\n(.*?)^\)\n', build)
     if match is None:
         raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no python_requirements(name=\"reqs\")")
     body = re.sub(r'(?m)^    source="[^"]*",\n', "", match.group(1))
+    if module_mapping:
+        extra = "".join(f'"{name}": {list(modules)!r}, '.replace("'", '"') for name, modules in module_mapping.items())
+        body = body.replace("module_mapping={", "module_mapping={" + extra, 1)
     return (
         f"\n# The {resolve} resolve: common/'s requirements and its gears' pins.\n"
         f'python_requirements(\n    name="{resolve}",\n'
@@ -108,7 +120,12 @@ def _requirements_target(build: str, resolve: str) -> str:
     )
 
 
-def add_resolve(repo: Path, resolve: str, pins: list[str]) -> list[Path]:
+def add_resolve(
+    repo: Path,
+    resolve: str,
+    pins: list[str],
+    module_mapping: Mapping[str, Sequence[str]] | None = None,
+) -> list[Path]:
     """Makes `resolve` (see the module doc), or re-pins an existing one; returns the files
     written. The lockfile is left to `pants generate-lockfiles`."""
     written = []
@@ -125,7 +142,9 @@ def add_resolve(repo: Path, resolve: str, pins: list[str]) -> list[Path]:
         requirements.write_text(pinned_requirements(base, pins, header), encoding="utf-8")
         build = repo / REQUIREMENTS_DIR / "BUILD"
         text = build.read_text(encoding="utf-8")
-        build.write_text(text + _requirements_target(text, resolve), encoding="utf-8")
+        build.write_text(
+            text + _requirements_target(text, resolve, module_mapping), encoding="utf-8"
+        )
         toml = repo / "pants.toml"
         text = toml.read_text(encoding="utf-8")
         entry = f'{resolve} = "{lockfile(resolve)}"\n'

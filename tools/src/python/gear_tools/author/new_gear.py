@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gear_tools.author import from_manifest, gear_resolve
+from gear_tools.author import from_manifest, gear_resolve, port_gear, upstream_dockerfile
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import DEFAULT_RESOLVE, DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
@@ -75,6 +75,10 @@ class NewGear:
     # The gear's own Python resolve (`--resolve`), and pins for it (`--requirement`).
     resolve: str | None = None
     pins: tuple[str, ...] = ()
+    # A gear's repository moved in (`--from-gear`): its code, tests and Dockerfile, read.
+    upstream: port_gear.UpstreamGear | None = None
+    # Module mappings for the gear's resolve (projects whose modules have other names).
+    module_mapping: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def version(self) -> str:
@@ -161,13 +165,18 @@ OWNED_FIELDS = ("command", "environment")
 
 
 def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[str, Any]:
-    manifest = dict(template)
     source = gear.source_manifest or {}
-    manifest.update({key: source[key] for key in PORTED_FIELDS if key in source})
+    if gear.upstream is not None:
+        # A gear moved in keeps its manifest but for what the repository owns.
+        manifest = copy.deepcopy(dict(source))
+        manifest.update({key: template[key] for key in OWNED_FIELDS if key in template})
+    else:
+        manifest = dict(template)
+        manifest.update({key: source[key] for key in PORTED_FIELDS if key in source})
     manifest.update(name=gear.name, label=gear.label, description=gear.description)
     manifest["version"] = gear.version
     # A port keeps every `custom` key of its own (suite, flywheel settings, ...).
-    custom = {**manifest.get("custom", {}), **copy.deepcopy(source.get("custom", {}))}
+    custom = {**template.get("custom", {}), **copy.deepcopy(source.get("custom", {}))}
     custom["gear-builder"] = {
         **custom.get("gear-builder", {}),
         "category": gear.category,
@@ -186,26 +195,38 @@ def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[
     return manifest
 
 
-def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> str:
-    """One line: what the port changed in the source manifest, and why."""
-    changed = []
+def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> list[str]:
+    """One line per change the port made to the source manifest, and why."""
+    lines = []
     builder = (source.get("custom") or {}).get("gear-builder") or {}
     image = ported["custom"]["gear-builder"]["image"]
     if builder.get("image") != image:
-        changed.append(f"custom.gear-builder.image {builder.get('image')!r} -> {image!r}")
-    if source.get("name") != ported["name"]:
-        changed.append(f"name {source.get('name')!r} -> {ported['name']!r}")
-    changed += [key for key in OWNED_FIELDS if key in source and source[key] != ported.get(key)]
-    dropped = sorted(set(source) - set(ported))
-    if not changed and not dropped:
-        return "new-gear: the manifest is kept as it was"
-    line = (
-        f"new-gear: changed {', '.join(changed) or 'nothing'} (this repository builds, names and "
-        "starts the gear's image)"
-    )
-    if dropped:
-        line += f"; dropped {', '.join(dropped)} (not a gear manifest field here)"
-    return line + "; kept everything else"
+        lines.append(
+            f"custom.gear-builder.image: {builder.get('image')!r} -> {image!r} (this repository "
+            "builds and names the image)"
+        )
+    for key in ("name", "version", "label", "description"):
+        if key in source and source[key] != ported.get(key):
+            why = {
+                "name": "the name given to new-gear",
+                "version": "a version here is X.Y.Z, the image's tag",
+            }.get(key, "given to new-gear")
+            lines.append(f"{key}: {source[key]!r} -> {ported[key]!r} ({why})")
+    for key in OWNED_FIELDS:
+        if source.get(key) != ported.get(key):
+            lines.append(
+                f"{key}: {source.get(key)!r} -> {ported.get(key)!r} (this repository's image "
+                "starts the gear and sets its environment)"
+            )
+    for key in sorted(set(ported) - set(source) - set(OWNED_FIELDS) - {"custom"}):
+        lines.append(f"{key}: added as {ported[key]!r} (the template's; the source had none)")
+    for key in sorted(set(source) - set(ported)):
+        lines.append(f"{key}: dropped (not a gear manifest field here)")
+    if not lines:
+        return ["new-gear: the manifest is kept as it was"]
+    return [f"new-gear: manifest {line}" for line in lines] + [
+        "new-gear: manifest: everything else is kept as it was"
+    ]
 
 
 def _package_docstring(gear: NewGear) -> str:
@@ -280,7 +301,9 @@ def render(repo: Path, gear: NewGear) -> dict[Path, bytes]:
             else:
                 text = _rename(text, gear)
             files[target] = text.encode("utf-8")
-    if gear.source_manifest is not None:
+    if gear.upstream is not None:
+        _move_in(files, gear, repository)
+    elif gear.source_manifest is not None:
         _port(files, gear, repository)
     if gear.own_resolve is not None:
         files[Path(gear.directory) / "BUILD"] = gear_resolve.gear_build(gear.own_resolve).encode()
@@ -320,6 +343,45 @@ def _port(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
         files[smoke_dir / "runs" / name] = content
 
 
+def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
+    """Replaces the template's code, tests, smoke cases and Dockerfile with the gear's own,
+    moved in from its repository (gear_tools.author.port_gear)."""
+    upstream = gear.upstream
+    assert upstream is not None
+    app_dir = Path(gear.directory) / "src/python" / gear.app
+    tests_dir = Path(gear.directory) / "test/python" / f"{gear.app}_tests"
+    smoke_dir = Path(gear.directory) / "test/smoke"
+    for path in list(files):
+        if app_dir in path.parents or tests_dir in path.parents or smoke_dir in path.parents:
+            del files[path]
+    code, tests = upstream.code, upstream.tests
+    data = sorted(path for path in code if path.suffix != ".py")
+    for path, content in code.items():
+        files[app_dir / path] = content
+    files[app_dir / "__init__.py"] = _package_docstring(gear).encode()
+    files[app_dir / "BUILD"] = port_gear.app_build(gear.app, upstream.entry_point, data).encode()
+    if tests:
+        for path, content in tests.items():
+            files[tests_dir / path] = content
+        target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
+        plugins = sorted(
+            port_gear.Requirement(pin).name
+            for pin in gear.pins
+            if port_gear.Requirement(pin).name.lower().startswith("pytest-")
+        )
+        has_data = any(path.suffix != ".py" for path in tests)
+        files[tests_dir / "BUILD"] = port_gear.tests_build(target, plugins, has_data).encode()
+    plan = upstream.dockerfile
+    files[Path(gear.directory) / "src/docker/Dockerfile"] = upstream_dockerfile.dockerfile_text(
+        plan.apt_packages, plan.notes, plan.base_image
+    ).encode()
+    for name, content in port_gear.smoke_case(gear.source_manifest or {}).items():
+        files[smoke_dir / "starts" / name] = content
+    files[Path(DOCS_DIR) / gear.directory / "README.md"] = from_manifest.docs_readme(
+        gear.name, gear.source_manifest or {}, f"{repository.format(name=gear.name)}:{gear.version}"
+    ).encode()
+
+
 def create(repo: Path, gear: NewGear) -> list[Path]:
     """Checks, then writes the gear; on any failure nothing is left behind."""
     check(repo, gear)
@@ -342,7 +404,9 @@ def create(repo: Path, gear: NewGear) -> list[Path]:
             raise NewGearError(f"cannot write the gear: {exc}") from None
     add_to_readme(repo, gear)
     if gear.own_resolve is not None:
-        gear_resolve.add_resolve(repo, gear.own_resolve, list(gear.pins))
+        gear_resolve.add_resolve(
+            repo, gear.own_resolve, list(gear.pins), dict(gear.module_mapping)
+        )
     return sorted(repo / path for path in files)
 
 
@@ -395,8 +459,13 @@ def _pants(repo: Path, *args: str) -> None:
 
 
 def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
-    """Locks the gear's new resolve, formats ported code, and checks the gear as CI does
-    (tailor, update-build-files, lint); raises NewGearError with what failed."""
+    """Formats the gear's generated code, checks it as CI does (tailor, update-build-files,
+    lint), then locks its new resolve; raises NewGearError with what failed."""
+    if ported:
+        _pants(repo, "update-build-files", "fmt", f"{gear.directory}::")
+    _pants(
+        repo, "tailor", "--check", "update-build-files", "--check", "lint", f"{gear.directory}::"
+    )
     resolve = gear.own_resolve
     if resolve is not None:
         lock = repo / gear_resolve.lockfile(resolve)
@@ -404,15 +473,98 @@ def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
         if not lock.is_file() or requirements.stat().st_mtime > lock.stat().st_mtime:
             print(
                 f"Locking the {resolve} resolve (./pants generate-lockfiles --resolve={resolve};"
-                " under a minute)...",
+                " about a minute)...",
                 flush=True,
             )
             _pants(repo, "generate-lockfiles", f"--resolve={resolve}")
-    if ported:
-        _pants(repo, "fmt", f"{gear.directory}::")
-    _pants(
-        repo, "tailor", "--check", "update-build-files", "--check", "lint", f"{gear.directory}::"
+
+
+def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> str:
+    """The shell command that removes what new-gear wrote and puts back what it changed."""
+    written = [str(root) for _, root in _copied_trees(repo, gear)]
+    changed = [str(path) for path in _shared_files(gear) if path in backup]
+    created = [
+        str(path)
+        for path in _shared_files(gear)
+        if path not in backup and (repo / path).exists()
+    ]
+    command = f"rm -rf {' '.join(written + created)}"
+    if changed:
+        command += f" && git checkout -- {' '.join(changed)}"
+    return command
+
+
+def _read_port(args: argparse.Namespace, notes: list[str]) -> port_gear.UpstreamGear | None:
+    if args.from_gear is None:
+        return None
+    upstream = port_gear.read_upstream(args.from_gear)
+    app = f"{args.name.replace('-', '_')}_app"
+    return port_gear.moved(upstream, app, notes)
+
+
+def _port_pins(
+    repo: Path, upstream: port_gear.UpstreamGear, overrides: list[str], notes: list[str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The moved-in gear's pins, checked (NewGearError naming each that does not work), and
+    the module mappings its imports need."""
+    pins_ = port_gear.gear_pins(upstream, overrides, notes)
+    toolkit_needed = any("still needs" in note for note in notes)
+    if not toolkit_needed:
+        dropped = [pin for pin in pins_ if port_gear._project(pin) == port_gear.TOOLKIT]
+        pins_ = [pin for pin in pins_ if pin not in dropped]
+        notes += [
+            f"requirement {pin} dropped: the code's GearToolkitContext is "
+            "gear_common.legacy_context's" for pin in dropped
+        ]
+    pypi = port_gear.pins.PyPI()
+    try:
+        constraints = port_gear.pins.common_constraints(
+            repo, [port_gear._project(pin) for pin in pins_]
+        )
+        problems = port_gear.pins.check_pins(pins_, constraints, pypi=pypi)
+        mapping = port_gear.module_mapping(
+            pypi,
+            pins_,
+            port_gear._imports({**upstream.code, **upstream.tests}) - upstream.top_level,
+            {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
+        )
+    except port_gear.pins.PinError as exc:
+        notes.append(f"the pins were not checked ({exc}); the lock will tell")
+        return pins_, {}
+    if problems:
+        proposals = [
+            problem.rpartition("nearest release with one: ")[2]
+            for problem in problems
+            if "nearest release with one: " in problem
+        ]
+        rerun = " ".join(f"--requirement '{pin}'" for pin in proposals)
+        raise NewGearError(
+            "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
+            + "\n  ".join(problems)
+            + "\nNothing was written. Give a working pin for each with --requirement (it "
+            "replaces the gear's pin of that project)"
+            + (f", e.g. {rerun}" if rerun else "")
+        )
+    return pins_, mapping
+
+
+def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str]) -> None:
+    """What the port moved, changed and left out, one line each."""
+    print(
+        f"new-gear: moved in {len(upstream.code)} code files to {gear.directory}/src/python/"
+        f"{gear.app}/ (entry point {upstream.entry_point}) and {len(upstream.tests)} test "
+        f"files to {gear.directory}/test/python/{gear.app}_tests/"
     )
+    if gear.pins:
+        print(f"new-gear: the {gear.resolve} resolve pins {', '.join(gear.pins)}")
+    for name, modules in gear.module_mapping:
+        print(f"new-gear: module mapping {name} -> {', '.join(modules)} (from its wheel)")
+    for package in upstream.dockerfile.apt_packages:
+        print(f"new-gear: Dockerfile installs {package} (from the gear's Dockerfile)")
+    for note in [*notes, *upstream.dockerfile.notes]:
+        print(f"new-gear: {note}")
+    for path in upstream.left_out:
+        print(f"new-gear: not moved: {path} (not gear code or tests)")
 
 
 def main(argv: list[str]) -> int:
@@ -435,6 +587,13 @@ def main(argv: list[str]) -> int:
         "description, category, version) and generate the config model from it",
     )
     parser.add_argument(
+        "--from-gear",
+        type=Path,
+        metavar="DIR",
+        help="move a gear's repository in as it is: its manifest, code, tests, requirements "
+        "and Dockerfile's system packages (docs/porting.md)",
+    )
+    parser.add_argument(
         "--resolve",
         metavar="NAME",
         help="put the gear in a Python resolve of its own (made if new, with common/'s "
@@ -455,14 +614,30 @@ def main(argv: list[str]) -> int:
         help="write the gear only: no lock, fmt, tailor or lint with ./pants",
     )
     args = parser.parse_args(argv)
+    if args.from_gear is not None and args.from_manifest is not None:
+        parser.error("give --from-gear or --from-manifest, not both")
+    notes: list[str] = []
     source: dict[str, Any] | None = None
-    if args.from_manifest is not None:
-        try:
+    try:
+        upstream = _read_port(args, notes)
+        if upstream is not None:
+            source = upstream.manifest
+        elif args.from_manifest is not None:
             source = from_manifest.read_source_manifest(args.from_manifest)
-        except from_manifest.ManifestError as exc:
-            print(f"new-gear: cannot port the manifest:\n  {exc}", file=sys.stderr)
-            return 1
+    except (from_manifest.ManifestError, port_gear.PortError) as exc:
+        print(f"new-gear: cannot port the gear:\n  {exc}", file=sys.stderr)
+        return 1
     ported = source or {}
+    pins_, mapping = list(args.requirement), {}
+    resolve = args.resolve
+    try:
+        repo = find_root(args.repo)
+        if upstream is not None:
+            pins_, mapping = _port_pins(repo, upstream, args.requirement, notes)
+            resolve = resolve or (args.name if pins_ else None)
+    except (NewGearError, RepoError) as exc:
+        print(f"new-gear: {exc}", file=sys.stderr)
+        return 1
     gear = NewGear(
         name=args.name,
         label=args.label or ported.get("label") or args.name.replace("-", " ").capitalize(),
@@ -474,11 +649,12 @@ def main(argv: list[str]) -> int:
         or "utility",
         with_api_key=args.with_api_key,
         source_manifest=source,
-        resolve=args.resolve,
-        pins=tuple(args.requirement),
+        resolve=resolve,
+        pins=tuple(pins_),
+        upstream=upstream,
+        module_mapping=tuple((name, tuple(modules)) for name, modules in mapping.items()),
     )
     try:
-        repo = find_root(args.repo)
         backup = {
             path: (repo / path).read_bytes()
             for path in _shared_files(gear)
@@ -491,28 +667,35 @@ def main(argv: list[str]) -> int:
     print(f"Created gear {gear.name} in {gear.directory}/ ({len(created)} files).")
     if source is not None:
         manifest = Repository(repo).gear(gear.directory).manifest()
-        print(port_changes(source, manifest))
+        print("\n".join(port_changes(source, manifest)))
+    if upstream is not None:
+        _print_port(gear, upstream, notes)
     if args.pants_checks:
         try:
             check_with_pants(repo, gear, ported=source is not None)
         except (NewGearError, KeyboardInterrupt) as exc:
-            written = [root for _, root in _copied_trees(repo, gear)]
-            for path in written:
-                shutil.rmtree(repo / path, ignore_errors=True)
-            for path in _shared_files(gear):
-                if path in backup:
-                    (repo / path).write_bytes(backup[path])
-                else:
-                    (repo / path).unlink(missing_ok=True)
             print(
-                f"{exc}\nnew-gear: {gear.directory}/ as written does not pass the checks above; "
-                f"removed {' '.join(map(str, written))}",
+                f"{exc}\nnew-gear: {gear.directory}/ is written but does not pass the checks "
+                "above; fix what they name and run them again:\n"
+                f"  ./pants tailor --check update-build-files --check lint {gear.directory}::\n"
+                + (
+                    f"  ./pants generate-lockfiles --resolve={gear.own_resolve}\n"
+                    if gear.own_resolve
+                    else ""
+                )
+                + "or remove everything new-gear wrote:\n  "
+                + removal_command(repo, gear, backup),
                 file=sys.stderr,
             )
             return 1
-        print(f"Checked: {gear.directory}:: passes tailor, update-build-files and lint as written.")
+        print(
+            f"Checked: {gear.directory}:: passes tailor, update-build-files and lint as written"
+            + (f"; the {gear.own_resolve} resolve is locked." if gear.own_resolve else ".")
+        )
     print("Next:")
     print(f"  ./pants lint check test package {gear.directory}::")
+    if upstream is not None:
+        print(f"  give {gear.directory}/test/smoke/starts/case.json real inputs and checks")
     print(
         f"  edit {gear.directory}/src/python/{gear.app}/main.py and docs/{gear.directory}/README.md"
     )

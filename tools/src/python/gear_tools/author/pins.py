@@ -1,0 +1,285 @@
+"""Checks a gear's pins before its resolve is locked, and proposes the nearest pin that works.
+
+A pin works when the release pip would choose for it has a wheel for the gear's Python
+(CPython 3.11) on the image's platform (Linux, glibc), or is pure Python, and when it agrees
+with what common/'s libraries need (they are in every gear resolve). Releases and their
+dependencies are read from PyPI's JSON API (`GEAR_PYPI_URL`, default https://pypi.org).
+
+    pandas~=1.0.1: pandas 1.0.5 has no wheel for CPython 3.11 on Linux x86_64 ...; nearest
+    release with one: pandas~=1.5.0
+    jsonschema~=3.2.0: conflicts with fw-gear 0.3.7 (needs jsonschema<5,>=4.0.0)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+PYPI_URL_ENV = "GEAR_PYPI_URL"
+DEFAULT_PYPI_URL = "https://pypi.org"
+PYTHON = (3, 11)
+# The oldest and newest glibc a manylinux wheel may ask for on the base image (Debian 12).
+_GLIBC_MINORS = range(36, 4, -1)
+
+
+class PinError(Exception):
+    """A pin cannot be checked (not a requirement, or PyPI cannot be read)."""
+
+
+def image_tags(machine: str | None = None) -> frozenset[Tag]:
+    """The wheel tags CPython 3.11 accepts on the base image's platform."""
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(
+        (machine or platform.machine()).lower(), (machine or platform.machine()).lower()
+    )
+    platforms = [f"manylinux_2_{minor}_{arch}" for minor in _GLIBC_MINORS]
+    platforms += [f"manylinux2014_{arch}"]
+    if arch == "x86_64":
+        platforms += ["manylinux2010_x86_64", "manylinux1_x86_64"]
+    platforms.append(f"linux_{arch}")
+    tags = set(cpython_tags(PYTHON, abis=["cp311"], platforms=platforms))
+    tags |= set(compatible_tags(PYTHON, "cp311", platforms))
+    return frozenset(tags)
+
+
+def platform_name(machine: str | None = None) -> str:
+    return f"Linux {(machine or platform.machine()).lower()}"
+
+
+@dataclass(frozen=True)
+class Release:
+    version: Version
+    wheels: tuple[str, ...]
+    has_sdist: bool
+
+
+class PyPI:
+    """Releases and dependencies of projects, read from PyPI's JSON API (cached)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = (url or os.environ.get(PYPI_URL_ENV) or DEFAULT_PYPI_URL).rstrip("/")
+        self._projects: dict[str, dict[str, Any] | None] = {}
+
+    def _get(self, path: str) -> dict[str, Any] | None:
+        address = f"{self.url}/pypi/{urllib.parse.quote(path)}/json"
+        try:
+            with urllib.request.urlopen(address, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise PinError(f"{address}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+            raise PinError(f"cannot read {address}: {exc}") from None
+
+    def releases(self, project: str) -> list[Release] | None:
+        """Every release with files (yanked ones left out), oldest first; None: no project."""
+        name = canonicalize_name(project)
+        if name not in self._projects:
+            self._projects[name] = self._get(name)
+        document = self._projects[name]
+        if document is None:
+            return None
+        found = []
+        for text, files in (document.get("releases") or {}).items():
+            try:
+                version = Version(text)
+            except InvalidVersion:
+                continue
+            files = [f for f in files if not f.get("yanked")]
+            if not files:
+                continue
+            wheels = tuple(f["filename"] for f in files if f["filename"].endswith(".whl"))
+            sdist = any(f.get("packagetype") == "sdist" for f in files)
+            found.append(Release(version, wheels, sdist))
+        return sorted(found, key=lambda release: release.version)
+
+    def requires(self, project: str, version: Version) -> list[Requirement]:
+        """The release's dependencies for CPython 3.11 on Linux (no extras)."""
+        document = self._get(f"{canonicalize_name(project)}/{version}") or {}
+        environment = {**default_environment(), "python_version": "3.11", "extra": ""}
+        environment.update(python_full_version="3.11.0", sys_platform="linux")
+        requirements = []
+        for line in (document.get("info") or {}).get("requires_dist") or []:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                requirements.append(requirement)
+        return requirements
+
+
+def _fits(wheel: str, tags: frozenset[Tag]) -> bool:
+    try:
+        return bool(parse_wheel_filename(wheel)[3] & tags)
+    except InvalidWheelFilename:
+        return False
+
+
+def _pure(wheel: str) -> bool:
+    try:
+        return all(tag.platform == "any" for tag in parse_wheel_filename(wheel)[3])
+    except InvalidWheelFilename:
+        return False
+
+
+def _works(release: Release, compiled: bool, tags: frozenset[Tag]) -> bool:
+    """A wheel for the image, or only an sdist of a project that never shipped compiled wheels."""
+    if any(_fits(wheel, tags) for wheel in release.wheels):
+        return True
+    return release.has_sdist and not compiled
+
+
+def _chosen(releases: list[Release], specifier: SpecifierSet) -> Release | None:
+    """The release pip would choose: the newest the specifier admits (final releases first)."""
+    matching = [r for r in releases if specifier.contains(r.version, prereleases=False)]
+    if not matching:
+        matching = [r for r in releases if specifier.contains(r.version, prereleases=True)]
+    return matching[-1] if matching else None
+
+
+def _proposal(name: str, specifier: SpecifierSet, release: Release) -> str:
+    """A pin in the style of the original one, for `release`."""
+    if any(spec.operator == "~=" for spec in specifier):
+        return f"{name}~={release.version}"
+    return f"{name}=={release.version}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What common/ needs of a project, and which library needs it."""
+
+    specifier: SpecifierSet
+    source: str
+
+
+def common_constraints(repo: Path, pinned: Iterable[str]) -> dict[str, list[Constraint]]:
+    """What common/'s requirements and their locked dependencies (python-default) need of each
+    project. A gear's pin replaces common/'s own line for that project (gear_resolve), and the
+    dependencies of a project the gear pins are those of the pinned release (read from PyPI)."""
+    skipped = {canonicalize_name(name) for name in pinned}
+    constraints: dict[str, list[Constraint]] = {}
+
+    def add(requirement: Requirement, source: str, *, replaced_by_pin: bool = False) -> None:
+        name = canonicalize_name(requirement.name)
+        if not (replaced_by_pin and name in skipped) and requirement.specifier:
+            constraints.setdefault(name, []).append(Constraint(requirement.specifier, source))
+
+    requirements = repo / "3rdparty/python/requirements.txt"
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            try:
+                add(
+                    Requirement(line),
+                    "common/'s requirements (3rdparty/python/requirements.txt)",
+                    replaced_by_pin=True,
+                )
+            except InvalidRequirement:
+                continue
+    lock = repo / "3rdparty/python/python-default.lock"
+    if lock.is_file():
+        text = "".join(
+            line for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.startswith("//")
+        )
+        environment = {**default_environment(), "python_version": "3.11", "extra": ""}
+        for resolve in json.loads(text).get("locked_resolves", []):
+            for locked in resolve.get("locked_requirements", []):
+                if canonicalize_name(locked["project_name"]) in skipped:
+                    continue
+                source = f"{locked['project_name']} {locked['version']}"
+                for line in locked.get("requires_dists", []):
+                    requirement = Requirement(line)
+                    if requirement.marker is None or requirement.marker.evaluate(environment):
+                        add(requirement, source)
+    return constraints
+
+
+def _agree(releases: list[Release], first: SpecifierSet, second: SpecifierSet) -> bool:
+    return any(
+        first.contains(r.version, prereleases=True) and second.contains(r.version, prereleases=True)
+        for r in releases
+    )
+
+
+def check_pins(
+    pins: list[str],
+    constraints: Mapping[str, list[Constraint]],
+    *,
+    pypi: PyPI | None = None,
+    machine: str | None = None,
+) -> list[str]:
+    """One line per problem with `pins` (empty when every pin works), each naming the pin and,
+    where one exists, the nearest pin that works."""
+    pypi = pypi or PyPI()
+    tags = image_tags(machine)
+    problems = []
+    for pin in pins:
+        try:
+            requirement = Requirement(pin)
+        except InvalidRequirement as exc:
+            problems.append(f"{pin}: not a requirement ({exc})")
+            continue
+        name = canonicalize_name(requirement.name)
+        releases = pypi.releases(name)
+        if releases is None:
+            problems.append(f"{pin}: there is no project {requirement.name!r} on {pypi.url}")
+            continue
+        chosen = _chosen(releases, requirement.specifier)
+        compiled = any(not _pure(wheel) for r in releases for wheel in r.wheels)
+        working = [r for r in releases if _works(r, compiled, tags) and not r.version.is_prerelease]
+        if chosen is None:
+            latest = working[-1].version if working else "none"
+            problems.append(
+                f"{pin}: no release of {requirement.name} matches (latest that works here: "
+                f"{latest})"
+            )
+            continue
+        if not _works(chosen, compiled, tags):
+            later = [r for r in working if r.version > chosen.version]
+            earlier = [r for r in working if r.version < chosen.version]
+            nearest = later[0] if later else (earlier[-1] if earlier else None)
+            hint = (
+                f"; nearest release with one: {_proposal(requirement.name, requirement.specifier, nearest)}"
+                if nearest
+                else ""
+            )
+            problems.append(
+                f"{pin}: {requirement.name} {chosen.version} has no wheel for CPython 3.11 on "
+                f"{platform_name(machine)} (and its source builds compiled code){hint}"
+            )
+            continue
+        for constraint in constraints.get(name, []):
+            if not _agree(releases, requirement.specifier, constraint.specifier):
+                problems.append(
+                    f"{pin}: conflicts with {constraint.source} (needs "
+                    f"{requirement.name}{constraint.specifier}); pin {requirement.name}"
+                    f"{constraint.specifier} or drop the pin"
+                )
+        for dependency in pypi.requires(name, chosen.version):
+            dependency_name = canonicalize_name(dependency.name)
+            for constraint in constraints.get(dependency_name, []):
+                dependency_releases = pypi.releases(dependency_name) or []
+                if not _agree(dependency_releases, dependency.specifier, constraint.specifier):
+                    problems.append(
+                        f"{pin}: {requirement.name} {chosen.version} needs {dependency}, which "
+                        f"conflicts with {constraint.source} (needs "
+                        f"{dependency.name}{constraint.specifier})"
+                    )
+    return problems

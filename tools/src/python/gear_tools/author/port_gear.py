@@ -1,0 +1,429 @@
+"""Moves a gear's repository in: `bin/new-gear NAME --from-gear DIR`.
+
+The gear's repository is taken as it is: its manifest, its top-level modules and packages (the
+code, run.py included), its tests with their data files, its requirements and its Dockerfile.
+Here they become
+
+- `<gear>/src/python/<app>/`: the code, with its imports pointed at the app package
+  (gear_tools.author.import_rewrite); the manifest's command's script is the pex's entry point;
+- `<gear>/test/python/<app>_tests/`: the tests and their data (a `files` target), pytest
+  plugins (`pytest-*` test requirements) as explicit dependencies;
+- the gear's own resolve: its requirements, the pip installs of its Dockerfile and the test
+  requirements (those without their old versions, which predate pytest 8), each checked before
+  anything is written (gear_tools.author.pins), with module mappings read from the wheels;
+- `src/docker/Dockerfile`: the system packages of the upstream Dockerfile's apt lines, and a
+  comment for each thing that cannot be carried (gear_tools.author.upstream_dockerfile).
+
+Upstream code and tests keep their own style: ruff and mypy skip their targets (the BUILD
+files say why). Upstream-only files (CI configs, tests/Dockerfile, requirements files, bin/
+scripts) are not moved; each is named in the output.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import re
+import sys
+import urllib.request
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from gear_tools.author import from_manifest, import_rewrite, pins, upstream_dockerfile
+from gear_tools.author.from_manifest import TODO_MARK
+from gear_tools.repo import MANIFEST
+
+TEST_DIRS = ("tests", "test")
+# Top-level directories that are never gear code.
+NOT_CODE_DIRS = {"docs", "doc", "examples", "example", "bin", "scripts", "build", "dist"}
+NOT_CODE_FILES = {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"}
+SKIPPED_NAMES = {"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints"}
+REQUIREMENTS_FILES = ("requirements.txt",)
+TEST_REQUIREMENTS_FILES = (
+    "tests/requirements.txt",
+    "test/requirements.txt",
+    "requirements-dev.txt",
+    "requirements_dev.txt",
+    "requirements-test.txt",
+    "dev-requirements.txt",
+)
+# Test requirements this repository brings itself (pytest, coverage through Pants) or that are
+# linters, not test dependencies.
+NOT_TEST_PINS = {
+    "pytest", "pytest-cov", "coverage", "flake8", "pylint", "black", "isort", "mypy", "ruff",
+    "pre-commit", "pydocstyle", "bandit", "tox", "nox", "pycodestyle", "autopep8", "yapf",
+}  # fmt: skip
+# Projects gear_common brings in every resolve; an upstream pin of the old toolkit is replaced
+# by gear_common.legacy_context where that is all the code uses.
+TOOLKIT = "flywheel-gear-toolkit"
+
+
+class PortError(Exception):
+    """The gear's repository cannot be moved in as it is (the message says why)."""
+
+
+@dataclass
+class UpstreamGear:
+    """A gear's repository, read: what is moved in and what is left out."""
+
+    root: Path
+    manifest: dict[str, Any]
+    code: dict[PurePosixPath, bytes]
+    tests: dict[PurePosixPath, bytes]
+    tests_dir: str | None
+    requirements: list[str]
+    test_requirements: list[str]
+    dockerfile: upstream_dockerfile.DockerfilePlan
+    entry_point: PurePosixPath
+    left_out: list[str] = field(default_factory=list)
+
+    @property
+    def top_level(self) -> set[str]:
+        """The code's top-level module and package names (`run`, `utils`)."""
+        return {
+            (path.parts[0] if len(path.parts) > 1 else path.stem)
+            for path in self.code
+            if path.suffix == ".py"
+        }
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and not SKIPPED_NAMES & set(path.relative_to(root).parts)
+        and path.suffix != ".pyc"
+    )
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.split(" #")[0].strip()
+        if line and not line.startswith(("#", "-")):
+            lines.append(line)
+    return lines
+
+
+def _entry_point(manifest: Mapping[str, Any], code: Mapping[PurePosixPath, bytes]) -> PurePosixPath:
+    """The script the manifest's command runs (relative to the code), e.g. `run.py`."""
+    command = str(manifest.get("command") or "")
+    for word in command.replace(";", " ").split():
+        if word.endswith(".py"):
+            path = word.removeprefix("/flywheel/v0/").removeprefix("./")
+            path = re.sub(r"^\$\{?FLYWHEEL\}?/", "", path)
+            if PurePosixPath(path) in code:
+                return PurePosixPath(path)
+    if PurePosixPath("run.py") in code:
+        return PurePosixPath("run.py")
+    raise PortError(
+        f"{MANIFEST}: the command {command!r} names no Python script of the gear's code, and "
+        "there is no run.py; the gear's entry point must be a Python script"
+    )
+
+
+def read_upstream(root: Path) -> UpstreamGear:
+    """Reads a gear's repository; PortError when it is not one."""
+    if not root.is_dir():
+        raise PortError(f"{root}: not a directory (give the gear repository's top directory)")
+    if not (root / "manifest.json").is_file():
+        raise PortError(f"{root}: no manifest.json (a gear's repository has one at its top)")
+    try:
+        manifest = from_manifest.read_source_manifest(root / "manifest.json")
+    except from_manifest.ManifestError as exc:
+        raise PortError(str(exc)) from None
+    code: dict[PurePosixPath, bytes] = {}
+    tests: dict[PurePosixPath, bytes] = {}
+    left_out: list[str] = []
+    tests_dir = next((name for name in TEST_DIRS if (root / name).is_dir()), None)
+    for path in _files(root):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        top = relative.parts[0]
+        if top.startswith("."):
+            continue
+        if top == tests_dir and len(relative.parts) > 1:
+            inner = PurePosixPath(*relative.parts[1:])
+            upstream_only = (
+                inner.name in ("Dockerfile", ".coveragerc")
+                or inner.name.startswith("requirements")
+                or inner.parts[0] == "bin"
+                or inner.suffix == ".sh"
+                or inner.name.startswith("~$")
+            )
+            if upstream_only:
+                left_out.append(str(relative))
+            else:
+                tests[inner] = path.read_bytes()
+        elif len(relative.parts) == 1:
+            if relative.suffix == ".py" and relative.name not in NOT_CODE_FILES:
+                code[relative] = path.read_bytes()
+            elif relative.name != "manifest.json":
+                left_out.append(str(relative))
+        elif top not in NOT_CODE_DIRS and any((root / top).rglob("*.py")):
+            code[relative] = path.read_bytes()
+        else:
+            left_out.append(f"{top}/" if f"{top}/" not in left_out else "")
+    requirements = []
+    for name in REQUIREMENTS_FILES:
+        if (root / name).is_file():
+            requirements += _requirement_lines(root / name)
+    test_requirements = []
+    for name in TEST_REQUIREMENTS_FILES:
+        if (root / name).is_file():
+            test_requirements += _requirement_lines(root / name)
+    dockerfile = upstream_dockerfile.read_dockerfile(root / "Dockerfile")
+    requirements += [r for r in dockerfile.pip_requirements if r not in requirements]
+    return UpstreamGear(
+        root=root,
+        manifest=manifest,
+        code=code,
+        tests=tests,
+        tests_dir=tests_dir,
+        requirements=requirements,
+        test_requirements=test_requirements,
+        dockerfile=dockerfile,
+        entry_point=_entry_point(manifest, code),
+        left_out=sorted({entry for entry in left_out if entry}),
+    )
+
+
+def _project(pin: str) -> str:
+    try:
+        return canonicalize_name(Requirement(pin).name)
+    except InvalidRequirement:
+        return pin
+
+
+@dataclass
+class PortPlan:
+    """What the port writes, and what it tells the author."""
+
+    files: dict[Path, bytes]
+    pins: list[str]
+    module_mapping: dict[str, list[str]]
+    notes: list[str]
+
+
+def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) -> list[str]:
+    """The gear resolve's pins: upstream's requirements and (unversioned) test requirements,
+    with `overrides` (`--requirement`) in place of the same projects' pins."""
+    chosen: dict[str, str] = {}
+    for pin in upstream.requirements:
+        chosen[_project(pin)] = pin
+    for pin in upstream.test_requirements:
+        name = _project(pin)
+        if name in NOT_TEST_PINS or name in chosen:
+            continue
+        try:
+            requirement = Requirement(pin)
+        except InvalidRequirement:
+            continue
+        chosen[name] = requirement.name
+        if str(requirement.specifier):
+            notes.append(
+                f"test requirement {pin} taken as {requirement.name} (old test pins predate "
+                "pytest 8, which this repository runs)"
+            )
+    for pin in overrides:
+        chosen[_project(pin)] = pin
+    return list(chosen.values())
+
+
+def _imports(files: Mapping[PurePosixPath, bytes]) -> set[str]:
+    """Top-level names of the absolute imports in the Python files."""
+    names = set()
+    for path, content in files.items():
+        if path.suffix != ".py":
+            continue
+        try:
+            tree = ast.parse(content)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.partition(".")[0])
+    return names
+
+
+def _wheel_top_level(pypi: pins.PyPI, project: str, pin: str) -> list[str]:
+    """The top-level modules of the wheel pip would install for `pin` (empty if unknown)."""
+    releases = pypi.releases(project) or []
+    try:
+        requirement = Requirement(pin)
+    except InvalidRequirement:
+        return []
+    matching = [r for r in releases if requirement.specifier.contains(r.version, prereleases=False)]
+    if not matching:
+        return []
+    document = pypi._get(f"{project}/{matching[-1].version}") or {}
+    tags = pins.image_tags()
+    for entry in document.get("urls", []):
+        if entry["filename"].endswith(".whl") and pins._fits(entry["filename"], tags):
+            with urllib.request.urlopen(entry["url"], timeout=120) as response:
+                wheel = zipfile.ZipFile(io.BytesIO(response.read()))
+            names = wheel.namelist()
+            top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+            if top_level:
+                text = wheel.read(top_level[0]).decode()
+                return sorted({line.strip().split("/")[0] for line in text.splitlines() if line.strip()})
+            return sorted(
+                {
+                    n.split("/")[0].removesuffix(".py")
+                    for n in names
+                    if not n.split("/")[0].endswith((".dist-info", ".data"))
+                }
+            )
+    return []
+
+
+def module_mapping(
+    pypi: pins.PyPI, pins_: list[str], imported: set[str], known: Mapping[str, list[str]]
+) -> dict[str, list[str]]:
+    """Module mappings for the pins whose import names differ from their project names, for
+    the names the code imports that no pin is named after."""
+    unmatched = {
+        name
+        for name in imported
+        if canonicalize_name(name) not in {_project(pin) for pin in pins_}
+        and name not in sys.stdlib_module_names
+        and name not in {m for modules in known.values() for m in modules}
+    }
+    mapping: dict[str, list[str]] = {}
+    for pin in pins_:
+        project = _project(pin)
+        if not unmatched or project in known or project.replace("-", "_") in imported:
+            continue
+        modules = [m for m in _wheel_top_level(pypi, project, pin) if m in unmatched]
+        if modules:
+            mapping[Requirement(pin).name] = modules
+            unmatched -= set(modules)
+    return mapping
+
+
+def rewrite_sources(
+    files: Mapping[PurePosixPath, bytes], own: Mapping[str, str], notes: list[str], where: str
+) -> dict[PurePosixPath, bytes]:
+    """The Python files with their imports moved (others as they are)."""
+    moved = {}
+    for path, content in files.items():
+        if path.suffix != ".py":
+            moved[path] = content
+            continue
+        text = content.decode("utf-8", errors="replace")
+        try:
+            result = import_rewrite.rewrite(text, own, where=f"{where}/{path}")
+        except SyntaxError as exc:
+            notes.append(f"{where}/{path}: not Python 3 ({exc.msg}, line {exc.lineno}); kept as it was")
+            moved[path] = content
+            continue
+        if result.changes:
+            notes.append(
+                f"{where}/{path}: {len(result.changes)} imports or patch targets pointed at "
+                "this repository's packages"
+            )
+        for left in result.toolkit_left:
+            notes.append(f"{where}/{path}: `{left}` still needs {TOOLKIT}")
+        moved[path] = result.text.encode("utf-8")
+    return moved
+
+
+def app_build(app: str, entry_point: PurePosixPath, data: list[PurePosixPath]) -> str:
+    """The app package's BUILD for moved-in code."""
+    entry = entry_point.as_posix()
+    if len(entry_point.parts) > 1:
+        entry = f"{app}.{entry_point.with_suffix('').as_posix().replace('/', '.')}"
+    lines = [
+        "# The gear's code, moved in from its repository by bin/new-gear --from-gear (imports",
+        "# pointed at this package). Ruff and mypy skip it: it keeps its repository's own style",
+        "# and has no type hints. New code here can leave the skips out (its own target).",
+        "python_sources(",
+        f'    name="{app}",',
+        '    sources=["**/*.py"],',
+    ]
+    if data:
+        lines.append('    dependencies=[":data"],')
+    lines += ["    skip_ruff=True,", "    skip_mypy=True,", ")", ""]
+    if data:
+        globs = ", ".join(f'"{path.as_posix()}"' for path in data)
+        lines += [f"resources(name=\"data\", sources=[{globs}])", ""]
+    lines.append(f'pex_binary(name="bin", entry_point="{entry}")')
+    return "\n".join(lines) + "\n"
+
+
+def tests_build(resolve_target: str, plugins: list[str], data: bool) -> str:
+    """The tests' BUILD for moved-in tests."""
+    dependencies = [":data"] if data else []
+    dependencies += [f"{resolve_target}#{plugin}" for plugin in plugins]
+    deps = "".join(f'        "{dep}",\n' for dep in dependencies)
+    return (
+        "# The gear's own tests, moved in from its repository by bin/new-gear --from-gear (imports\n"
+        "# pointed at the gear's package). Ruff and mypy skip them: they keep their repository's\n"
+        "# own style. pytest plugins are listed (they are not imported, so Pants cannot infer them).\n"
+        "python_tests(\n"
+        '    name="tests",\n'
+        '    sources=["**/test_*.py", "**/*_test.py"],\n'
+        + (f"    dependencies=[\n{deps}    ],\n" if dependencies else "")
+        + "    skip_ruff=True,\n"
+        "    skip_mypy=True,\n"
+        ")\n\n"
+        "python_test_utils(\n"
+        '    name="test_utils",\n'
+        '    sources=["**/*.py", "!**/test_*.py", "!**/*_test.py"],\n'
+        "    skip_ruff=True,\n"
+        "    skip_mypy=True,\n"
+        ")\n"
+        + ('\nfiles(name="data", sources=["**/*", "!**/*.py", "!BUILD"])\n' if data else "")
+    )
+
+
+def smoke_case(manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """A first smoke case: the image runs the moved-in code with placeholder inputs and gets
+    past its imports (a fake Flywheel API for a gear with an api-key input)."""
+    import json
+
+    inputs = from_manifest.file_inputs(manifest)
+    required = [name for name, optional in inputs.items() if not optional]
+    case: dict[str, Any] = {
+        "description": (
+            f"{TODO_MARK}: the moved-in code starts in its image with placeholder inputs and "
+            "gets past its imports; give it real inputs, its exit code and its outputs."
+        ),
+        "config": from_manifest.sample_config(manifest),
+        "inputs": {name: f"{name}.dat" for name in required},
+        "exit_code": None,
+        "log_excludes": ["ModuleNotFoundError", "ImportError", "SyntaxError"],
+    }
+    if from_manifest.has_api_key(manifest):
+        case["flywheel"] = {}
+    files = {"case.json": (json.dumps(case, indent=2) + "\n").encode()}
+    for name in required:
+        files[f"{name}.dat"] = b"placeholder\n"
+    return files
+
+
+def moved(upstream: UpstreamGear, app: str, notes: list[str]) -> UpstreamGear:
+    """The gear's code and tests with their imports pointed at `app` and `<app>_tests`, and
+    its Dockerfile's apt packages those this Debian has; what changed is added to `notes`."""
+    own = {name: f"{app}.{name}" for name in upstream.top_level}
+    if upstream.tests_dir:
+        own[upstream.tests_dir] = f"{app}_tests"
+    code = rewrite_sources(upstream.code, own, notes, "code")
+    tests = rewrite_sources(upstream.tests, own, notes, upstream.tests_dir or "tests")
+    plan = upstream.dockerfile
+    packages, unknown = upstream_dockerfile.available_packages(plan.apt_packages)
+    plan = dataclasses.replace(
+        plan,
+        apt_packages=packages,
+        notes=[*plan.notes, *(f"apt package {name}: not in Debian's package lists" for name in unknown)],
+    )
+    return dataclasses.replace(upstream, code=code, tests=tests, dockerfile=plan)
