@@ -77,6 +77,11 @@ class GearToolkitContext:
         return dict(self.config_json.get("destination") or {})
 
     @property
+    def log(self) -> logging.Logger:
+        """The logger the toolkit's context offered (`context.log.info(...)`)."""
+        return logging.getLogger("GearToolkitContext")
+
+    @property
     def log_level(self) -> str:
         """ "DEBUG" when the config's `debug` is true, else "INFO"."""
         return "DEBUG" if self.config.get("debug") else "INFO"

@@ -79,6 +79,7 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
     edits = _Edits(text)
     result = Rewrite(text)
     uses_gear_context = False
+    toolkit_only_context = _uses_only_the_context(tree)
     for node in ast.walk(tree):
         new: str | None = None
         if isinstance(node, ast.Import):
@@ -93,6 +94,11 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
                     else:
                         statements.append(f"import {moved}")
                         statements.append(_bind(own[top], top, None))
+                elif alias.name == TOOLKIT and toolkit_only_context:
+                    changed = True
+                    statements.append(
+                        f"from gear_common import legacy_context as {alias.asname or TOOLKIT}"
+                    )
                 else:
                     if alias.name.partition(".")[0] == TOOLKIT:
                         result.toolkit_left.append(f"import {alias.name}")
@@ -160,3 +166,24 @@ def _add_legacy_import(text: str, tree: ast.Module) -> str:
             lines[index] = f"{statement}; {lines[index]}"
             return "".join(lines)
     return f"{statement}\n{text}"
+
+
+def _uses_only_the_context(tree: ast.Module) -> bool:
+    """True when `import flywheel_gear_toolkit` is used only for its GearToolkitContext."""
+    bound = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == TOOLKIT
+    }
+    if not bound:
+        return False
+    attributes = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in bound
+    }
+    return attributes <= {"GearToolkitContext"}
