@@ -370,7 +370,9 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
             if port_gear.Requirement(pin).name.lower().startswith("pytest-")
         )
         has_data = any(path.suffix != ".py" for path in tests)
-        files[tests_dir / "BUILD"] = port_gear.tests_build(target, plugins, has_data).encode()
+        files[tests_dir / "BUILD"] = port_gear.tests_build(
+            target, plugins, sorted(tests), upstream.excluded_tests, has_data
+        ).encode()
     plan = upstream.dockerfile
     files[Path(gear.directory) / "src/docker/Dockerfile"] = upstream_dockerfile.dockerfile_text(
         plan.apt_packages, plan.notes, plan.base_image
@@ -504,9 +506,9 @@ def _read_port(args: argparse.Namespace, notes: list[str]) -> port_gear.Upstream
 
 def _port_pins(
     repo: Path, upstream: port_gear.UpstreamGear, overrides: list[str], notes: list[str]
-) -> tuple[list[str], dict[str, list[str]]]:
-    """The moved-in gear's pins, checked (NewGearError naming each that does not work), and
-    the module mappings its imports need."""
+) -> tuple[list[str], dict[str, list[str]], set[str] | None]:
+    """The moved-in gear's pins, checked (NewGearError naming each that does not work), the
+    module mappings its imports need and the modules its resolve provides (None: unknown)."""
     pins_ = port_gear.gear_pins(upstream, overrides, notes)
     toolkit_needed = any("still needs" in note for note in notes)
     if not toolkit_needed:
@@ -528,9 +530,10 @@ def _port_pins(
             port_gear._imports({**upstream.code, **upstream.tests}) - upstream.top_level,
             {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
         )
+        provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
     except port_gear.pins.PinError as exc:
         notes.append(f"the pins were not checked ({exc}); the lock will tell")
-        return pins_, {}
+        return pins_, {}, None
     if problems:
         proposals = [
             problem.rpartition("nearest release with one: ")[2]
@@ -545,7 +548,7 @@ def _port_pins(
             "replaces the gear's pin of that project)"
             + (f", e.g. {rerun}" if rerun else "")
         )
-    return pins_, mapping
+    return pins_, mapping, provided
 
 
 def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str]) -> None:
@@ -633,7 +636,9 @@ def main(argv: list[str]) -> int:
     try:
         repo = find_root(args.repo)
         if upstream is not None:
-            pins_, mapping = _port_pins(repo, upstream, args.requirement, notes)
+            pins_, mapping, provided = _port_pins(repo, upstream, args.requirement, notes)
+            if provided is not None:
+                upstream = port_gear.exclude_unrunnable_tests(upstream, provided, notes)
             resolve = resolve or (args.name if pins_ else None)
     except (NewGearError, RepoError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)
@@ -696,9 +701,11 @@ def main(argv: list[str]) -> int:
     print(f"  ./pants lint check test package {gear.directory}::")
     if upstream is not None:
         print(f"  give {gear.directory}/test/smoke/starts/case.json real inputs and checks")
-    print(
-        f"  edit {gear.directory}/src/python/{gear.app}/main.py and docs/{gear.directory}/README.md"
-    )
+    if upstream is None:
+        print(
+            f"  edit {gear.directory}/src/python/{gear.app}/main.py and "
+            f"docs/{gear.directory}/README.md"
+        )
     return 0
 
 

@@ -83,6 +83,8 @@ class UpstreamGear:
     dockerfile: upstream_dockerfile.DockerfilePlan
     entry_point: PurePosixPath
     left_out: list[str] = field(default_factory=list)
+    # Test files left out of the tests target, and why (an import nothing here provides).
+    excluded_tests: dict[PurePosixPath, str] = field(default_factory=dict)
 
     @property
     def top_level(self) -> set[str]:
@@ -360,30 +362,110 @@ def app_build(app: str, entry_point: PurePosixPath, data: list[PurePosixPath]) -
     return "\n".join(lines) + "\n"
 
 
-def tests_build(resolve_target: str, plugins: list[str], data: bool) -> str:
+def tests_build(
+    resolve_target: str,
+    plugins: list[str],
+    tests: list[PurePosixPath],
+    excluded: Mapping[PurePosixPath, str],
+    data: bool,
+) -> str:
     """The tests' BUILD for moved-in tests."""
     dependencies = [":data"] if data else []
     dependencies += [f"{resolve_target}#{plugin}" for plugin in plugins]
     deps = "".join(f'        "{dep}",\n' for dep in dependencies)
-    return (
+    patterns = [p for p in ("test_*.py", "*_test.py") if any(t.match(p) for t in tests)]
+    sources = [f"**/{pattern}" for pattern in patterns]
+    sources += [f"!{path.as_posix()}" for path in sorted(excluded)]
+    left_out = "".join(f"# {path.as_posix()}: left out, {why}.\n" for path, why in sorted(excluded.items()))
+    listed = ", ".join(f'"{source}"' for source in sources)
+    text = (
         "# The gear's own tests, moved in from its repository by bin/new-gear --from-gear (imports\n"
         "# pointed at the gear's package). Ruff and mypy skip them: they keep their repository's\n"
         "# own style. pytest plugins are listed (they are not imported, so Pants cannot infer them).\n"
-        "python_tests(\n"
-        '    name="tests",\n'
-        '    sources=["**/test_*.py", "**/*_test.py"],\n'
-        + (f"    dependencies=[\n{deps}    ],\n" if dependencies else "")
-        + "    skip_ruff=True,\n"
-        "    skip_mypy=True,\n"
-        ")\n\n"
+        + left_out
+    )
+    if patterns:
+        text += (
+            "python_tests(\n"
+            '    name="tests",\n'
+            f"    sources=[{listed}],\n"
+            + (f"    dependencies=[\n{deps}    ],\n" if dependencies else "")
+            + "    skip_ruff=True,\n"
+            "    skip_mypy=True,\n"
+            ")\n\n"
+        )
+    text += (
         "python_test_utils(\n"
         '    name="test_utils",\n'
         '    sources=["**/*.py", "!**/test_*.py", "!**/*_test.py"],\n'
         "    skip_ruff=True,\n"
         "    skip_mypy=True,\n"
         ")\n"
-        + ('\nfiles(name="data", sources=["**/*", "!**/*.py", "!BUILD"])\n' if data else "")
     )
+    if data:
+        text += '\nfiles(name="data", sources=["**/*", "!**/*.py", "!BUILD"])\n'
+    return text
+
+
+# Import names of well-known projects whose names differ (Pants knows these too).
+KNOWN_MODULES = {
+    "yaml": "pyyaml", "dateutil": "python-dateutil", "PIL": "pillow", "sklearn": "scikit-learn",
+    "skimage": "scikit-image", "cv2": "opencv-python", "bs4": "beautifulsoup4",
+    "jwt": "pyjwt", "attr": "attrs", "dotenv": "python-dotenv", "pkg_resources": "setuptools",
+    "flywheel": "flywheel-sdk", "fw_gear": "fw-gear", "google": "protobuf", "magic": "python-magic",
+}  # fmt: skip
+# What common/ offers gear code and tests.
+COMMON_MODULES = {"gear_common", "gear_batch", "gear_testing", "fake_flywheel", "pytest", "_pytest"}
+
+
+def provided_modules(
+    repo: Path, pypi: pins.PyPI, pins_: list[str], mapping: Mapping[str, list[str]]
+) -> set[str]:
+    """Import names the gear's resolve provides, as far as can be told before it is locked:
+    the standard library, common/'s, each pin's and its dependencies' project names, the module
+    mappings, and python-default's projects."""
+    projects = set()
+    for pin in pins_:
+        requirement = Requirement(pin)
+        projects.add(canonicalize_name(requirement.name))
+        releases = pypi.releases(requirement.name) or []
+        chosen = pins._chosen(releases, requirement.specifier)
+        if chosen is not None:
+            projects |= {
+                canonicalize_name(dependency.name)
+                for dependency in pypi.requires(requirement.name, chosen.version)
+            }
+    lock = repo / "3rdparty/python/python-default.lock"
+    if lock.is_file():
+        projects |= set(re.findall(r'"project_name": "([^"]+)"', lock.read_text(encoding="utf-8")))
+    provided = set(sys.stdlib_module_names) | COMMON_MODULES
+    provided |= {name for name, project in KNOWN_MODULES.items() if project in projects}
+    provided |= projects | {project.replace("-", "_") for project in projects}
+    provided |= {module for modules in mapping.values() for module in modules}
+    return provided
+
+
+def exclude_unrunnable_tests(
+    upstream: UpstreamGear, provided: set[str], notes: list[str]
+) -> UpstreamGear:
+    """The upstream gear with test files that import a module nothing here provides (neither
+    the gear's code, the standard library, common/ nor a requirement) left out of its tests."""
+    provided = provided | upstream.top_level | {upstream.tests_dir or ""}
+    provided |= {path.stem for path in upstream.tests if path.suffix == ".py"}
+    excluded = {}
+    for path, content in upstream.tests.items():
+        if path.suffix != ".py" or not (path.name.startswith("test_") or path.stem.endswith("_test")):
+            continue
+        missing = sorted(
+            name
+            for name in _imports({path: content})
+            if name not in provided and canonicalize_name(name) not in provided
+        )
+        if missing:
+            why = f"it imports {', '.join(missing)}, which neither the gear's code nor its requirements provide"
+            excluded[path] = why
+            notes.append(f"{upstream.tests_dir}/{path}: {why}; left out of the tests (its BUILD says so)")
+    return dataclasses.replace(upstream, excluded_tests=excluded)
 
 
 def smoke_case(manifest: Mapping[str, Any]) -> dict[str, bytes]:
