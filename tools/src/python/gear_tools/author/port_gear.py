@@ -375,8 +375,12 @@ def tests_build(
     deps = "".join(f'        "{dep}",\n' for dep in dependencies)
     patterns = [p for p in ("test_*.py", "*_test.py") if any(t.match(p) for t in tests)]
     sources = [f"**/{pattern}" for pattern in patterns]
-    sources += [f"!{path.as_posix()}" for path in sorted(excluded)]
-    left_out = "".join(f"# {path.as_posix()}: left out, {why}.\n" for path, why in sorted(excluded.items()))
+    left_out = "".join(
+        f"# {path.as_posix()} is skipped: {why}.\n" for path, why in sorted(excluded.items())
+    )
+    skipped = "".join(
+        f'        "{path.as_posix()}": {{"skip_tests": True}},\n' for path in sorted(excluded)
+    )
     listed = ", ".join(f'"{source}"' for source in sources)
     text = (
         "# The gear's own tests, moved in from its repository by bin/new-gear --from-gear (imports\n"
@@ -390,6 +394,7 @@ def tests_build(
             '    name="tests",\n'
             f"    sources=[{listed}],\n"
             + (f"    dependencies=[\n{deps}    ],\n" if dependencies else "")
+            + (f"    overrides={{\n{skipped}    }},\n" if skipped else "")
             + "    skip_ruff=True,\n"
             "    skip_mypy=True,\n"
             ")\n\n"
@@ -464,7 +469,7 @@ def exclude_unrunnable_tests(
         if missing:
             why = f"it imports {', '.join(missing)}, which neither the gear's code nor its requirements provide"
             excluded[path] = why
-            notes.append(f"{upstream.tests_dir}/{path}: {why}; left out of the tests (its BUILD says so)")
+            notes.append(f"{upstream.tests_dir}/{path}: {why}; skipped (skip_tests in its BUILD)")
     return dataclasses.replace(upstream, excluded_tests=excluded)
 
 
