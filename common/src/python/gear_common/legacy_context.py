@@ -116,7 +116,7 @@ class GearToolkitContext:
         path = self.get_input_path(name)
         if path is None:
             raise FileNotFoundError(f"the job has no input {name!r}")
-        return Path(path).open(mode, **kwargs)
+        return Path(path).open(mode, **kwargs)  # noqa: SIM115 (the caller closes it)
 
     # Directories and the SDK client.
     @property
@@ -128,7 +128,8 @@ class GearToolkitContext:
         return Path(self._fw.work_dir)
 
     def open_output(self, name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
-        return self._fw.open_output(name, mode, **kwargs)
+        opened: IO[Any] = self._fw.open_output(name, mode, **kwargs)
+        return opened
 
     @property
     def client(self) -> Any:

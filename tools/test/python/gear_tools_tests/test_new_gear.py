@@ -241,13 +241,20 @@ def test_a_port_keeps_its_custom_keys_and_says_what_it_changed(
         "category": "utility",
         "image": "flywheel-gears/tag-edit:2.4.1",
     }
-    changes = [line for line in capsys.readouterr().out.splitlines() if "changed" in line]
-    assert changes == [
-        "new-gear: changed custom.gear-builder.image 'them/tag-editor:2.4.1' -> "
-        "'flywheel-gears/tag-edit:2.4.1', name 'tag-editor' -> 'tag-edit', command (this "
-        "repository builds, names and starts the gear's image); dropped flywheel-extras (not a "
-        "gear manifest field here); kept everything else"
-    ]
+    changes = [line for line in capsys.readouterr().out.splitlines() if "manifest" in line]
+    # One line per change, each with its reason; nothing added or dropped unsaid.
+    for expected in (
+        "new-gear: manifest custom.gear-builder.image: 'them/tag-editor:2.4.1' -> "
+        "'flywheel-gears/tag-edit:2.4.1' (this repository builds and names the image)",
+        "new-gear: manifest name: 'tag-editor' -> 'tag-edit' (the name given to new-gear)",
+        "new-gear: manifest flywheel-extras: dropped (not a gear manifest field here)",
+        "new-gear: manifest: everything else is kept as it was",
+    ):
+        assert expected in changes
+    assert any(line.startswith("new-gear: manifest command: ") for line in changes)
+    added = {key for key in manifest if key not in PORTED} - {"command", "environment"}
+    for key in added:
+        assert any(line.startswith(f"new-gear: manifest {key}: added as ") for line in changes)
 
 
 # The template's own example (text statistics): words no generated gear may keep unmarked.

@@ -111,7 +111,10 @@ def _requirements_target(
         raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no python_requirements(name=\"reqs\")")
     body = re.sub(r'(?m)^    source="[^"]*",\n', "", match.group(1))
     if module_mapping:
-        extra = "".join(f'"{name}": {list(modules)!r}, '.replace("'", '"') for name, modules in module_mapping.items())
+        extra = "".join(
+            f'"{name}": {list(modules)!r}, '.replace("'", '"')
+            for name, modules in module_mapping.items()
+        )
         body = body.replace("module_mapping={", "module_mapping={" + extra, 1)
     return (
         f"\n# The {resolve} resolve: common/'s requirements and its gears' pins.\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 LEGACY_MODULE = "gear_common.legacy_context"
 TOOLKIT = "flywheel_gear_toolkit"
@@ -43,13 +44,15 @@ class _Edits:
         self.text = text
         self.edits: list[tuple[int, int, str]] = []
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        start = self.offsets[node.lineno - 1] + _column(self.lines[node.lineno - 1], node.col_offset)
+    def span(self, node: Any) -> tuple[int, int]:
+        start = self.offsets[node.lineno - 1] + _column(
+            self.lines[node.lineno - 1], node.col_offset
+        )
         end_line = node.end_lineno or node.lineno
         end_col = node.end_col_offset if node.end_col_offset is not None else 0
         return start, self.offsets[end_line - 1] + _column(self.lines[end_line - 1], end_col)
 
-    def replace(self, node: ast.AST, new: str) -> None:
+    def replace(self, node: Any, new: str) -> None:
         self.edits.append((*self.span(node), new))
 
     def apply(self) -> str:
@@ -68,8 +71,13 @@ def _bind(module: str, name: str, asname: str | None) -> str:
     """A statement that binds `asname or name` to `module` (a dotted name)."""
     parent, _, last = module.rpartition(".")
     if not parent:
-        return f"import {module}" if module == (asname or name) else f"import {module} as {asname or name}"
-    return f"from {parent} import {_alias(last, asname if asname else (None if last == name else name))}"
+        return (
+            f"import {module}"
+            if module == (asname or name)
+            else f"import {module} as {asname or name}"
+        )
+    bound = asname if asname else (None if last == name else name)
+    return f"from {parent} import {_alias(last, bound)}"
 
 
 def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
@@ -80,6 +88,7 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
     result = Rewrite(text)
     uses_gear_context = False
     toolkit_only_context = _uses_only_the_context(tree)
+    node: Any
     for node in ast.walk(tree):
         new: str | None = None
         if isinstance(node, ast.Import):
@@ -90,7 +99,11 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
                     changed = True
                     moved = f"{own[top]}.{rest}" if rest else own[top]
                     if not rest or alias.asname:
-                        statements.append(_bind(moved, alias.asname or top, None) if not alias.asname else _bind(moved, alias.asname, alias.asname))
+                        statements.append(
+                            _bind(moved, alias.asname or top, None)
+                            if not alias.asname
+                            else _bind(moved, alias.asname, alias.asname)
+                        )
                     else:
                         statements.append(f"import {moved}")
                         statements.append(_bind(own[top], top, None))
@@ -125,7 +138,9 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
         elif isinstance(node, ast.Call) and node.args:
             function = node.func
             name = (
-                function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+                function.attr
+                if isinstance(function, ast.Attribute)
+                else getattr(function, "id", "")
             )
             first = node.args[0]
             if (

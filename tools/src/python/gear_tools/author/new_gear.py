@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gear_tools.author import from_manifest, gear_resolve, port_gear, upstream_dockerfile
+from packaging.requirements import Requirement
+
+from gear_tools.author import from_manifest, gear_resolve, pins, port_gear, upstream_dockerfile
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import DEFAULT_RESOLVE, DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
@@ -356,18 +358,18 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
             del files[path]
     code, tests = upstream.code, upstream.tests
     data = sorted(path for path in code if path.suffix != ".py")
-    for path, content in code.items():
-        files[app_dir / path] = content
+    for code_path, content in code.items():
+        files[app_dir / code_path] = content
     files[app_dir / "__init__.py"] = _package_docstring(gear).encode()
     files[app_dir / "BUILD"] = port_gear.app_build(gear.app, upstream.entry_point, data).encode()
     if tests:
-        for path, content in tests.items():
-            files[tests_dir / path] = content
+        for test_path, content in tests.items():
+            files[tests_dir / test_path] = content
         target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
         plugins = sorted(
-            port_gear.Requirement(pin).name
+            Requirement(pin).name
             for pin in gear.pins
-            if port_gear.Requirement(pin).name.lower().startswith("pytest-")
+            if Requirement(pin).name.lower().startswith("pytest-")
         )
         has_data = any(path.suffix != ".py" for path in tests)
         files[tests_dir / "BUILD"] = port_gear.tests_build(
@@ -406,9 +408,7 @@ def create(repo: Path, gear: NewGear) -> list[Path]:
             raise NewGearError(f"cannot write the gear: {exc}") from None
     add_to_readme(repo, gear)
     if gear.own_resolve is not None:
-        gear_resolve.add_resolve(
-            repo, gear.own_resolve, list(gear.pins), dict(gear.module_mapping)
-        )
+        gear_resolve.add_resolve(repo, gear.own_resolve, list(gear.pins), dict(gear.module_mapping))
     return sorted(repo / path for path in files)
 
 
@@ -486,9 +486,7 @@ def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> 
     written = [str(root) for _, root in _copied_trees(repo, gear)]
     changed = [str(path) for path in _shared_files(gear) if path in backup]
     created = [
-        str(path)
-        for path in _shared_files(gear)
-        if path not in backup and (repo / path).exists()
+        str(path) for path in _shared_files(gear) if path not in backup and (repo / path).exists()
     ]
     command = f"rm -rf {' '.join(written + created)}"
     if changed:
@@ -516,14 +514,13 @@ def _port_pins(
         pins_ = [pin for pin in pins_ if pin not in dropped]
         notes += [
             f"requirement {pin} dropped: the code's GearToolkitContext is "
-            "gear_common.legacy_context's" for pin in dropped
+            "gear_common.legacy_context's"
+            for pin in dropped
         ]
-    pypi = port_gear.pins.PyPI()
+    pypi = pins.PyPI()
     try:
-        constraints = port_gear.pins.common_constraints(
-            repo, [port_gear._project(pin) for pin in pins_]
-        )
-        problems = port_gear.pins.check_pins(pins_, constraints, pypi=pypi)
+        constraints = pins.common_constraints(repo, [port_gear._project(pin) for pin in pins_])
+        problems = pins.check_pins(pins_, constraints, pypi=pypi)
         mapping = port_gear.module_mapping(
             pypi,
             pins_,
@@ -531,7 +528,7 @@ def _port_pins(
             {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
         )
         provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
-    except port_gear.pins.PinError as exc:
+    except pins.PinError as exc:
         notes.append(f"the pins were not checked ({exc}); the lock will tell")
         return pins_, {}, None
     if problems:
@@ -545,8 +542,7 @@ def _port_pins(
             "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
             + "\n  ".join(problems)
             + "\nNothing was written. Give a working pin for each with --requirement (it "
-            "replaces the gear's pin of that project)"
-            + (f", e.g. {rerun}" if rerun else "")
+            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
         )
     return pins_, mapping, provided
 
@@ -631,7 +627,8 @@ def main(argv: list[str]) -> int:
         print(f"new-gear: cannot port the gear:\n  {exc}", file=sys.stderr)
         return 1
     ported = source or {}
-    pins_, mapping = list(args.requirement), {}
+    pins_: list[str] = list(args.requirement)
+    mapping: dict[str, list[str]] = {}
     resolve = args.resolve
     try:
         repo = find_root(args.repo)

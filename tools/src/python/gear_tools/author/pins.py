@@ -78,7 +78,8 @@ class PyPI:
         address = f"{self.url}/pypi/{urllib.parse.quote(path)}/json"
         try:
             with urllib.request.urlopen(address, timeout=30) as response:
-                return json.loads(response.read())
+                document: dict[str, Any] = json.loads(response.read())
+                return document
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
@@ -111,8 +112,7 @@ class PyPI:
     def requires(self, project: str, version: Version) -> list[Requirement]:
         """The release's dependencies for CPython 3.11 on Linux (no extras)."""
         document = self._get(f"{canonicalize_name(project)}/{version}") or {}
-        environment = {**default_environment(), "python_version": "3.11", "extra": ""}
-        environment.update(python_full_version="3.11.0", sys_platform="linux")
+        environment = _environment()
         requirements = []
         for line in (document.get("info") or {}).get("requires_dist") or []:
             try:
@@ -122,6 +122,15 @@ class PyPI:
             if requirement.marker is None or requirement.marker.evaluate(environment):
                 requirements.append(requirement)
         return requirements
+
+
+def _environment() -> dict[str, str]:
+    """Marker values for the gear's Python: CPython 3.11 on Linux, no extras."""
+    environment = {key: str(value) for key, value in default_environment().items()}
+    environment.update(
+        python_version="3.11", python_full_version="3.11.0", sys_platform="linux", extra=""
+    )
+    return environment
 
 
 def _fits(wheel: str, tags: frozenset[Tag]) -> bool:
@@ -195,10 +204,11 @@ def common_constraints(repo: Path, pinned: Iterable[str]) -> dict[str, list[Cons
     lock = repo / "3rdparty/python/python-default.lock"
     if lock.is_file():
         text = "".join(
-            line for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
+            line
+            for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
             if not line.startswith("//")
         )
-        environment = {**default_environment(), "python_version": "3.11", "extra": ""}
+        environment = _environment()
         for resolve in json.loads(text).get("locked_resolves", []):
             for locked in resolve.get("locked_requirements", []):
                 if canonicalize_name(locked["project_name"]) in skipped:
@@ -256,7 +266,8 @@ def check_pins(
             earlier = [r for r in working if r.version < chosen.version]
             nearest = later[0] if later else (earlier[-1] if earlier else None)
             hint = (
-                f"; nearest release with one: {_proposal(requirement.name, requirement.specifier, nearest)}"
+                "; nearest release with one: "
+                + _proposal(requirement.name, requirement.specifier, nearest)
                 if nearest
                 else ""
             )

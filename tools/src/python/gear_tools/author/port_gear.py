@@ -277,7 +277,9 @@ def _wheel_top_level(pypi: pins.PyPI, project: str, pin: str) -> list[str]:
             top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
             if top_level:
                 text = wheel.read(top_level[0]).decode()
-                return sorted({line.strip().split("/")[0] for line in text.splitlines() if line.strip()})
+                return sorted(
+                    {line.strip().split("/")[0] for line in text.splitlines() if line.strip()}
+                )
             return sorted(
                 {
                     n.split("/")[0].removesuffix(".py")
@@ -325,7 +327,9 @@ def rewrite_sources(
         try:
             result = import_rewrite.rewrite(text, own, where=f"{where}/{path}")
         except SyntaxError as exc:
-            notes.append(f"{where}/{path}: not Python 3 ({exc.msg}, line {exc.lineno}); kept as it was")
+            notes.append(
+                f"{where}/{path}: not Python 3 ({exc.msg}, line {exc.lineno}); kept as it was"
+            )
             moved[path] = content
             continue
         if result.changes:
@@ -357,7 +361,7 @@ def app_build(app: str, entry_point: PurePosixPath, data: list[PurePosixPath]) -
     lines += ["    skip_ruff=True,", "    skip_mypy=True,", ")", ""]
     if data:
         globs = ", ".join(f'"{path.as_posix()}"' for path in data)
-        lines += [f"resources(name=\"data\", sources=[{globs}])", ""]
+        lines += [f'resources(name="data", sources=[{globs}])', ""]
     lines.append(f'pex_binary(name="bin", entry_point="{entry}")')
     return "\n".join(lines) + "\n"
 
@@ -383,10 +387,10 @@ def tests_build(
     )
     listed = ", ".join(f'"{source}"' for source in sources)
     text = (
-        "# The gear's own tests, moved in from its repository by bin/new-gear --from-gear (imports\n"
-        "# pointed at the gear's package). Ruff and mypy skip them: they keep their repository's\n"
-        "# own style. pytest plugins are listed (they are not imported, so Pants cannot infer them).\n"
-        + left_out
+        "# The gear's own tests, moved in from its repository by bin/new-gear --from-gear\n"
+        "# (imports pointed at the gear's package). Ruff and mypy skip them: they keep their\n"
+        "# repository's own style. pytest plugins are listed (they are not imported, so Pants\n"
+        "# cannot infer them).\n" + left_out
     )
     if patterns:
         text += (
@@ -459,7 +463,9 @@ def exclude_unrunnable_tests(
     provided |= {path.stem for path in upstream.tests if path.suffix == ".py"}
     excluded = {}
     for path, content in upstream.tests.items():
-        if path.suffix != ".py" or not (path.name.startswith("test_") or path.stem.endswith("_test")):
+        if path.suffix != ".py" or not (
+            path.name.startswith("test_") or path.stem.endswith("_test")
+        ):
             continue
         missing = sorted(
             name
@@ -467,7 +473,10 @@ def exclude_unrunnable_tests(
             if name not in provided and canonicalize_name(name) not in provided
         )
         if missing:
-            why = f"it imports {', '.join(missing)}, which neither the gear's code nor its requirements provide"
+            why = (
+                f"it imports {', '.join(missing)}, which neither the gear's code nor its "
+                "requirements provide"
+            )
             excluded[path] = why
             notes.append(f"{upstream.tests_dir}/{path}: {why}; skipped (skip_tests in its BUILD)")
     return dataclasses.replace(upstream, excluded_tests=excluded)
@@ -511,6 +520,9 @@ def moved(upstream: UpstreamGear, app: str, notes: list[str]) -> UpstreamGear:
     plan = dataclasses.replace(
         plan,
         apt_packages=packages,
-        notes=[*plan.notes, *(f"apt package {name}: not in Debian's package lists" for name in unknown)],
+        notes=[
+            *plan.notes,
+            *(f"apt package {name}: not in Debian's package lists" for name in unknown),
+        ],
     )
     return dataclasses.replace(upstream, code=code, tests=tests, dockerfile=plan)

@@ -127,8 +127,17 @@ def read_dockerfile(path: Path) -> DockerfilePlan:
             words = listed if isinstance(listed, list) else arguments.split()
             parts = [str(p) for p in words if not str(p).startswith("--")]
             target = parts[-1] if parts else ""
-            if target and not target.startswith(("/flywheel/v0", "${FLYWHEEL}", "$FLYWHEEL", ".", "/opt/requirements")) and not any(p.endswith("requirements.txt") for p in parts[:-1]):
-                plan.notes.append(f"{instruction} {arguments}: not carried (files outside the gear's code; add them to the gear's Dockerfile)")
+            if (
+                target
+                and not target.startswith(
+                    ("/flywheel/v0", "${FLYWHEEL}", "$FLYWHEEL", ".", "/opt/requirements")
+                )
+                and not any(p.endswith("requirements.txt") for p in parts[:-1])
+            ):
+                plan.notes.append(
+                    f"{instruction} {arguments}: not carried (files outside the gear's code; "
+                    "add them to the gear's Dockerfile)"
+                )
     return plan
 
 
@@ -139,20 +148,33 @@ def _read_run(run: str, plan: DockerfilePlan) -> None:
             for package in _arguments_after(command, "install"):
                 name = package.split("=")[0]
                 if name != package:
-                    plan.notes.append(f"apt package {package}: the version is the upstream distribution's; installed as {name}")
+                    plan.notes.append(
+                        f"apt package {package}: the version is the upstream distribution's; "
+                        f"installed as {name}"
+                    )
                 if _PYTHON_PACKAGE.match(name):
                     continue
                 if name not in plan.apt_packages:
                     plan.apt_packages.append(name)
         elif program == "apk" and "add" in command:
             packages = " ".join(_arguments_after(command, "add"))
-            plan.notes.append(f"apk add {packages}: Alpine packages, not carried (add the Debian packages the gear needs to its Dockerfile)")
-        elif program in ("pip", "pip3") or (program.startswith("python") and command[1:3] == ["-m", "pip"]):
+            plan.notes.append(
+                f"apk add {packages}: Alpine packages, not carried (add the Debian packages the "
+                "gear needs to its Dockerfile)"
+            )
+        elif program in ("pip", "pip3") or (
+            program.startswith("python") and command[1:3] == ["-m", "pip"]
+        ):
             if "install" in command:
-                plan.pip_requirements += [r for r in _pip_arguments(command) if r not in ("pip", "setuptools", "wheel")]
+                plan.pip_requirements += [
+                    r for r in _pip_arguments(command) if r not in ("pip", "setuptools", "wheel")
+                ]
         elif program in _DOWNLOADERS and (program != "git" or "clone" in command):
             urls = [word for word in command if "://" in word]
-            plan.notes.append(f"{' '.join(command[:1] + urls)}: a download, not carried (this repository's image builds do not reach the internet beyond package registries)")
+            plan.notes.append(
+                f"{' '.join(command[:1] + urls)}: a download, not carried (this repository's "
+                "image builds reach only package registries)"
+            )
         elif program == "add-apt-repository":
             plan.notes.append(f"{' '.join(command)}: another package source, not carried")
 
@@ -162,7 +184,8 @@ def available_packages(packages: list[str]) -> tuple[list[str], list[str]]:
     taken as available where there is no apt-cache."""
     if not shutil.which("apt-cache"):
         return packages, []
-    available, unknown = [], []
+    available: list[str] = []
+    unknown: list[str] = []
     for package in packages:
         shown = subprocess.run(
             ["apt-cache", "show", "--no-all-versions", package], capture_output=True, text=True
@@ -174,9 +197,9 @@ def available_packages(packages: list[str]) -> tuple[list[str], list[str]]:
 def dockerfile_text(packages: list[str], notes: list[str], upstream_base: str) -> str:
     """The gear's own Dockerfile: the base image and the carried system packages."""
     lines = [
-        "# The gear's own part of its image: the base image and the system packages the gear needs.",
-        "# BUILD's gear_image() adds the rest (docs/images.md). The apt line's last part removes what",
-        "# apt and ldconfig write with the build's time in it, so that the image is reproducible.",
+        "# The gear's own part of its image: the base image and the system packages it needs.",
+        "# BUILD's gear_image() adds the rest (docs/images.md). The apt line's last part removes",
+        "# what apt and ldconfig write with the build's time in it (a reproducible image).",
     ]
     if upstream_base or notes:
         lines.append("# Moved in from a gear built FROM " + (upstream_base or "(none)") + ".")

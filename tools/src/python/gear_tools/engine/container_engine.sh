@@ -28,7 +28,7 @@ STATE="${BOOT_DIR}/container.env"
 RC_FRAGMENT="${BOOT_DIR}/rc.d/20-containers.toml"
 SHIM_DIR="${BOOT_DIR}/container-bin"
 PANTS_TOML="${ROOT}/pants.toml"
-OFFLINE_BASE_IMAGE="localhost/offline-debian-python:3.11-bookworm"
+OFFLINE_BASE_IMAGE="localhost/offline-debian-python:3.11-bookworm-2"
 
 die() {
   echo "container-engine: error: $*" >&2

@@ -2,7 +2,7 @@
 # Builds a local stand-in for python:3.11-slim from Debian packages, for machines that cannot
 # pull from a public image registry.
 #
-#   tools/src/python/gear_tools/engine/offline_base_image.sh [IMAGE]    (default IMAGE: localhost/offline-debian-python:3.11-bookworm)
+#   tools/src/python/gear_tools/engine/offline_base_image.sh [IMAGE]    (default IMAGE: localhost/offline-debian-python:3.11-bookworm-2)
 #
 # It debootstraps a minimal Debian bookworm with Python 3.11 from the Debian mirror this
 # machine's apt already uses (override with DEBIAN_MIRROR), and puts it in the container engine
@@ -13,11 +13,15 @@
 # debootstrap with apt if absent.
 set -euo pipefail
 
-IMAGE="${1:-localhost/offline-debian-python:3.11-bookworm}"
+IMAGE="${1:-localhost/offline-debian-python:3.11-bookworm-2}"
 ENGINE="${CONTAINER_ENGINE:-podman}"
 SUITE=bookworm
-# What python:3.11-slim offers that gears rely on: Python 3.11, `python`, and CA certificates.
-PACKAGES=python3,python-is-python3,ca-certificates
+# What python:3.11-slim offers that gears rely on: Python 3.11, `python`, CA certificates, and
+# the parts of the standard library Debian packages apart (distutils, lib2to3, ensurepip, dbm.gnu;
+# smoke_images checks every gear image against python:3.11-slim's module list). Tk is left out,
+# as python:3.11-slim ships tkinter without the Tk libraries. The tag's "-2" names this list:
+# change it with the list, so that machines with an older stand-in build this one.
+PACKAGES=python3,python-is-python3,ca-certificates,python3-distutils,python3-lib2to3,python3-venv,python3-gdbm
 
 die() {
   echo "build-offline-base-image: error: $*" >&2

@@ -36,6 +36,7 @@ from gear_tools.engine.containers import (
     run_in_image,
 )
 from gear_tools.images.built import gear_images
+from gear_tools.images.image_checks import code_import_failures, stdlib_failures
 from gear_tools.images.smoke_inputs import InputSpec, SmokeInputError, make_input
 from gear_tools.repo import DIST_DIR, MANIFEST, SMOKE_DIR, Repository
 
@@ -61,11 +62,13 @@ class SmokeCase(BaseModel):
     inputs: dict[str, InputSpec] = {}
     # Serve a fake Flywheel API on 127.0.0.1 and give the gear an api-key input for it.
     flywheel: FakeFlywheelCase | None = None
-    exit_code: int
+    # None: any exit code (a first case of a moved-in gear, before it has real inputs).
+    exit_code: int | None
     outputs: list[str] = []
     # NIfTI outputs, opened with nibabel, and the shape each must have.
     nifti_shapes: dict[str, list[int]] = {}
     log_contains: list[str] = []
+    log_excludes: list[str] = []
 
 
 def built_gear_images(dist: Path) -> list[tuple[Path, str]]:
@@ -138,7 +141,7 @@ def execute_case(
         )
         run = run_gear_image(engine, image, gear_dir, command)
         failures = []
-        if run.exit_code != case.exit_code:
+        if case.exit_code is not None and run.exit_code != case.exit_code:
             failures.append(f"exit code {run.exit_code}, expected {case.exit_code}")
         for output in case.outputs:
             if not (gear_dir / "output" / output).is_file():
@@ -147,6 +150,9 @@ def execute_case(
         for text in case.log_contains:
             if text not in run.log:
                 failures.append(f"log does not contain {text!r}")
+        for text in case.log_excludes:
+            if text in run.log:
+                failures.append(f"log contains {text!r}")
         if case.flywheel:
             failures.extend(_flywheel_failures(fake, case.flywheel))
         if failures:
@@ -213,6 +219,12 @@ def main(argv: list[str]) -> int:
         results.append(
             _report(f"{image} gear label", label_failures(engine, image, manifest["name"]))
         )
+        results.append(
+            _report(
+                f"{image} standard library (python:3.11-slim's)", stdlib_failures(engine, image)
+            )
+        )
+        results.append(_report(f"{image} code layer imports", code_import_failures(engine, image)))
         cases = sorted((gear_dir / SMOKE_DIR).glob("*/case.json"))
         if not cases:
             results.append(_report(image, [f"no smoke cases under {gear_dir / SMOKE_DIR}/"]))

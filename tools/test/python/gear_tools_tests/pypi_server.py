@@ -1,0 +1,59 @@
+"""A package index on 127.0.0.1 that answers PyPI's JSON API from given documents."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def release_files(version: str, *wheel_tags: str, sdist: bool = True) -> list[dict[str, Any]]:
+    """A release's files: a wheel per tag (`cp311-cp311-manylinux_2_17_x86_64`) and an sdist."""
+    files = [
+        {"filename": f"demo-{version}-{tag}.whl", "packagetype": "bdist_wheel", "yanked": False}
+        for tag in wheel_tags
+    ]
+    if sdist:
+        files.append({"filename": f"demo-{version}.tar.gz", "packagetype": "sdist"})
+    return files
+
+
+@contextmanager
+def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """Serves /pypi/<project>/json and /pypi/<project>/<version>/json; yields its URL.
+
+    `projects` maps a project to {"releases": {version: files}, "requires": {version: [...]}}.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            parts = self.path.strip("/").split("/")
+            document = None
+            if len(parts) in (3, 4) and parts[0] == "pypi" and parts[-1] == "json":
+                project = projects.get(parts[1])
+                if project is not None and len(parts) == 3:
+                    document = {"info": {"name": parts[1]}, "releases": project["releases"]}
+                elif project is not None and parts[2] in project["releases"]:
+                    requires = project.get("requires", {}).get(parts[2], [])
+                    document = {"info": {"requires_dist": requires}, "urls": []}
+            body = json.dumps(document or {"message": "Not Found"}).encode()
+            self.send_response(200 if document else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,95 @@
+"""Pins are checked against a package index on 127.0.0.1 that answers PyPI's JSON API, and
+against what common/'s libraries need (the repository's own lockfile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gear_tools_tests.pypi_server import pypi_server, release_files
+from packaging.specifiers import SpecifierSet
+
+from gear_tools.author.pins import Constraint, PyPI, check_pins, common_constraints
+
+CP311 = "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
+CP37 = "cp37-cp37m-manylinux1_x86_64"
+PROJECTS: dict[str, dict[str, Any]] = {
+    # A compiled project: 1.0.x has wheels up to CPython 3.7 only; 1.5.0 has 3.11's.
+    "tables": {
+        "releases": {
+            "1.0.1": release_files("1.0.1", CP37),
+            "1.0.5": release_files("1.0.5", CP37),
+            "1.5.0": release_files("1.5.0", CP311),
+            "2.0.0rc1": release_files("2.0.0rc1", CP311),
+        }
+    },
+    # Pure Python, shipped as an sdist only: fine for any Python.
+    "oldpure": {"releases": {"0.3.0": release_files("0.3.0")}},
+    "schemas": {
+        "releases": {v: release_files(v, "py3-none-any") for v in ("3.2.0", "4.0.0", "4.2.1")}
+    },
+    "uses-schemas": {
+        "releases": {"1.0.0": release_files("1.0.0", "py3-none-any")},
+        "requires": {"1.0.0": ["schemas<4", "colorama; sys_platform == 'win32'"]},
+    },
+}
+NEEDS_NEW_SCHEMAS = {"schemas": [Constraint(SpecifierSet(">=4,<5"), "fw-gear 0.3.7")]}
+
+
+def check(pins: list[str], constraints: dict[str, list[Constraint]] | None = None) -> list[str]:
+    with pypi_server(PROJECTS) as url:
+        return check_pins(pins, constraints or {}, pypi=PyPI(url), machine="x86_64")
+
+
+def test_working_pins_pass() -> None:
+    assert check(["tables~=1.5.0", "oldpure==0.3.0", "schemas>=4"], NEEDS_NEW_SCHEMAS) == []
+
+
+def test_a_pin_without_a_wheel_for_python_3_11_names_the_release_and_the_nearest_pin() -> None:
+    assert check(["tables~=1.0.1"]) == [
+        "tables~=1.0.1: tables 1.0.5 has no wheel for CPython 3.11 on Linux x86_64 (and its "
+        "source builds compiled code); nearest release with one: tables~=1.5.0"
+    ]
+    assert check(["tables==1.0.1"])[0].endswith("nearest release with one: tables==1.5.0")
+
+
+def test_a_wheel_for_another_platform_does_not_count() -> None:
+    assert check(["tables==1.5.0"]) == []
+    with pypi_server(PROJECTS) as url:
+        problems = check_pins(["tables==1.5.0"], {}, pypi=PyPI(url), machine="aarch64")
+    assert problems and "on Linux aarch64" in problems[0]
+
+
+def test_a_project_that_does_not_exist_is_named() -> None:
+    with pypi_server(PROJECTS) as url:
+        assert check_pins(["no-such-thing==1.0"], {}, pypi=PyPI(url)) == [
+            f"no-such-thing==1.0: there is no project 'no-such-thing' on {url}"
+        ]
+
+
+def test_a_pin_no_release_matches_is_named() -> None:
+    assert check(["schemas>=9"]) == [
+        "schemas>=9: no release of schemas matches (latest that works here: 4.2.1)"
+    ]
+
+
+def test_a_pin_that_conflicts_with_common_names_the_library_and_what_it_needs() -> None:
+    assert check(["schemas~=3.2.0"], NEEDS_NEW_SCHEMAS) == [
+        "schemas~=3.2.0: conflicts with fw-gear 0.3.7 (needs schemas<5,>=4); pin "
+        "schemas<5,>=4 or drop the pin"
+    ]
+
+
+def test_a_pinned_projects_own_dependency_that_conflicts_is_named() -> None:
+    assert check(["uses-schemas==1.0.0"], NEEDS_NEW_SCHEMAS) == [
+        "uses-schemas==1.0.0: uses-schemas 1.0.0 needs schemas<4, which conflicts with fw-gear "
+        "0.3.7 (needs schemas<5,>=4)"
+    ]
+
+
+def test_commons_constraints_come_from_its_requirements_and_lockfile() -> None:
+    constraints = common_constraints(Path.cwd(), ["pydicom"])
+    sources = {c.source.split()[0] for c in constraints["jsonschema"]}
+    assert {"common/'s", "fw-gear"} <= sources
+    # A gear's pin replaces common/'s own line for that project.
+    assert all("requirements.txt" not in c.source for c in constraints.get("pydicom", []))

@@ -1,0 +1,242 @@
+"""bin/new-gear NAME --from-gear DIR moves a toolkit-era gear's repository in: its code runs
+unchanged on gear_common.legacy_context, its tests and pins come along, and bad input writes
+nothing. Pins are checked against a package index on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from gear_tools_tests.pypi_server import pypi_server, release_files
+
+from fake_flywheel.server import FakeFlywheel
+from gear_common.gear_dir import prepare_gear_dir
+from gear_testing.entry_point import run_entry_point
+from gear_tools.author.new_gear import main
+
+MANIFEST = {
+    "name": "tag-files",
+    "label": "Tag files",
+    "description": "Tags a text file.",
+    "version": "0.2.0",
+    "author": "Someone",
+    "license": "BSD-3-Clause",
+    "command": "python3 run.py",
+    "environment": {"PYTHONPATH": "/flywheel/v0"},
+    "custom": {"gear-builder": {"category": "utility", "image": "flywheel/tag-files:0.2.0"}},
+    "inputs": {"api-key": {"base": "api-key"}, "text": {"base": "file"}},
+    "config": {
+        "tag": {"type": "string", "default": "seen"},
+        "count": {"type": "number", "default": 6},
+    },
+}
+RUN_PY = '''#!/usr/bin/env python3
+"""Written against flywheel-gear-toolkit 0.1."""
+import logging
+
+import flywheel_gear_toolkit
+
+from utils.tagging import tag_text
+
+log = logging.getLogger(__name__)
+
+
+def main(context):
+    with open(context.get_input_path("text")) as f:
+        text = f.read()
+    with context.open_output("tagged.txt") as out:
+        out.write(tag_text(text, context.config["tag"]))
+    context.update_container_metadata("session", info={"tag": context.config["tag"]})
+    return 0
+
+
+if __name__ == "__main__":
+    with flywheel_gear_toolkit.GearToolkitContext() as gear_context:
+        gear_context.init_logging()
+        raise SystemExit(main(gear_context))
+'''
+TEST_TAGGING = """from pathlib import Path
+
+from utils.tagging import tag_text
+
+
+def test_tags(mocker):
+    text = (Path(__file__).parent / "data" / "in.txt").read_text()
+    assert tag_text(text, "x") == "[x] hello"
+"""
+UPSTREAM_FILES = {
+    "run.py": RUN_PY,
+    "utils/__init__.py": "",
+    "utils/tagging.py": "def tag_text(text, tag):\n    return f'[{tag}] {text}'\n",
+    "tests/unit_tests/test_tagging.py": TEST_TAGGING,
+    "tests/unit_tests/test_stale.py": "import tagger\n",
+    "tests/unit_tests/data/in.txt": "hello",
+    "tests/requirements.txt": "pytest~=5.0\npytest-mock~=1.10\n",
+    "tests/Dockerfile": "FROM python:3.8\n",
+    "tests/bin/tests.sh": "pytest tests\n",
+    "requirements.txt": "flywheel_gear_toolkit~=0.1.0\nbackoff==1.10.0\n",
+    "Dockerfile": (
+        "FROM python:3.8-slim\nRUN apt-get update && apt-get install -y \\\n    dcmtk\n"
+        "COPY requirements.txt /opt/requirements.txt\nRUN pip install -r /opt/requirements.txt\n"
+        "RUN wget https://example.org/tool.zip\nCOPY run.py utils /flywheel/v0/\n"
+    ),
+    ".circleci/config.yml": "version: 2\n",
+    "README.md": "# tag-files\n",
+}
+PYPI = {
+    "backoff": {"releases": {"1.10.0": release_files("1.10.0", "py2.py3-none-any")}},
+    "pytest-mock": {"releases": {"3.14.0": release_files("3.14.0", "py3-none-any")}},
+}
+SHARED = (
+    "3rdparty/python/BUILD",
+    "3rdparty/python/requirements.txt",
+    "3rdparty/python/python-default.lock",
+    "pants-plugins/gear_macros/gear_image.py",
+)
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Path:
+    root = tmp_path / "tag-files"
+    for name, text in UPSTREAM_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "manifest.json").write_text(json.dumps(MANIFEST))
+    return root
+
+
+@pytest.fixture
+def full_repo(repo: Path) -> Path:
+    for name in SHARED:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(name, repo / name)
+    return repo
+
+
+def port(repo: Path, upstream: Path, *extra: str) -> int:
+    with pypi_server(PYPI) as url:
+        mp = pytest.MonkeyPatch()
+        mp.setenv("GEAR_PYPI_URL", url)
+        try:
+            return main(
+                [
+                    "tag-files",
+                    "--from-gear",
+                    str(upstream),
+                    "--repo",
+                    str(repo),
+                    "--no-pants-checks",
+                    *extra,
+                ]
+            )
+        finally:
+            mp.undo()
+
+
+def test_the_gear_moves_in_and_its_code_runs_unchanged(
+    full_repo: Path,
+    upstream: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert port(full_repo, upstream) == 0
+    out = capsys.readouterr().out
+    gear = full_repo / "tag_files"
+    app = gear / "src/python/tag_files_app"
+    assert (app / "utils/tagging.py").read_text() == UPSTREAM_FILES["utils/tagging.py"]
+    run_py = (app / "run.py").read_text()
+    assert "from gear_common import legacy_context as flywheel_gear_toolkit" in run_py
+    assert "from tag_files_app.utils.tagging import tag_text" in run_py
+    assert len(run_py.splitlines()) == len(RUN_PY.splitlines())
+    assert 'pex_binary(name="bin", entry_point="run.py")' in (app / "BUILD").read_text()
+    assert "skip_ruff=True" in (app / "BUILD").read_text()
+    # The manifest: kept, but for what the repository owns; each change said in one line.
+    manifest = json.loads((gear / "src/docker/manifest.json").read_text())
+    assert (manifest["version"], manifest["license"], manifest["command"]) == (
+        "0.2.0",
+        "BSD-3-Clause",
+        "/bin/run",
+    )
+    assert manifest["config"]["count"]["default"] == 6
+    assert "new-gear: manifest command: 'python3 run.py' -> '/bin/run'" in out
+    assert "new-gear: manifest environment: {'PYTHONPATH': '/flywheel/v0'} ->" in out
+    assert "new-gear: manifest custom.gear-builder.image: 'flywheel/tag-files:0.2.0' ->" in out
+    # Tests, their data and their plugin; a test that imports what nothing provides is skipped.
+    tests = gear / "test/python/tag_files_app_tests"
+    assert (
+        "from tag_files_app.utils.tagging import tag_text"
+        in (tests / "unit_tests/test_tagging.py").read_text()
+    )
+    assert (tests / "unit_tests/data/in.txt").read_text() == "hello"
+    build = (tests / "BUILD").read_text()
+    assert '"3rdparty/python:tag-files#pytest-mock"' in build
+    assert '"unit_tests/test_stale.py": {"skip_tests": True}' in build
+    assert not (tests / "Dockerfile").exists() and not (tests / "bin").exists()
+    assert "not moved: README.md" in out and "unit_tests/test_stale.py: it imports tagger" in out
+    # Pins: upstream's, the toolkit dropped (the shim serves its context), test pins unversioned.
+    requirements = (full_repo / "3rdparty/python/tag-files-requirements.txt").read_text()
+    assert "backoff==1.10.0" in requirements and "pytest-mock\n" in requirements
+    assert "flywheel_gear_toolkit" not in requirements
+    dockerfile = (gear / "src/docker/Dockerfile").read_text()
+    assert (
+        "dcmtk" in dockerfile and "# Not carried: wget https://example.org/tool.zip" in dockerfile
+    )
+    case = json.loads((gear / "test/smoke/starts/case.json").read_text())
+    assert case["exit_code"] is None and "ModuleNotFoundError" in case["log_excludes"]
+
+    # The moved-in run.py runs as it was written, on the legacy context, against a fake site.
+    source = tmp_path / "note.txt"
+    source.write_text("hello")
+    monkeypatch.syspath_prepend(str(gear / "src/python"))
+    with FakeFlywheel() as site:
+        session = site.add("sessions", {"label": "s1"})
+        acquisition = site.add("acquisitions", {"label": "a1", "session": session["_id"]})
+        prepare_gear_dir(
+            tmp_path / "v0",
+            destination={"type": "acquisition", "id": acquisition["_id"]},
+            config={"tag": "seen", "count": 6},
+            inputs={"text": source},
+            api_key=site.api_key,
+            manifest=gear / "src/docker/manifest.json",
+        )
+        # A toolkit-era gear finds its directory as the working one (Flywheel's /flywheel/v0).
+        result = run_entry_point("tag_files_app.run", tmp_path / "v0", cwd=tmp_path / "v0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "v0/output/tagged.txt").read_text() == "[seen] hello"
+    metadata = json.loads((tmp_path / "v0/output/.metadata.json").read_text())
+    assert metadata["session"]["info"] == {"tag": "seen"}
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("no-manifest", "no manifest.json (a gear's repository has one at its top)"),
+        ("bad-json", "manifest.json"),
+        ("no-pin", "no-such-project==1.0: there is no project 'no-such-project'"),
+        ("no-dir", "not a directory"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_writes_nothing(
+    full_repo: Path, upstream: Path, change: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _tree(full_repo)
+    extra: list[str] = []
+    if change == "no-manifest":
+        (upstream / "manifest.json").unlink()
+    elif change == "bad-json":
+        (upstream / "manifest.json").write_text("{not json")
+    elif change == "no-pin":
+        extra = ["--requirement", "no-such-project==1.0"]
+    elif change == "no-dir":
+        upstream = upstream / "missing"
+    assert port(full_repo, upstream, *extra) == 1
+    error = capsys.readouterr().err
+    assert expected in error
+    assert _tree(full_repo) == before
