@@ -38,7 +38,8 @@ NEEDS_NEW_SCHEMAS = {"schemas": [Constraint(SpecifierSet(">=4,<5"), "fw-gear 0.3
 
 def check(pins: list[str], constraints: dict[str, list[Constraint]] | None = None) -> list[str]:
     with pypi_server(PROJECTS) as url:
-        return check_pins(pins, constraints or {}, pypi=PyPI(url), machine="x86_64")
+        problems = check_pins(pins, constraints or {}, pypi=PyPI(url), machine="x86_64")
+    return [str(problem) for problem in problems]
 
 
 def test_working_pins_pass() -> None:
@@ -51,18 +52,22 @@ def test_a_pin_without_a_wheel_for_python_3_11_names_the_release_and_the_nearest
         "source builds compiled code); nearest release with one: tables~=1.5.0"
     ]
     assert check(["tables==1.0.1"])[0].endswith("nearest release with one: tables==1.5.0")
+    with pypi_server(PROJECTS) as url:
+        (problem,) = check_pins(["tables~=1.0.1"], {}, pypi=PyPI(url), machine="x86_64")
+    assert problem.proposal == "tables~=1.5.0"
 
 
 def test_a_wheel_for_another_platform_does_not_count() -> None:
     assert check(["tables==1.5.0"]) == []
     with pypi_server(PROJECTS) as url:
         problems = check_pins(["tables==1.5.0"], {}, pypi=PyPI(url), machine="aarch64")
-    assert problems and "on Linux aarch64" in problems[0]
+    assert problems and "on Linux aarch64" in str(problems[0])
 
 
 def test_a_project_that_does_not_exist_is_named() -> None:
     with pypi_server(PROJECTS) as url:
-        assert check_pins(["no-such-thing==1.0"], {}, pypi=PyPI(url)) == [
+        problems = check_pins(["no-such-thing==1.0"], {}, pypi=PyPI(url))
+        assert [str(problem) for problem in problems] == [
             f"no-such-thing==1.0: there is no project 'no-such-thing' on {url}"
         ]
 
@@ -83,7 +88,7 @@ def test_a_pin_that_conflicts_with_common_names_the_library_and_what_it_needs() 
 def test_a_pinned_projects_own_dependency_that_conflicts_is_named() -> None:
     assert check(["uses-schemas==1.0.0"], NEEDS_NEW_SCHEMAS) == [
         "uses-schemas==1.0.0: uses-schemas 1.0.0 needs schemas<4, which conflicts with fw-gear "
-        "0.3.7 (needs schemas<5,>=4)"
+        "0.3.7 (needs schemas<5,>=4); pin another release of uses-schemas"
     ]
 
 

@@ -532,17 +532,15 @@ def _port_pins(
         notes.append(f"the pins were not checked ({exc}); the lock will tell")
         return pins_, {}, None
     if problems:
-        proposals = [
-            problem.rpartition("nearest release with one: ")[2]
-            for problem in problems
-            if "nearest release with one: " in problem
-        ]
-        rerun = " ".join(f"--requirement '{pin}'" for pin in proposals)
+        rerun = " ".join(
+            f"--requirement '{problem.proposal}'" for problem in problems if problem.proposal
+        )
         raise NewGearError(
             "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
-            + "\n  ".join(problems)
+            + "\n  ".join(map(str, problems))
             + "\nNothing was written. Give a working pin for each with --requirement (it "
-            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
+            "replaces the gear's pin of that project)"
+            + (f", e.g. {rerun}" if rerun else "")
         )
     return pins_, mapping, provided
 

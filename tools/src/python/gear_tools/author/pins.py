@@ -170,6 +170,17 @@ def _proposal(name: str, specifier: SpecifierSet, release: Release) -> str:
 
 
 @dataclass(frozen=True)
+class PinProblem:
+    """Why a pin does not work, and the pin that would (None when there is none to propose)."""
+
+    message: str
+    proposal: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
 class Constraint:
     """What common/ needs of a project, and which library needs it."""
 
@@ -234,54 +245,63 @@ def check_pins(
     *,
     pypi: PyPI | None = None,
     machine: str | None = None,
-) -> list[str]:
-    """One line per problem with `pins` (empty when every pin works), each naming the pin and,
-    where one exists, the nearest pin that works."""
+) -> list[PinProblem]:
+    """One problem per pin that does not work (none when every pin works), each naming the pin
+    and, where one exists, the nearest pin that works."""
     pypi = pypi or PyPI()
     tags = image_tags(machine)
-    problems = []
+    problems: list[PinProblem] = []
     for pin in pins:
         try:
             requirement = Requirement(pin)
         except InvalidRequirement as exc:
-            problems.append(f"{pin}: not a requirement ({exc})")
+            problems.append(PinProblem(f"{pin}: not a requirement ({exc})"))
             continue
         name = canonicalize_name(requirement.name)
         releases = pypi.releases(name)
         if releases is None:
-            problems.append(f"{pin}: there is no project {requirement.name!r} on {pypi.url}")
+            problems.append(
+                PinProblem(f"{pin}: there is no project {requirement.name!r} on {pypi.url}")
+            )
             continue
         chosen = _chosen(releases, requirement.specifier)
         compiled = any(not _pure(wheel) for r in releases for wheel in r.wheels)
         working = [r for r in releases if _works(r, compiled, tags) and not r.version.is_prerelease]
         if chosen is None:
-            latest = working[-1].version if working else "none"
+            latest = working[-1] if working else None
             problems.append(
-                f"{pin}: no release of {requirement.name} matches (latest that works here: "
-                f"{latest})"
+                PinProblem(
+                    f"{pin}: no release of {requirement.name} matches (latest that works here: "
+                    f"{latest.version if latest else 'none'})",
+                    f"{requirement.name}=={latest.version}" if latest else None,
+                )
             )
             continue
         if not _works(chosen, compiled, tags):
             later = [r for r in working if r.version > chosen.version]
             earlier = [r for r in working if r.version < chosen.version]
             nearest = later[0] if later else (earlier[-1] if earlier else None)
-            hint = (
-                "; nearest release with one: "
-                + _proposal(requirement.name, requirement.specifier, nearest)
-                if nearest
-                else ""
+            proposal = (
+                _proposal(requirement.name, requirement.specifier, nearest) if nearest else None
             )
             problems.append(
-                f"{pin}: {requirement.name} {chosen.version} has no wheel for CPython 3.11 on "
-                f"{platform_name(machine)} (and its source builds compiled code){hint}"
+                PinProblem(
+                    f"{pin}: {requirement.name} {chosen.version} has no wheel for CPython 3.11 on "
+                    f"{platform_name(machine)} (and its source builds compiled code)"
+                    + (f"; nearest release with one: {proposal}" if proposal else ""),
+                    proposal,
+                )
             )
             continue
         for constraint in constraints.get(name, []):
             if not _agree(releases, requirement.specifier, constraint.specifier):
+                wanted = f"{requirement.name}{constraint.specifier}"
                 problems.append(
-                    f"{pin}: conflicts with {constraint.source} (needs "
-                    f"{requirement.name}{constraint.specifier}); pin {requirement.name}"
-                    f"{constraint.specifier} or drop the pin"
+                    PinProblem(
+                        f"{pin}: conflicts with {constraint.source} (needs {wanted}); pin "
+                        f"{wanted} or drop the pin",
+                        wanted,
+                    )
                 )
         for dependency in pypi.requires(name, chosen.version):
             dependency_name = canonicalize_name(dependency.name)
@@ -289,8 +309,11 @@ def check_pins(
                 dependency_releases = pypi.releases(dependency_name) or []
                 if not _agree(dependency_releases, dependency.specifier, constraint.specifier):
                     problems.append(
-                        f"{pin}: {requirement.name} {chosen.version} needs {dependency}, which "
-                        f"conflicts with {constraint.source} (needs "
-                        f"{dependency.name}{constraint.specifier})"
+                        PinProblem(
+                            f"{pin}: {requirement.name} {chosen.version} needs {dependency}, "
+                            f"which conflicts with {constraint.source} (needs "
+                            f"{dependency.name}{constraint.specifier}); pin another release of "
+                            f"{requirement.name}"
+                        )
                     )
     return problems
