@@ -92,6 +92,13 @@ def test_a_pinned_projects_own_dependency_that_conflicts_is_named() -> None:
     ]
 
 
+def test_a_pin_another_pin_of_the_gear_needs_newer_is_named_with_what_it_needs() -> None:
+    assert check(["uses-schemas==1.0.0", "schemas>=4"]) == [
+        "schemas>=4: uses-schemas 1.0.0 (the gear's pin uses-schemas==1.0.0) needs schemas<4; "
+        "pin schemas<4"
+    ]
+
+
 def test_commons_constraints_come_from_its_requirements_and_lockfile() -> None:
     constraints = common_constraints(Path.cwd(), ["pydicom"])
     sources = {c.source.split()[0] for c in constraints["jsonschema"]}

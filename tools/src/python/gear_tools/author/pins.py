@@ -251,6 +251,12 @@ def check_pins(
     pypi = pypi or PyPI()
     tags = image_tags(machine)
     problems: list[PinProblem] = []
+    own_pins = {}
+    for pin in pins:
+        try:
+            own_pins[canonicalize_name(Requirement(pin).name)] = Requirement(pin)
+        except InvalidRequirement:
+            continue
     for pin in pins:
         try:
             requirement = Requirement(pin)
@@ -305,6 +311,18 @@ def check_pins(
                 )
         for dependency in pypi.requires(name, chosen.version):
             dependency_name = canonicalize_name(dependency.name)
+            other = own_pins.get(dependency_name)
+            if other is not None and not _agree(
+                pypi.releases(dependency_name) or [], dependency.specifier, other.specifier
+            ):
+                wanted = f"{dependency.name}{dependency.specifier}"
+                problems.append(
+                    PinProblem(
+                        f"{other}: {requirement.name} {chosen.version} (the gear's pin {pin}) "
+                        f"needs {wanted}; pin {wanted}",
+                        wanted,
+                    )
+                )
             for constraint in constraints.get(dependency_name, []):
                 dependency_releases = pypi.releases(dependency_name) or []
                 if not _agree(dependency_releases, dependency.specifier, constraint.specifier):
