@@ -13,7 +13,13 @@ from typing import Any
 def release_files(version: str, *wheel_tags: str, sdist: bool = True) -> list[dict[str, Any]]:
     """A release's files: a wheel per tag (`cp311-cp311-manylinux_2_17_x86_64`) and an sdist."""
     files = [
-        {"filename": f"demo-{version}-{tag}.whl", "packagetype": "bdist_wheel", "yanked": False}
+        {
+            "filename": f"demo-{version}-{tag}.whl",
+            "packagetype": "bdist_wheel",
+            "yanked": False,
+            # Relative to the index (PyPI's are absolute); its core metadata at `<url>.metadata`.
+            "url": f"/files/{version}/demo-{version}-{tag}.whl",
+        }
         for tag in wheel_tags
     ]
     if sdist:
@@ -23,7 +29,9 @@ def release_files(version: str, *wheel_tags: str, sdist: bool = True) -> list[di
 
 @contextmanager
 def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
-    """Serves /pypi/<project>/json and /pypi/<project>/<version>/json; yields its URL.
+    """Serves /pypi/<project>/json and each wheel's core metadata (PEP 658,
+    /files/<version>/<wheel>.metadata, for the project named in the request's Referer-free
+    lookup below); yields its URL.
 
     `projects` maps a project to {"releases": {version: files}, "requires": {version: [...]}}.
     """
@@ -31,20 +39,35 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             parts = self.path.strip("/").split("/")
+            if parts[0] == "files" and self.path.endswith(".metadata"):
+                self._metadata(parts[1], parts[2].removesuffix(".metadata"))
+                return
             document = None
-            if len(parts) in (3, 4) and parts[0] == "pypi" and parts[-1] == "json":
+            if len(parts) == 3 and parts[0] == "pypi" and parts[-1] == "json":
                 project = projects.get(parts[1])
-                if project is not None and len(parts) == 3:
+                if project is not None:
                     document = {"info": {"name": parts[1]}, "releases": project["releases"]}
-                elif project is not None and parts[2] in project["releases"]:
-                    requires = project.get("requires", {}).get(parts[2], [])
-                    document = {"info": {"requires_dist": requires}, "urls": []}
             body = json.dumps(document or {"message": "Not Found"}).encode()
             self.send_response(200 if document else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _metadata(self, version: str, wheel: str) -> None:
+            """The core metadata of the project whose release `version` has the wheel."""
+            for project in projects.values():
+                files = project["releases"].get(version, [])
+                if any(f["filename"] == wheel for f in files):
+                    lines = ["Metadata-Version: 2.1", "Name: demo", f"Version: {version}"]
+                    lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
+                    body = ("\n".join(lines) + "\n").encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+            self.send_error(404)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -503,7 +503,11 @@ def _read_port(args: argparse.Namespace, notes: list[str]) -> port_gear.Upstream
 
 
 def _port_pins(
-    repo: Path, upstream: port_gear.UpstreamGear, overrides: list[str], notes: list[str]
+    repo: Path,
+    upstream: port_gear.UpstreamGear,
+    app: str,
+    overrides: list[str],
+    notes: list[str],
 ) -> tuple[list[str], dict[str, list[str]], set[str] | None]:
     """The moved-in gear's pins, checked (NewGearError naming each that does not work), the
     module mappings its imports need and the modules its resolve provides (None: unknown)."""
@@ -524,7 +528,9 @@ def _port_pins(
         mapping = port_gear.module_mapping(
             pypi,
             pins_,
-            port_gear._imports({**upstream.code, **upstream.tests}) - upstream.top_level,
+            port_gear._imports({**upstream.code, **upstream.tests})
+            - upstream.top_level
+            - {app, f"{app}_tests"},
             {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
         )
         provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
@@ -631,9 +637,10 @@ def main(argv: list[str]) -> int:
     try:
         repo = find_root(args.repo)
         if upstream is not None:
-            pins_, mapping, provided = _port_pins(repo, upstream, args.requirement, notes)
+            app = f"{args.name.replace('-', '_')}_app"
+            pins_, mapping, provided = _port_pins(repo, upstream, app, args.requirement, notes)
             if provided is not None:
-                upstream = port_gear.exclude_unrunnable_tests(upstream, provided, notes)
+                upstream = port_gear.exclude_unrunnable_tests(upstream, app, provided, notes)
             resolve = resolve or (args.name if pins_ else None)
     except (NewGearError, RepoError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)

@@ -12,12 +12,15 @@ dependencies are read from PyPI's JSON API (`GEAR_PYPI_URL`, default https://pyp
 
 from __future__ import annotations
 
+import email.parser
+import io
 import json
 import os
 import platform
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +68,8 @@ class Release:
     version: Version
     wheels: tuple[str, ...]
     has_sdist: bool
+    # Each file's name and address (a wheel's core metadata is at `<address>.metadata`).
+    urls: tuple[tuple[str, str], ...] = ()
 
 
 class PyPI:
@@ -106,15 +111,39 @@ class PyPI:
                 continue
             wheels = tuple(f["filename"] for f in files if f["filename"].endswith(".whl"))
             sdist = any(f.get("packagetype") == "sdist" for f in files)
-            found.append(Release(version, wheels, sdist))
+            urls = tuple(
+                (f["filename"], urllib.parse.urljoin(self.url + "/", f.get("url", "")))
+                for f in files
+                if f.get("url")
+            )
+            found.append(Release(version, wheels, sdist, urls))
         return sorted(found, key=lambda release: release.version)
 
     def requires(self, project: str, version: Version) -> list[Requirement]:
-        """The release's dependencies for CPython 3.11 on Linux (no extras)."""
-        document = self._get(f"{canonicalize_name(project)}/{version}") or {}
+        """The release's dependencies for CPython 3.11 on Linux (no extras), from a wheel's core
+        metadata (PEP 658, `<wheel address>.metadata`)."""
+        release = next((r for r in self.releases(project) or [] if r.version == version), None)
+        wheels = [(name, url) for name, url in (release.urls if release else ()) if name.endswith(".whl")]
+        if not wheels:
+            return []
+        fitting = [(name, url) for name, url in wheels if _fits(name, image_tags())]
+        address = (fitting or wheels)[0][1]
+        try:
+            with urllib.request.urlopen(address + ".metadata", timeout=30) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise PinError(f"cannot read {address}.metadata: {exc}") from None
+            # An old upload without separate core metadata: it is in the wheel.
+            wheel = read_wheel(address)
+            names = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+            text = wheel.read(names[0]) if names else b""
+        except (urllib.error.URLError, OSError) as exc:
+            raise PinError(f"cannot read {address}.metadata: {exc}") from None
+        metadata = email.parser.BytesParser().parsebytes(text)
         environment = _environment()
         requirements = []
-        for line in (document.get("info") or {}).get("requires_dist") or []:
+        for line in metadata.get_all("Requires-Dist") or []:
             try:
                 requirement = Requirement(line)
             except InvalidRequirement:
@@ -122,6 +151,15 @@ class PyPI:
             if requirement.marker is None or requirement.marker.evaluate(environment):
                 requirements.append(requirement)
         return requirements
+
+
+def read_wheel(address: str) -> zipfile.ZipFile:
+    """A wheel, downloaded into memory."""
+    try:
+        with urllib.request.urlopen(address, timeout=120) as response:
+            return zipfile.ZipFile(io.BytesIO(response.read()))
+    except (urllib.error.URLError, OSError, zipfile.BadZipFile) as exc:
+        raise PinError(f"cannot read {address}: {exc}") from None
 
 
 def _environment() -> dict[str, str]:

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import io
 import re
 import sys
-import urllib.request
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -267,19 +264,15 @@ def _wheel_top_level(pypi: pins.PyPI, project: str, pin: str) -> list[str]:
     matching = [r for r in releases if requirement.specifier.contains(r.version, prereleases=False)]
     if not matching:
         return []
-    document = pypi._get(f"{project}/{matching[-1].version}") or {}
     tags = pins.image_tags()
-    for entry in document.get("urls", []):
-        if entry["filename"].endswith(".whl") and pins._fits(entry["filename"], tags):
-            with urllib.request.urlopen(entry["url"], timeout=120) as response:
-                wheel = zipfile.ZipFile(io.BytesIO(response.read()))
+    for filename, url in matching[-1].urls:
+        if filename.endswith(".whl") and pins._fits(filename, tags):
+            wheel = pins.read_wheel(url)
             names = wheel.namelist()
             top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
             if top_level:
                 text = wheel.read(top_level[0]).decode()
-                return sorted(
-                    {line.strip().split("/")[0] for line in text.splitlines() if line.strip()}
-                )
+                return sorted({line.strip().split("/")[0] for line in text.splitlines() if line.strip()})
             return sorted(
                 {
                     n.split("/")[0].removesuffix(".py")
@@ -455,11 +448,11 @@ def provided_modules(
 
 
 def exclude_unrunnable_tests(
-    upstream: UpstreamGear, provided: set[str], notes: list[str]
+    upstream: UpstreamGear, app: str, provided: set[str], notes: list[str]
 ) -> UpstreamGear:
     """The upstream gear with test files that import a module nothing here provides (neither
     the gear's code, the standard library, common/ nor a requirement) left out of its tests."""
-    provided = provided | upstream.top_level | {upstream.tests_dir or ""}
+    provided = provided | upstream.top_level | {upstream.tests_dir or "", app, f"{app}_tests"}
     provided |= {path.stem for path in upstream.tests if path.suffix == ".py"}
     excluded = {}
     for path, content in upstream.tests.items():
