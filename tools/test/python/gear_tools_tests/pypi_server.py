@@ -60,7 +60,9 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                 files = project["releases"].get(version, [])
                 if any(f["filename"] == wheel for f in files):
                     lines = ["Metadata-Version: 2.1", "Name: demo", f"Version: {version}"]
-                    lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
+                    lines += [
+                        f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])
+                    ]
                     body = ("\n".join(lines) + "\n").encode()
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))

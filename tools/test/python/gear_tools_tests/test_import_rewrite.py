@@ -26,6 +26,7 @@ from . import sibling
 def f(mocker):
     mocker.patch("utils.tag_and_transmit.send", 1)
     mocker.patch("os.path.exists")
+    mocker.patch(f"utils.{name}")
     name = "utils.py"
     with flywheel.GearContext() as context:
         return context, name
@@ -44,6 +45,7 @@ def test_imports_of_the_gears_modules_move_under_its_package() -> None:
     assert lines[13] == "from . import sibling"
     assert "mocker.patch('ds_app.utils.tag_and_transmit.send', 1)" in result.text
     assert 'mocker.patch("os.path.exists")' in result.text
+    assert 'mocker.patch(f"ds_app.utils.{name}")' in result.text
     assert 'name = "utils.py"' in result.text
     ast.parse(result.text)
 

@@ -11,6 +11,7 @@ go to gear_common.legacy_context. Every other line is kept as it was (line numbe
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,6 +156,11 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
                 moved = repr(f"{own[top]}.{rest}")
                 edits.replace(first, moved)
                 result.changes.append(f"line {first.lineno}: {first.value!r} -> {moved}")
+            elif name in _PATCH_CALLS and isinstance(first, ast.JoinedStr):
+                moved_fstring = _moved_fstring(text, first, own)
+                if moved_fstring is not None:
+                    edits.replace(first, moved_fstring)
+                    result.changes.append(f"line {first.lineno}: {moved_fstring}")
         if new is not None:
             # As many lines as the statement had, so that every later line keeps its number.
             lines = (node.end_lineno or node.lineno) - node.lineno
@@ -202,3 +208,18 @@ def _uses_only_the_context(tree: ast.Module) -> bool:
         and node.value.id in bound
     }
     return attributes <= {"GearToolkitContext"}
+
+
+def _moved_fstring(text: str, node: ast.JoinedStr, own: Mapping[str, str]) -> str | None:
+    """An f-string patch target (`f"utils.{name}"`) with its module moved, or None."""
+    head = node.values[0] if node.values else None
+    if not (isinstance(head, ast.Constant) and isinstance(head.value, str)):
+        return None
+    top = head.value.partition(".")[0]
+    if top not in own or "." not in head.value:
+        return None
+    segment = ast.get_source_segment(text, node) or ""
+    opening = re.match("[rRfF]*(\"\"\"|'''|\"|')", segment)
+    if opening is None or not segment[opening.end() :].startswith(f"{top}."):
+        return None
+    return segment[: opening.end()] + own[top] + segment[opening.end() + len(top) :]

@@ -525,6 +525,13 @@ def _port_pins(
     try:
         constraints = pins.common_constraints(repo, [port_gear._project(pin) for pin in pins_])
         problems = pins.check_pins(pins_, constraints, pypi=pypi)
+        needing = [] if problems else pins.undeclared_setuptools(pins_, pypi)
+        if needing and not any(port_gear._project(pin) == "setuptools" for pin in pins_):
+            pins_.append(pins.SETUPTOOLS_PIN)
+            notes.append(
+                f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
+                "pkg_resources without requiring setuptools"
+            )
         mapping = port_gear.module_mapping(
             pypi,
             pins_,
@@ -545,8 +552,7 @@ def _port_pins(
             "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
             + "\n  ".join(map(str, problems))
             + "\nNothing was written. Give a working pin for each with --requirement (it "
-            "replaces the gear's pin of that project)"
-            + (f", e.g. {rerun}" if rerun else "")
+            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
         )
     return pins_, mapping, provided
 

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import platform
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -78,6 +79,7 @@ class PyPI:
     def __init__(self, url: str | None = None) -> None:
         self.url = (url or os.environ.get(PYPI_URL_ENV) or DEFAULT_PYPI_URL).rstrip("/")
         self._projects: dict[str, dict[str, Any] | None] = {}
+        self._wheels: dict[str, zipfile.ZipFile | None] = {}
 
     def _get(self, path: str) -> dict[str, Any] | None:
         address = f"{self.url}/pypi/{urllib.parse.quote(path)}/json"
@@ -119,11 +121,24 @@ class PyPI:
             found.append(Release(version, wheels, sdist, urls))
         return sorted(found, key=lambda release: release.version)
 
+    def wheel(self, project: str, version: Version) -> zipfile.ZipFile | None:
+        """The release's wheel for the image (downloaded once), None if it has none."""
+        key = f"{canonicalize_name(project)}=={version}"
+        if key not in self._wheels:
+            release = next((r for r in self.releases(project) or [] if r.version == version), None)
+            urls = [
+                url for name, url in (release.urls if release else ()) if _fits(name, image_tags())
+            ]
+            self._wheels[key] = read_wheel(urls[0]) if urls else None
+        return self._wheels[key]
+
     def requires(self, project: str, version: Version) -> list[Requirement]:
         """The release's dependencies for CPython 3.11 on Linux (no extras), from a wheel's core
         metadata (PEP 658, `<wheel address>.metadata`)."""
         release = next((r for r in self.releases(project) or [] if r.version == version), None)
-        wheels = [(name, url) for name, url in (release.urls if release else ()) if name.endswith(".whl")]
+        wheels = [
+            (name, url) for name, url in (release.urls if release else ()) if name.endswith(".whl")
+        ]
         if not wheels:
             return []
         fitting = [(name, url) for name, url in wheels if _fits(name, image_tags())]
@@ -373,3 +388,34 @@ def check_pins(
                         )
                     )
     return problems
+
+
+_PKG_RESOURCES = re.compile(rb"^\s*(import pkg_resources|from pkg_resources import)", re.MULTILINE)
+# The last setuptools with pkg_resources.
+SETUPTOOLS_PIN = "setuptools<81"
+
+
+def undeclared_setuptools(pins: list[str], pypi: PyPI) -> list[str]:
+    """The pins whose release imports pkg_resources (setuptools') without requiring setuptools:
+    such a gear needs a setuptools pin of its own (SETUPTOOLS_PIN)."""
+    found = []
+    for pin in pins:
+        requirement = Requirement(pin)
+        release = _chosen(pypi.releases(requirement.name) or [], requirement.specifier)
+        if release is None:
+            continue
+        wheel = pypi.wheel(requirement.name, release.version)
+        if wheel is None:
+            continue
+        imports = any(
+            _PKG_RESOURCES.search(wheel.read(name))
+            for name in wheel.namelist()
+            if name.endswith(".py")
+        )
+        declared = any(
+            canonicalize_name(r.name) == "setuptools"
+            for r in pypi.requires(requirement.name, release.version)
+        )
+        if imports and not declared:
+            found.append(f"{requirement.name} {release.version}")
+    return found

@@ -264,22 +264,22 @@ def _wheel_top_level(pypi: pins.PyPI, project: str, pin: str) -> list[str]:
     matching = [r for r in releases if requirement.specifier.contains(r.version, prereleases=False)]
     if not matching:
         return []
-    tags = pins.image_tags()
-    for filename, url in matching[-1].urls:
-        if filename.endswith(".whl") and pins._fits(filename, tags):
-            wheel = pins.read_wheel(url)
-            names = wheel.namelist()
-            top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
-            if top_level:
-                text = wheel.read(top_level[0]).decode()
-                return sorted({line.strip().split("/")[0] for line in text.splitlines() if line.strip()})
+    wheel = pypi.wheel(project, matching[-1].version)
+    if wheel is not None:
+        names = wheel.namelist()
+        top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+        if top_level:
+            text = wheel.read(top_level[0]).decode()
             return sorted(
-                {
-                    n.split("/")[0].removesuffix(".py")
-                    for n in names
-                    if not n.split("/")[0].endswith((".dist-info", ".data"))
-                }
+                {line.strip().split("/")[0] for line in text.splitlines() if line.strip()}
             )
+        return sorted(
+            {
+                n.split("/")[0].removesuffix(".py")
+                for n in names
+                if not n.split("/")[0].endswith((".dist-info", ".data"))
+            }
+        )
     return []
 
 
