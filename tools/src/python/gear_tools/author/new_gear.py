@@ -361,11 +361,16 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
     for code_path, content in code.items():
         files[app_dir / code_path] = content
     files[app_dir / "__init__.py"] = _package_docstring(gear).encode()
-    files[app_dir / "BUILD"] = port_gear.app_build(gear.app, upstream.entry_point, data).encode()
+    target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
+    undeclared = [
+        f"{target}#setuptools" for pin in gear.pins if port_gear._project(pin) == "setuptools"
+    ]
+    files[app_dir / "BUILD"] = port_gear.app_build(
+        gear.app, upstream.entry_point, data, undeclared
+    ).encode()
     if tests:
         for test_path, content in tests.items():
             files[tests_dir / test_path] = content
-        target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
         plugins = sorted(
             Requirement(pin).name
             for pin in gear.pins

@@ -336,7 +336,9 @@ def rewrite_sources(
     return moved
 
 
-def app_build(app: str, entry_point: PurePosixPath, data: list[PurePosixPath]) -> str:
+def app_build(
+    app: str, entry_point: PurePosixPath, data: list[PurePosixPath], requirements: list[str]
+) -> str:
     """The app package's BUILD for moved-in code."""
     entry = entry_point.as_posix()
     if len(entry_point.parts) > 1:
@@ -349,8 +351,12 @@ def app_build(app: str, entry_point: PurePosixPath, data: list[PurePosixPath]) -
         f'    name="{app}",',
         '    sources=["**/*.py"],',
     ]
-    if data:
-        lines.append('    dependencies=[":data"],')
+    dependencies = ([":data"] if data else []) + requirements
+    if dependencies:
+        lines.append(
+            "    # Requirements the code needs but does not import (a library's undeclared one)."
+        )
+        lines.append(f"    dependencies={dependencies!r},".replace("'", '"'))
     lines += ["    skip_ruff=True,", "    skip_mypy=True,", ")", ""]
     if data:
         globs = ", ".join(f'"{path.as_posix()}"' for path in data)
