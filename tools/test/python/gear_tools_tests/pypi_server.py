@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def release_files(version: str, *wheel_tags: str, sdist: bool = True) -> list[dict[str, Any]]:
-    """A release's files: a wheel per tag (`cp311-cp311-manylinux_2_17_x86_64`) and an sdist."""
+def release_files(
+    version: str, *wheel_tags: str, sdist: bool = True, python: str = ""
+) -> list[dict[str, Any]]:
+    """A release's files: a wheel per tag (`cp311-cp311-manylinux_2_17_x86_64`) and an sdist,
+    each with `requires_python` (`python`)."""
     files = [
         {
             "filename": f"demo-{version}-{tag}.whl",
             "packagetype": "bdist_wheel",
             "yanked": False,
+            "requires_python": python or None,
             # Relative to the index (PyPI's are absolute); its core metadata at `<url>.metadata`.
             "url": f"/files/{version}/demo-{version}-{tag}.whl",
         }
         for tag in wheel_tags
     ]
     if sdist:
-        files.append({"filename": f"demo-{version}.tar.gz", "packagetype": "sdist"})
+        files.append(
+            {
+                "filename": f"demo-{version}.tar.gz",
+                "packagetype": "sdist",
+                "requires_python": python or None,
+            }
+        )
     return files
 
 
@@ -33,12 +45,16 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
     /files/<version>/<wheel>.metadata, for the project named in the request's Referer-free
     lookup below); yields its URL.
 
-    `projects` maps a project to {"releases": {version: files}, "requires": {version: [...]}}.
+    `projects` maps a project to {"releases": {version: files}, "requires": {version: [...]},
+    "modules": {path: text}} (the modules are the content of each of its wheels).
     """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             parts = self.path.strip("/").split("/")
+            if parts[0] == "files" and self.path.endswith(".whl"):
+                self._wheel(parts[1], parts[2])
+                return
             if parts[0] == "files" and self.path.endswith(".metadata"):
                 self._metadata(parts[1], parts[2].removesuffix(".metadata"))
                 return
@@ -64,6 +80,26 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                         f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])
                     ]
                     body = ("\n".join(lines) + "\n").encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+            self.send_error(404)
+
+        def _wheel(self, version: str, wheel: str) -> None:
+            """A wheel holding the project's `modules` ({path: text}) and its top_level.txt."""
+            for project in projects.values():
+                files = project["releases"].get(version, [])
+                if any(f["filename"] == wheel for f in files):
+                    buffer = io.BytesIO()
+                    modules = project.get("modules", {})
+                    with zipfile.ZipFile(buffer, "w") as archive:
+                        for path, text in modules.items():
+                            archive.writestr(path, text)
+                        top = sorted({path.split("/")[0].removesuffix(".py") for path in modules})
+                        archive.writestr(f"demo-{version}.dist-info/top_level.txt", "\n".join(top))
+                    body = buffer.getvalue()
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()

@@ -23,6 +23,13 @@ PROJECTS: dict[str, dict[str, Any]] = {
             "2.0.0rc1": release_files("2.0.0rc1", CP311),
         }
     },
+    # Its newest release needs Python 3.12: pip on 3.11 takes the one before.
+    "modern": {
+        "releases": {
+            "1.0.0": release_files("1.0.0", CP311),
+            "2.0.0": release_files("2.0.0", "cp312-cp312-manylinux_2_17_x86_64", python=">=3.12"),
+        }
+    },
     # Pure Python, shipped as an sdist only: fine for any Python.
     "oldpure": {"releases": {"0.3.0": release_files("0.3.0")}},
     "schemas": {
@@ -64,6 +71,13 @@ def test_a_wheel_for_another_platform_does_not_count() -> None:
     assert problems and "on Linux aarch64" in str(problems[0])
 
 
+def test_releases_for_newer_pythons_are_not_what_pip_would_choose() -> None:
+    assert check(["modern"]) == []
+    assert check(["modern>=2"]) == [
+        "modern>=2: no release of modern matches (latest that works here: 1.0.0)"
+    ]
+
+
 def test_a_project_that_does_not_exist_is_named() -> None:
     with pypi_server(PROJECTS) as url:
         problems = check_pins(["no-such-thing==1.0"], {}, pypi=PyPI(url))
@@ -80,8 +94,8 @@ def test_a_pin_no_release_matches_is_named() -> None:
 
 def test_a_pin_that_conflicts_with_common_names_the_library_and_what_it_needs() -> None:
     assert check(["schemas~=3.2.0"], NEEDS_NEW_SCHEMAS) == [
-        "schemas~=3.2.0: conflicts with fw-gear 0.3.7 (needs schemas<5,>=4); pin "
-        "schemas<5,>=4 or drop the pin"
+        "schemas~=3.2.0: conflicts with common/'s libraries (fw-gear 0.3.7 needs schemas<5,>=4);"
+        " pin schemas<5,>=4 or drop the pin"
     ]
 
 

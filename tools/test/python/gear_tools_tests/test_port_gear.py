@@ -70,13 +70,16 @@ UPSTREAM_FILES = {
     "run.py": RUN_PY,
     "utils/__init__.py": "",
     "utils/tagging.py": "def tag_text(text, tag):\n    return f'[{tag}] {text}'\n",
+    "utils/headers.py": "import old_metadata\n",
     "tests/unit_tests/test_tagging.py": TEST_TAGGING,
     "tests/unit_tests/test_stale.py": "import tagger\n",
     "tests/unit_tests/data/in.txt": "hello",
     "tests/requirements.txt": "pytest~=5.0\npytest-mock~=1.10\n",
     "tests/Dockerfile": "FROM python:3.8\n",
     "tests/bin/tests.sh": "pytest tests\n",
-    "requirements.txt": "flywheel_gear_toolkit~=0.1.0\nbackoff==1.10.0\n",
+    "requirements.txt": (
+        "flywheel_gear_toolkit~=0.1.0\nbackoff==1.10.0\nold-metadata-toolkit==0.1.4\n"
+    ),
     "Dockerfile": (
         "FROM python:3.8-slim\nRUN apt-get update && apt-get install -y \\\n    dcmtk\n"
         "COPY requirements.txt /opt/requirements.txt\nRUN pip install -r /opt/requirements.txt\n"
@@ -87,6 +90,11 @@ UPSTREAM_FILES = {
 }
 PYPI = {
     "backoff": {"releases": {"1.10.0": release_files("1.10.0", "py2.py3-none-any")}},
+    # Its module has another name, and it imports pkg_resources without requiring setuptools.
+    "old-metadata-toolkit": {
+        "releases": {"0.1.4": release_files("0.1.4", "py2.py3-none-any")},
+        "modules": {"old_metadata/__init__.py": "from pkg_resources import iter_entry_points\n"},
+    },
     "pytest-mock": {"releases": {"3.14.0": release_files("3.14.0", "py3-none-any")}},
 }
 SHARED = (
@@ -180,6 +188,13 @@ def test_the_gear_moves_in_and_its_code_runs_unchanged(
     requirements = (full_repo / "3rdparty/python/tag-files-requirements.txt").read_text()
     assert "backoff==1.10.0" in requirements and "pytest-mock\n" in requirements
     assert "flywheel_gear_toolkit" not in requirements
+    # The module mapping read from the wheel, and the setuptools its pkg_resources import needs.
+    assert (
+        '"old-metadata-toolkit": ["old_metadata"]'
+        in (full_repo / "3rdparty/python/BUILD").read_text()
+    )
+    assert "setuptools<81" in requirements
+    assert '"3rdparty/python:tag-files#setuptools"' in (app / "BUILD").read_text()
     dockerfile = (gear / "src/docker/Dockerfile").read_text()
     assert (
         "dcmtk" in dockerfile and "# Not carried: wget https://example.org/tool.zip" in dockerfile
@@ -221,6 +236,7 @@ def _tree(root: Path) -> list[str]:
         ("bad-json", "manifest.json"),
         ("no-pin", "no-such-project==1.0: there is no project 'no-such-project'"),
         ("no-dir", "not a directory"),
+        ("python-2", "run.py, line 1: not Python 3"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_writes_nothing(
@@ -234,6 +250,8 @@ def test_bad_input_gets_one_clear_line_and_writes_nothing(
         (upstream / "manifest.json").write_text("{not json")
     elif change == "no-pin":
         extra = ["--requirement", "no-such-project==1.0"]
+    elif change == "python-2":
+        (upstream / "run.py").write_text('print "hello"\n')
     elif change == "no-dir":
         upstream = upstream / "missing"
     assert port(full_repo, upstream, *extra) == 1

@@ -530,22 +530,6 @@ def _port_pins(
     try:
         constraints = pins.common_constraints(repo, [port_gear._project(pin) for pin in pins_])
         problems = pins.check_pins(pins_, constraints, pypi=pypi)
-        needing = [] if problems else pins.undeclared_setuptools(pins_, pypi)
-        if needing and not any(port_gear._project(pin) == "setuptools" for pin in pins_):
-            pins_.append(pins.SETUPTOOLS_PIN)
-            notes.append(
-                f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
-                "pkg_resources without requiring setuptools"
-            )
-        mapping = port_gear.module_mapping(
-            pypi,
-            pins_,
-            port_gear._imports({**upstream.code, **upstream.tests})
-            - upstream.top_level
-            - {app, f"{app}_tests"},
-            {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
-        )
-        provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
     except pins.PinError as exc:
         notes.append(f"the pins were not checked ({exc}); the lock will tell")
         return pins_, {}, None
@@ -559,6 +543,27 @@ def _port_pins(
             + "\nNothing was written. Give a working pin for each with --requirement (it "
             "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
         )
+    # What the wheels say (best effort: a wheel that cannot be read is left out).
+    needing = pins.undeclared_setuptools(pins_, pypi)
+    if needing and not any(port_gear._project(pin) == "setuptools" for pin in pins_):
+        pins_.append(pins.SETUPTOOLS_PIN)
+        notes.append(
+            f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
+            "pkg_resources without requiring setuptools"
+        )
+    mapping = port_gear.module_mapping(
+        pypi,
+        pins_,
+        port_gear._imports({**upstream.code, **upstream.tests})
+        - upstream.top_level
+        - {app, f"{app}_tests"},
+        {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
+    )
+    try:
+        provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
+    except pins.PinError as exc:
+        notes.append(f"test files were not checked for imports nothing provides ({exc})")
+        provided = None
     return pins_, mapping, provided
 
 

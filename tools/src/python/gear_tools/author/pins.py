@@ -29,7 +29,7 @@ from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -108,7 +108,7 @@ class PyPI:
                 version = Version(text)
             except InvalidVersion:
                 continue
-            files = [f for f in files if not f.get("yanked")]
+            files = [f for f in files if not f.get("yanked") and _admits_311(f)]
             if not files:
                 continue
             wheels = tuple(f["filename"] for f in files if f["filename"].endswith(".whl"))
@@ -122,14 +122,18 @@ class PyPI:
         return sorted(found, key=lambda release: release.version)
 
     def wheel(self, project: str, version: Version) -> zipfile.ZipFile | None:
-        """The release's wheel for the image (downloaded once), None if it has none."""
+        """The release's wheel for the image (downloaded once), None if it has none or it
+        cannot be read."""
         key = f"{canonicalize_name(project)}=={version}"
         if key not in self._wheels:
             release = next((r for r in self.releases(project) or [] if r.version == version), None)
             urls = [
                 url for name, url in (release.urls if release else ()) if _fits(name, image_tags())
             ]
-            self._wheels[key] = read_wheel(urls[0]) if urls else None
+            try:
+                self._wheels[key] = read_wheel(urls[0]) if urls else None
+            except PinError:
+                self._wheels[key] = None
         return self._wheels[key]
 
     def requires(self, project: str, version: Version) -> list[Requirement]:
@@ -175,6 +179,14 @@ def read_wheel(address: str) -> zipfile.ZipFile:
             return zipfile.ZipFile(io.BytesIO(response.read()))
     except (urllib.error.URLError, OSError, zipfile.BadZipFile) as exc:
         raise PinError(f"cannot read {address}: {exc}") from None
+
+
+def _admits_311(file: Mapping[str, Any]) -> bool:
+    """Whether pip on CPython 3.11 considers the file (its `requires_python`)."""
+    try:
+        return SpecifierSet(file.get("requires_python") or "").contains("3.11.0")
+    except InvalidSpecifier:
+        return True
 
 
 def _environment() -> dict[str, str]:
@@ -352,16 +364,23 @@ def check_pins(
                 )
             )
             continue
-        for constraint in constraints.get(name, []):
-            if not _agree(releases, requirement.specifier, constraint.specifier):
-                wanted = f"{requirement.name}{constraint.specifier}"
-                problems.append(
-                    PinProblem(
-                        f"{pin}: conflicts with {constraint.source} (needs {wanted}); pin "
-                        f"{wanted} or drop the pin",
-                        wanted,
-                    )
+        conflicting = [
+            c
+            for c in constraints.get(name, [])
+            if not _agree(releases, requirement.specifier, c.specifier)
+        ]
+        if conflicting:
+            needs = "; ".join(
+                f"{c.source} needs {requirement.name}{c.specifier}" for c in conflicting
+            )
+            combined = SpecifierSet(",".join(str(c.specifier) for c in constraints[name]))
+            wanted = f"{requirement.name}{combined}"
+            problems.append(
+                PinProblem(
+                    f"{pin}: conflicts with common/'s libraries ({needs}); pin {wanted} or drop the pin",
+                    wanted,
                 )
+            )
         for dependency in pypi.requires(name, chosen.version):
             dependency_name = canonicalize_name(dependency.name)
             other = own_pins.get(dependency_name)

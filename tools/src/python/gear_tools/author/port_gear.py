@@ -320,11 +320,10 @@ def rewrite_sources(
         try:
             result = import_rewrite.rewrite(text, own, where=f"{where}/{path}")
         except SyntaxError as exc:
-            notes.append(
-                f"{where}/{path}: not Python 3 ({exc.msg}, line {exc.lineno}); kept as it was"
-            )
-            moved[path] = content
-            continue
+            raise PortError(
+                f"{where}/{path}, line {exc.lineno}: not Python 3 ({exc.msg}); gears here run "
+                "CPython 3.11: port the code to Python 3 first"
+            ) from None
         if result.changes:
             notes.append(
                 f"{where}/{path}: {len(result.changes)} imports or patch targets pointed at "
