@@ -377,7 +377,8 @@ def check_pins(
             wanted = f"{requirement.name}{combined}"
             problems.append(
                 PinProblem(
-                    f"{pin}: conflicts with common/'s libraries ({needs}); pin {wanted} or drop the pin",
+                    f"{pin}: conflicts with common/'s libraries ({needs}); pin {wanted} or drop "
+                    "the pin",
                     wanted,
                 )
             )
