@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gear_tools_tests.pypi_server import pypi_server, release_files
@@ -88,7 +89,7 @@ UPSTREAM_FILES = {
     ".circleci/config.yml": "version: 2\n",
     "README.md": "# tag-files\n",
 }
-PYPI = {
+PYPI: dict[str, dict[str, Any]] = {
     "backoff": {"releases": {"1.10.0": release_files("1.10.0", "py2.py3-none-any")}},
     # Its module has another name, and it imports pkg_resources without requiring setuptools.
     "old-metadata-toolkit": {
