@@ -22,7 +22,7 @@ def run_script(script: str, *args: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-I", "-c", script, *args], capture_output=True, text=True, check=True
     )
-    return [line for line in done.stdout.splitlines() if line.strip()]
+    return image_checks._findings(done.stdout)
 
 
 def test_the_find_script_names_what_the_python_lacks() -> None:
@@ -37,7 +37,7 @@ def test_the_import_script_imports_every_module_but_the_entry_point(tmp_path: Pa
     package = tmp_path / "demo_app"
     (package / "utils").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "utils" / "good.py").write_text("import json\n")
+    (package / "utils" / "good.py").write_text("import json\nprint('a module that prints')\n")
     (package / "utils" / "bad.py").write_text("import no_such_dependency\n")
     (package / "run.py").write_text("raise SystemExit('the entry point ran')\n")
     failed = run_script(image_checks._IMPORT_SCRIPT, str(tmp_path), "demo_app.run")

@@ -42,8 +42,12 @@ SLIM_EXTENSIONS = {
 # Directories python:3.11-slim's Dockerfile deletes from the standard library.
 SLIM_REMOVED_DIRS = {"test", "tests", "idle_test", "__pycache__", "site-packages"}
 
+# The scripts' lines of findings start with MARK (a module may print warnings of its own).
+MARK = "image-check: "
 # Run by the image's Python: argv names modules; prints those it cannot find or import.
-_FIND_SCRIPT = """
+_FIND_SCRIPT = (
+    f"MARK = {MARK!r}\n"
+    + """
 import importlib, importlib.util, sys
 missing = []
 for name in sys.argv[1:]:
@@ -52,11 +56,14 @@ for name in sys.argv[1:]:
             missing.append(name)
     except Exception as exc:
         missing.append(f"{name} ({type(exc).__name__}: {exc})")
-print("\\n".join(missing))
+print("\\n".join(f"{MARK}{line}" for line in missing))
 """
+)
 
 # Run by the image's Python: imports every module under the code layer but the entry point.
-_IMPORT_SCRIPT = """
+_IMPORT_SCRIPT = (
+    f"MARK = {MARK!r}\n"
+    + """
 import importlib, sys
 from pathlib import Path
 root, skipped = Path(sys.argv[1]), set(sys.argv[2:])
@@ -74,8 +81,9 @@ for path in sorted(root.rglob("*.py")):
         importlib.import_module(name)
     except BaseException as exc:
         failed.append(f"{name}: {type(exc).__name__}: {exc}")
-print("\\n".join(failed))
+print("\\n".join(f"{MARK}{line}" for line in failed))
 """
+)
 
 
 def slim_modules() -> list[str]:
@@ -108,8 +116,10 @@ def _not_in_slim(name: str) -> bool:
 
 def stdlib_failures(engine: Engine, image: str, python: str = GEAR_PYTHON) -> list[str]:
     """The python:3.11-slim standard-library modules the image's Python cannot find."""
-    run = run_in_image(engine, image, [python, "-I", "-c", _FIND_SCRIPT, *slim_modules()])
-    missing = [line for line in run.log.splitlines() if line.strip()]
+    # -S: the base image's standard library, without the gear's site-packages (setuptools
+    # there replaces distutils with its own copy, which python:3.11-slim would do too).
+    run = run_in_image(engine, image, [python, "-I", "-S", "-c", _FIND_SCRIPT, *slim_modules()])
+    missing = _findings(run.log)
     if run.exit_code != 0:
         return [f"the image's Python failed (exit code {run.exit_code}): {run.log.strip()}"]
     if not missing:
@@ -132,7 +142,13 @@ def code_import_failures(engine: Engine, image: str) -> list[str]:
     """The code layer's modules that do not import in the image (the entry point, which runs
     the gear, is left to the smoke cases)."""
     entry = entry_module(engine, image)
-    run = run_in_image(engine, image, [GEAR_PYTHON, "-I", "-c", _IMPORT_SCRIPT, GEAR_CODE, entry])
+    command = [GEAR_PYTHON, "-I", "-W", "ignore", "-c", _IMPORT_SCRIPT, GEAR_CODE, entry]
+    run = run_in_image(engine, image, command)
     if run.exit_code != 0:
         return [f"the import check failed (exit code {run.exit_code}): {run.log.strip()}"]
-    return [line for line in run.log.splitlines() if line.strip()]
+    return _findings(run.log)
+
+
+def _findings(log: str) -> list[str]:
+    """The scripts' findings in a log (lines that start with MARK)."""
+    return [line[len(MARK) :] for line in log.splitlines() if line.startswith(MARK)]
