@@ -46,7 +46,8 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
     lookup below); yields its URL.
 
     `projects` maps a project to {"releases": {version: files}, "requires": {version: [...]},
-    "modules": {path: text}} (the modules are the content of each of its wheels).
+    "modules": {path: text}} (the content of each of its wheels; "modules_by_version":
+    {version: {path: text}} for a release's own).
     """
 
     class Handler(BaseHTTPRequestHandler):
@@ -93,7 +94,9 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                 files = project["releases"].get(version, [])
                 if any(f["filename"] == wheel for f in files):
                     buffer = io.BytesIO()
-                    modules = project.get("modules", {})
+                    modules = project.get("modules_by_version", {}).get(
+                        version, project.get("modules", {})
+                    )
                     with zipfile.ZipFile(buffer, "w") as archive:
                         for path, text in modules.items():
                             archive.writestr(path, text)

@@ -13,6 +13,8 @@ from gear_tools.author.pins import Constraint, PyPI, check_pins, common_constrai
 
 CP311 = "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
 CP37 = "cp37-cp37m-manylinux1_x86_64"
+OLD_UTIL = "import collections\n\nclass Box(collections.MutableMapping):\n    pass\n"
+NEW_UTIL = "import collections.abc\n\nclass Box(collections.abc.MutableMapping):\n    pass\n"
 PROJECTS: dict[str, dict[str, Any]] = {
     # A compiled project: 1.0.x has wheels up to CPython 3.7 only; 1.5.0 has 3.11's.
     "tables": {
@@ -29,6 +31,19 @@ PROJECTS: dict[str, dict[str, Any]] = {
             "1.0.0": release_files("1.0.0", CP311),
             "2.0.0": release_files("2.0.0", "cp312-cp312-manylinux_2_17_x86_64", python=">=3.12"),
         }
+    },
+    # Pure Python whose 1.x uses collections.MutableMapping (gone since Python 3.10), as
+    # flywheel-sdk 12 does; 2.x does not.
+    "oldsdk": {
+        "releases": {
+            v: release_files(v, "py2.py3-none-any") for v in ("1.0.0", "1.4.0", "2.0.0", "2.1.0")
+        },
+        "modules_by_version": {
+            "1.0.0": {"oldsdk/util.py": OLD_UTIL},
+            "1.4.0": {"oldsdk/util.py": OLD_UTIL},
+            "2.0.0": {"oldsdk/util.py": NEW_UTIL},
+            "2.1.0": {"oldsdk/util.py": NEW_UTIL},
+        },
     },
     # Pure Python, shipped as an sdist only: fine for any Python.
     "oldpure": {"releases": {"0.3.0": release_files("0.3.0")}},
@@ -76,6 +91,14 @@ def test_releases_for_newer_pythons_are_not_what_pip_would_choose() -> None:
     assert check(["modern>=2"]) == [
         "modern>=2: no release of modern matches (latest that works here: 1.0.0)"
     ]
+
+
+def test_a_release_using_what_python_3_10_removed_is_named_with_the_first_without() -> None:
+    assert check(["oldsdk~=1.0"]) == [
+        "oldsdk~=1.0: oldsdk 1.4.0 uses collections.MutableMapping, which Python 3.10 removed (it "
+        "fails when that code runs); nearest release without: oldsdk~=2.0.0"
+    ]
+    assert check(["oldsdk>=2"]) == []
 
 
 def test_a_project_that_does_not_exist_is_named() -> None:

@@ -114,7 +114,8 @@ class PyPI:
             wheels = tuple(f["filename"] for f in files if f["filename"].endswith(".whl"))
             sdist = any(f.get("packagetype") == "sdist" for f in files)
             urls = tuple(
-                (f["filename"], urllib.parse.urljoin(self.url + "/", f.get("url", "")))
+                # Relative to the document (an index may answer `../../packages/...`).
+                (f["filename"], urllib.parse.urljoin(f"{self.url}/pypi/{name}/json", f["url"]))
                 for f in files
                 if f.get("url")
             )
@@ -364,6 +365,21 @@ def check_pins(
                 )
             )
             continue
+        removed = _removed_names(pypi, requirement.name, chosen)
+        if removed:
+            fixed = _first_without_removed_names(
+                pypi, requirement.name, [r for r in working if r.version > chosen.version]
+            )
+            proposal = _proposal(requirement.name, requirement.specifier, fixed) if fixed else None
+            problems.append(
+                PinProblem(
+                    f"{pin}: {requirement.name} {chosen.version} uses {removed}, which Python 3.10 "
+                    "removed (it fails when that code runs)"
+                    + (f"; nearest release without: {proposal}" if proposal else ""),
+                    proposal,
+                )
+            )
+            continue
         conflicting = [
             c
             for c in constraints.get(name, [])
@@ -439,3 +455,41 @@ def undeclared_setuptools(pins: list[str], pypi: PyPI) -> list[str]:
         if imports and not declared:
             found.append(f"{requirement.name} {release.version}")
     return found
+
+
+# Aliases of collections.abc that Python 3.10 removed from collections, used as attributes.
+_REMOVED_COLLECTIONS = re.compile(
+    rb"\bcollections\.(MutableMapping|Mapping|MutableSequence|Sequence|MutableSet|Iterable|"
+    rb"Callable|Hashable|Sized|Container|Iterator|Generator)\b"
+)
+
+
+def _removed_names(pypi: PyPI, project: str, release: Release) -> str | None:
+    """`collections.X` (the first such name) if the release's pure-Python wheel uses an alias
+    Python 3.10 removed; None otherwise (or for compiled wheels, which are built per Python)."""
+    if not any(_pure(wheel) for wheel in release.wheels):
+        return None
+    wheel = pypi.wheel(project, release.version)
+    if wheel is None:
+        return None
+    for name in wheel.namelist():
+        if name.endswith(".py"):
+            found = _REMOVED_COLLECTIONS.search(wheel.read(name))
+            if found:
+                return found.group(0).decode()
+    return None
+
+
+def _first_without_removed_names(
+    pypi: PyPI, project: str, candidates: list[Release]
+) -> Release | None:
+    """The oldest of `candidates` (oldest first) without such names, found by bisection (a
+    project that drops them does not take them up again)."""
+    low, high = 0, len(candidates)
+    while low < high:
+        middle = (low + high) // 2
+        if _removed_names(pypi, project, candidates[middle]):
+            low = middle + 1
+        else:
+            high = middle
+    return candidates[low] if low < len(candidates) else None
