@@ -483,8 +483,9 @@ def _removed_names(pypi: PyPI, project: str, release: Release) -> str | None:
 def _first_without_removed_names(
     pypi: PyPI, project: str, candidates: list[Release]
 ) -> Release | None:
-    """The oldest of `candidates` (oldest first) without such names, found by bisection (a
-    project that drops them does not take them up again)."""
+    """The oldest of `candidates` (oldest first) with a pure-Python wheel and without such
+    names, found by bisection (a project that drops them does not take them up again)."""
+    candidates = [r for r in candidates if any(_pure(wheel) for wheel in r.wheels)]
     low, high = 0, len(candidates)
     while low < high:
         middle = (low + high) // 2
