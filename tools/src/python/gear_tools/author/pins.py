@@ -12,6 +12,7 @@ dependencies are read from PyPI's JSON API (`GEAR_PYPI_URL`, default https://pyp
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import io
 import json
@@ -473,10 +474,24 @@ def _removed_names(pypi: PyPI, project: str, release: Release) -> str | None:
     if wheel is None:
         return None
     for name in wheel.namelist():
-        if name.endswith(".py"):
-            found = _REMOVED_COLLECTIONS.search(wheel.read(name))
-            if found:
-                return found.group(0).decode()
+        if not name.endswith(".py"):
+            continue
+        source = wheel.read(name)
+        if not _REMOVED_COLLECTIONS.search(source):
+            continue
+        # In code, not in a comment or docstring.
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "collections"
+                and _REMOVED_COLLECTIONS.fullmatch(f"collections.{node.attr}".encode())
+            ):
+                return f"collections.{node.attr}"
     return None
 
 
