@@ -71,44 +71,46 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _metadata(self, version: str, wheel: str) -> None:
-            """The core metadata of the project whose release `version` has the wheel."""
+        def _project_of(self, version: str, wheel: str) -> dict[str, Any] | None:
+            """The project whose release `version` has the file `wheel`."""
             for project in projects.values():
-                files = project["releases"].get(version, [])
-                if any(f["filename"] == wheel for f in files):
-                    lines = ["Metadata-Version: 2.1", "Name: demo", f"Version: {version}"]
-                    lines += [
-                        f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])
-                    ]
-                    body = ("\n".join(lines) + "\n").encode()
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-            self.send_error(404)
+                if any(f["filename"] == wheel for f in project["releases"].get(version, [])):
+                    return project
+            return None
+
+        def _send(self, body: bytes | None) -> None:
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _metadata(self, version: str, wheel: str) -> None:
+            """The wheel's core metadata: its project's `requires` for the release."""
+            project = self._project_of(version, wheel)
+            if project is None:
+                self._send(None)
+                return
+            lines = ["Metadata-Version: 2.1", "Name: demo", f"Version: {version}"]
+            lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
+            self._send(("\n".join(lines) + "\n").encode())
 
         def _wheel(self, version: str, wheel: str) -> None:
-            """A wheel holding the project's `modules` ({path: text}) and its top_level.txt."""
-            for project in projects.values():
-                files = project["releases"].get(version, [])
-                if any(f["filename"] == wheel for f in files):
-                    buffer = io.BytesIO()
-                    modules = project.get("modules_by_version", {}).get(
-                        version, project.get("modules", {})
-                    )
-                    with zipfile.ZipFile(buffer, "w") as archive:
-                        for path, text in modules.items():
-                            archive.writestr(path, text)
-                        top = sorted({path.split("/")[0].removesuffix(".py") for path in modules})
-                        archive.writestr(f"demo-{version}.dist-info/top_level.txt", "\n".join(top))
-                    body = buffer.getvalue()
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-            self.send_error(404)
+            """A wheel holding the release's modules ({path: text}) and its top_level.txt."""
+            project = self._project_of(version, wheel)
+            if project is None:
+                self._send(None)
+                return
+            modules = project.get("modules_by_version", {}).get(version, project.get("modules", {}))
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                for path, text in modules.items():
+                    archive.writestr(path, text)
+                top = sorted({path.split("/")[0].removesuffix(".py") for path in modules})
+                archive.writestr(f"demo-{version}.dist-info/top_level.txt", "\n".join(top))
+            self._send(buffer.getvalue())
 
         def log_message(self, *args: Any) -> None:
             pass
