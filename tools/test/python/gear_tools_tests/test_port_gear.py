@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from gear_tools_tests.pypi_server import pypi_server, release_files
 from fake_flywheel.server import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
-from gear_tools.author.new_gear import main
+from gear_tools.author.new_gear import NewGear, _shared_files, create, main, removal_command
 
 MANIFEST = {
     "name": "tag-files",
@@ -259,3 +260,41 @@ def test_bad_input_gets_one_clear_line_and_writes_nothing(
     error = capsys.readouterr().err
     assert expected in error
     assert _tree(full_repo) == before
+
+
+def test_the_removal_command_new_gear_prints_puts_the_repository_back(
+    full_repo: Path, upstream: Path
+) -> None:
+    """A gear whose checks fail stays written; the command printed with the failure removes
+    it and puts back the shared files it changed."""
+    subprocess.run(["git", "init", "-q"], cwd=full_repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=full_repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"],
+        cwd=full_repo,
+        check=True,
+    )
+    before = _tree(full_repo)
+    gear = NewGear(
+        name="tag-files",
+        label="Tag files",
+        description="Tags.",
+        category="utility",
+        with_api_key=False,
+        resolve="tag-files",
+        pins=("backoff==1.10.0",),
+    )
+    backup = {
+        path: (full_repo / path).read_bytes()
+        for path in _shared_files(gear)
+        if (full_repo / path).is_file()
+    }
+    create(full_repo, gear)
+    assert _tree(full_repo) != before
+    command = removal_command(full_repo, gear, backup)
+    subprocess.run(["bash", "-c", command], cwd=full_repo, check=True)
+    assert _tree(full_repo) == before
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=full_repo, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
