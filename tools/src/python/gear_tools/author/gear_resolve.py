@@ -28,6 +28,8 @@ DEFAULT_REQUIREMENTS = REQUIREMENTS_DIR / "requirements.txt"
 PRELUDE = Path("pants-plugins/gear_macros/gear_image.py")
 # Resolves that are not for gears.
 OTHER_RESOLVES = ("tools", "pants-plugins")
+# Ruff's line length (pyproject.toml), which BUILD files and the prelude are formatted to.
+LINE_LENGTH = 100
 RESOLVE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 _GEAR_RESOLVES = re.compile(r"(?m)^GEAR_RESOLVES = \(([^)]*)\)")
 PINS_HEADING = "The gears' own pins (bin/new-gear --requirement)."
@@ -111,16 +113,39 @@ def _requirements_target(
         raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no python_requirements(name=\"reqs\")")
     body = re.sub(r'(?m)^    source="[^"]*",\n', "", match.group(1))
     if module_mapping:
-        extra = "".join(
-            f'"{name}": {list(modules)!r}, '.replace("'", '"')
-            for name, modules in module_mapping.items()
-        )
-        body = body.replace("module_mapping={", "module_mapping={" + extra, 1)
+        found = re.search(r"(?m)^    module_mapping=\{(.*)\},\n", body)
+        if found is None:
+            raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no one-line module_mapping in reqs")
+        entries = [_mapping_entry(name, modules) for name, modules in module_mapping.items()]
+        body = body.replace(found.group(0), _module_mapping([*entries, found.group(1)]))
     return (
         f"\n# The {resolve} resolve: common/'s requirements and its gears' pins.\n"
         f'python_requirements(\n    name="{resolve}",\n'
         f'    source="{requirements_file(resolve).name}",\n    resolve="{resolve}",\n{body})\n'
     )
+
+
+def _mapping_entry(name: str, modules: Sequence[str]) -> str:
+    return f'"{name}": [' + ", ".join(f'"{module}"' for module in modules) + "]"
+
+
+def _module_mapping(entries: list[str]) -> str:
+    """The `module_mapping=` argument as `ruff format` writes it (one line if it fits)."""
+    line = "    module_mapping={" + ", ".join(entries) + "},\n"
+    if len(line) <= LINE_LENGTH + 1:
+        return line
+    # The default target's entries are one string ("a": [...], "b": [...]): one per line.
+    items = [item for entry in entries for item in re.findall(r'"[^"]+": \[[^\]]*\]', entry)]
+    return "    module_mapping={\n" + "".join(f"        {item},\n" for item in items) + "    },\n"
+
+
+def _gear_resolves_line(names: list[str]) -> str:
+    """`GEAR_RESOLVES = (...)` as `ruff format` writes it."""
+    quoted = [f'"{name}"' for name in names]
+    line = f"GEAR_RESOLVES = ({', '.join(quoted)})"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return "GEAR_RESOLVES = (\n" + "".join(f"    {name},\n" for name in quoted) + ")"
 
 
 def add_resolve(
@@ -157,9 +182,11 @@ def add_resolve(
             raise ResolveError(f"{toml}: no [python.resolves] table")
         toml.write_text(text, encoding="utf-8")
         prelude = repo / PRELUDE
-        names = ", ".join(f'"{name}"' for name in [*known, resolve])
         prelude.write_text(
-            _GEAR_RESOLVES.sub(f"GEAR_RESOLVES = ({names})", prelude.read_text(encoding="utf-8")),
+            _GEAR_RESOLVES.sub(
+                lambda _: _gear_resolves_line([*known, resolve]),
+                prelude.read_text(encoding="utf-8"),
+            ),
             encoding="utf-8",
         )
         written += [requirements, build, toml, prelude]

@@ -468,11 +468,14 @@ def _pants(repo: Path, *args: str) -> None:
 def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
     """Formats the gear's generated code, checks it as CI does (tailor, update-build-files,
     lint), then locks its new resolve; raises NewGearError with what failed."""
+    # Every file new-gear wrote or changed: a new resolve changes 3rdparty/python/BUILD and the
+    # prelude (pants-plugins/gear_macros/gear_image.py), which CI checks too.
+    specs = [f"{gear.directory}::"]
+    if gear.own_resolve is not None:
+        specs += [f"{gear_resolve.REQUIREMENTS_DIR}::", f"{gear_resolve.PRELUDE.parent}::"]
     if ported:
-        _pants(repo, "update-build-files", "fmt", f"{gear.directory}::")
-    _pants(
-        repo, "tailor", "--check", "update-build-files", "--check", "lint", f"{gear.directory}::"
-    )
+        _pants(repo, "update-build-files", "fmt", *specs)
+    _pants(repo, "tailor", "--check", "update-build-files", "--check", "lint", *specs)
     resolve = gear.own_resolve
     if resolve is not None:
         lock = repo / gear_resolve.lockfile(resolve)
