@@ -31,7 +31,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from gear_tools.author import from_manifest, gear_resolve, pins, port_gear, upstream_dockerfile
+from gear_tools.author import from_manifest, gear_resolve, port_gear, upstream_dockerfile
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import DEFAULT_RESOLVE, DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
@@ -363,7 +363,7 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
     files[app_dir / "__init__.py"] = _package_docstring(gear).encode()
     target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
     undeclared = [
-        f"{target}#setuptools" for pin in gear.pins if port_gear._project(pin) == "setuptools"
+        f"{target}#setuptools" for pin in gear.pins if port_gear.project_name(pin) == "setuptools"
     ]
     files[app_dir / "BUILD"] = port_gear.app_build(
         gear.app, upstream.entry_point, data, undeclared
@@ -510,66 +510,6 @@ def _read_port(args: argparse.Namespace, notes: list[str]) -> port_gear.Upstream
     return port_gear.moved(upstream, app, notes)
 
 
-def _port_pins(
-    repo: Path,
-    upstream: port_gear.UpstreamGear,
-    app: str,
-    overrides: list[str],
-    notes: list[str],
-) -> tuple[list[str], dict[str, list[str]], set[str] | None]:
-    """The moved-in gear's pins, checked (NewGearError naming each that does not work), the
-    module mappings its imports need and the modules its resolve provides (None: unknown)."""
-    pins_ = port_gear.gear_pins(upstream, overrides, notes)
-    toolkit_needed = any("still needs" in note for note in notes)
-    if not toolkit_needed:
-        dropped = [pin for pin in pins_ if port_gear._project(pin) == port_gear.TOOLKIT]
-        pins_ = [pin for pin in pins_ if pin not in dropped]
-        notes += [
-            f"requirement {pin} dropped: the code's GearToolkitContext is "
-            "gear_common.legacy_context's"
-            for pin in dropped
-        ]
-    pypi = pins.PyPI()
-    try:
-        constraints = pins.common_constraints(repo, [port_gear._project(pin) for pin in pins_])
-        problems = pins.check_pins(pins_, constraints, pypi=pypi)
-    except pins.PinError as exc:
-        notes.append(f"the pins were not checked ({exc}); the lock will tell")
-        return pins_, {}, None
-    if problems:
-        rerun = " ".join(
-            f"--requirement '{problem.proposal}'" for problem in problems if problem.proposal
-        )
-        raise NewGearError(
-            "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
-            + "\n  ".join(map(str, problems))
-            + "\nNothing was written. Give a working pin for each with --requirement (it "
-            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
-        )
-    # What the wheels say (best effort: a wheel that cannot be read is left out).
-    needing = pins.undeclared_setuptools(pins_, pypi)
-    if needing and not any(port_gear._project(pin) == "setuptools" for pin in pins_):
-        pins_.append(pins.SETUPTOOLS_PIN)
-        notes.append(
-            f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
-            "pkg_resources without requiring setuptools"
-        )
-    mapping = port_gear.module_mapping(
-        pypi,
-        pins_,
-        port_gear._imports({**upstream.code, **upstream.tests})
-        - upstream.top_level
-        - {app, f"{app}_tests"},
-        {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
-    )
-    try:
-        provided = port_gear.provided_modules(repo, pypi, pins_, mapping)
-    except pins.PinError as exc:
-        notes.append(f"test files were not checked for imports nothing provides ({exc})")
-        provided = None
-    return pins_, mapping, provided
-
-
 def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str]) -> None:
     """What the port moved, changed and left out, one line each."""
     print(
@@ -657,11 +597,13 @@ def main(argv: list[str]) -> int:
         repo = find_root(args.repo)
         if upstream is not None:
             app = f"{args.name.replace('-', '_')}_app"
-            pins_, mapping, provided = _port_pins(repo, upstream, app, args.requirement, notes)
+            pins_, mapping, provided = port_gear.resolve_pins(
+                repo, upstream, app, args.requirement, notes
+            )
             if provided is not None:
                 upstream = port_gear.exclude_unrunnable_tests(upstream, app, provided, notes)
             resolve = resolve or (args.name if pins_ else None)
-    except (NewGearError, RepoError) as exc:
+    except (NewGearError, RepoError, port_gear.PortError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)
         return 1
     gear = NewGear(

@@ -221,7 +221,7 @@ def _works(release: Release, compiled: bool, tags: frozenset[Tag]) -> bool:
     return release.has_sdist and not compiled
 
 
-def _chosen(releases: list[Release], specifier: SpecifierSet) -> Release | None:
+def chosen_release(releases: list[Release], specifier: SpecifierSet) -> Release | None:
     """The release pip would choose: the newest the specifier admits (final releases first)."""
     matching = [r for r in releases if specifier.contains(r.version, prereleases=False)]
     if not matching:
@@ -337,7 +337,7 @@ def check_pins(
                 PinProblem(f"{pin}: there is no project {requirement.name!r} on {pypi.url}")
             )
             continue
-        chosen = _chosen(releases, requirement.specifier)
+        chosen = chosen_release(releases, requirement.specifier)
         compiled = any(not _pure(wheel) for r in releases for wheel in r.wheels)
         working = [r for r in releases if _works(r, compiled, tags) and not r.version.is_prerelease]
         if chosen is None:
@@ -438,7 +438,7 @@ def undeclared_setuptools(pins: list[str], pypi: PyPI) -> list[str]:
     found = []
     for pin in pins:
         requirement = Requirement(pin)
-        release = _chosen(pypi.releases(requirement.name) or [], requirement.specifier)
+        release = chosen_release(pypi.releases(requirement.name) or [], requirement.specifier)
         if release is None:
             continue
         wheel = pypi.wheel(requirement.name, release.version)

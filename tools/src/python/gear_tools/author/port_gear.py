@@ -194,7 +194,7 @@ def read_upstream(root: Path) -> UpstreamGear:
     )
 
 
-def _project(pin: str) -> str:
+def project_name(pin: str) -> str:
     try:
         return canonicalize_name(Requirement(pin).name)
     except InvalidRequirement:
@@ -216,9 +216,9 @@ def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) ->
     with `overrides` (`--requirement`) in place of the same projects' pins."""
     chosen: dict[str, str] = {}
     for pin in upstream.requirements:
-        chosen[_project(pin)] = pin
+        chosen[project_name(pin)] = pin
     for pin in upstream.test_requirements:
-        name = _project(pin)
+        name = project_name(pin)
         if name in NOT_TEST_PINS or name in chosen:
             continue
         try:
@@ -232,11 +232,11 @@ def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) ->
                 "pytest 8, which this repository runs)"
             )
     for pin in overrides:
-        chosen[_project(pin)] = pin
+        chosen[project_name(pin)] = pin
     return list(chosen.values())
 
 
-def _imports(files: Mapping[PurePosixPath, bytes]) -> set[str]:
+def imported_names(files: Mapping[PurePosixPath, bytes]) -> set[str]:
     """Top-level names of the absolute imports in the Python files."""
     names = set()
     for path, content in files.items():
@@ -291,13 +291,13 @@ def module_mapping(
     unmatched = {
         name
         for name in imported
-        if canonicalize_name(name) not in {_project(pin) for pin in pins_}
+        if canonicalize_name(name) not in {project_name(pin) for pin in pins_}
         and name not in sys.stdlib_module_names
         and name not in {m for modules in known.values() for m in modules}
     }
     mapping: dict[str, list[str]] = {}
     for pin in pins_:
-        project = _project(pin)
+        project = project_name(pin)
         if not unmatched or project in known or project.replace("-", "_") in imported:
             continue
         modules = [m for m in _wheel_top_level(pypi, project, pin) if m in unmatched]
@@ -436,7 +436,7 @@ def provided_modules(
         requirement = Requirement(pin)
         projects.add(canonicalize_name(requirement.name))
         releases = pypi.releases(requirement.name) or []
-        chosen = pins._chosen(releases, requirement.specifier)
+        chosen = pins.chosen_release(releases, requirement.specifier)
         if chosen is not None:
             projects |= {
                 canonicalize_name(dependency.name)
@@ -467,7 +467,7 @@ def exclude_unrunnable_tests(
             continue
         missing = sorted(
             name
-            for name in _imports({path: content})
+            for name in imported_names({path: content})
             if name not in provided and canonicalize_name(name) not in provided
         )
         if missing:
@@ -524,3 +524,63 @@ def moved(upstream: UpstreamGear, app: str, notes: list[str]) -> UpstreamGear:
         ],
     )
     return dataclasses.replace(upstream, code=code, tests=tests, dockerfile=plan)
+
+
+def resolve_pins(
+    repo: Path,
+    upstream: UpstreamGear,
+    app: str,
+    overrides: list[str],
+    notes: list[str],
+) -> tuple[list[str], dict[str, list[str]], set[str] | None]:
+    """The moved-in gear's pins, checked (PortError naming each that does not work), the
+    module mappings its imports need and the modules its resolve provides (None: unknown)."""
+    pins_ = gear_pins(upstream, overrides, notes)
+    toolkit_needed = any("still needs" in note for note in notes)
+    if not toolkit_needed:
+        dropped = [pin for pin in pins_ if project_name(pin) == TOOLKIT]
+        pins_ = [pin for pin in pins_ if pin not in dropped]
+        notes += [
+            f"requirement {pin} dropped: the code's GearToolkitContext is "
+            "gear_common.legacy_context's"
+            for pin in dropped
+        ]
+    pypi = pins.PyPI()
+    try:
+        constraints = pins.common_constraints(repo, [project_name(pin) for pin in pins_])
+        problems = pins.check_pins(pins_, constraints, pypi=pypi)
+    except pins.PinError as exc:
+        notes.append(f"the pins were not checked ({exc}); the lock will tell")
+        return pins_, {}, None
+    if problems:
+        rerun = " ".join(
+            f"--requirement '{problem.proposal}'" for problem in problems if problem.proposal
+        )
+        raise PortError(
+            "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
+            + "\n  ".join(map(str, problems))
+            + "\nNothing was written. Give a working pin for each with --requirement (it "
+            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
+        )
+    # What the wheels say (best effort: a wheel that cannot be read is left out).
+    needing = pins.undeclared_setuptools(pins_, pypi)
+    if needing and not any(project_name(pin) == "setuptools" for pin in pins_):
+        pins_.append(pins.SETUPTOOLS_PIN)
+        notes.append(
+            f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
+            "pkg_resources without requiring setuptools"
+        )
+    mapping = module_mapping(
+        pypi,
+        pins_,
+        imported_names({**upstream.code, **upstream.tests})
+        - upstream.top_level
+        - {app, f"{app}_tests"},
+        {"fw-gear": ["fw_gear"], "flywheel-sdk": ["flywheel"]},
+    )
+    try:
+        provided = provided_modules(repo, pypi, pins_, mapping)
+    except pins.PinError as exc:
+        notes.append(f"test files were not checked for imports nothing provides ({exc})")
+        provided = None
+    return pins_, mapping, provided
