@@ -200,7 +200,8 @@ def test_the_gear_moves_in_and_its_code_runs_unchanged(
     assert '"3rdparty/python:tag-files#setuptools"' in (app / "BUILD").read_text()
     dockerfile = (gear / "src/docker/Dockerfile").read_text()
     assert (
-        "dcmtk" in dockerfile and "# Not carried: wget https://example.org/tool.zip" in dockerfile
+        "dcmtk" in dockerfile
+        and "# From the gear's Dockerfile: wget https://example.org/tool.zip" in dockerfile
     )
     case = json.loads((gear / "test/smoke/starts/case.json").read_text())
     assert case["exit_code"] is None and "ModuleNotFoundError" in case["log_excludes"]

@@ -47,6 +47,16 @@ def test_apt_packages_are_carried_and_the_rest_is_named(tmp_path: Path) -> None:
     ):
         assert expected in notes
     assert "FLYWHEEL" not in notes and "requirements.txt" not in notes and "run.py" not in notes
+    assert "FROM ubuntu" not in notes
+
+
+def test_another_base_image_is_named(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM flywheel/python:3.7.4-dcmtk3.6.4\n")
+    plan = read_dockerfile(tmp_path / "Dockerfile")
+    assert plan.notes == [
+        "FROM flywheel/python:3.7.4-dcmtk3.6.4: what that image adds to its system is not "
+        "carried (add the packages the gear needs to its Dockerfile)"
+    ]
 
 
 def test_the_gears_dockerfile_installs_the_packages_and_names_what_was_not_carried() -> None:
@@ -54,5 +64,5 @@ def test_the_gears_dockerfile_installs_the_packages_and_names_what_was_not_carri
     lines = text.splitlines()
     assert "FROM ${BASE_IMAGE}" in lines
     assert " && apt-get install -y --no-install-recommends dcmtk \\" in lines
-    assert "# Not carried: wget https://x: a download" in lines
+    assert "# From the gear's Dockerfile: wget https://x: a download" in lines
     assert read_dockerfile(Path("/nonexistent/Dockerfile")).apt_packages == []

@@ -106,6 +106,13 @@ def read_dockerfile(path: Path) -> DockerfilePlan:
     for instruction, arguments in instructions(path.read_text(encoding="utf-8", errors="replace")):
         if instruction == "FROM":
             plan.base_image = arguments.split()[0] if arguments else ""
+            if not re.match(
+                r"^(docker\.io/)?(library/)?(python|debian|ubuntu)(:|@|$)", plan.base_image
+            ):
+                plan.notes.append(
+                    f"FROM {plan.base_image}: what that image adds to its system is not carried "
+                    "(add the packages the gear needs to its Dockerfile)"
+                )
         elif instruction == "RUN":
             _read_run(arguments, plan)
         elif instruction == "ENV":
@@ -204,7 +211,7 @@ def dockerfile_text(packages: list[str], notes: list[str], upstream_base: str) -
     if upstream_base or notes:
         lines.append("# Moved in from a gear built FROM " + (upstream_base or "(none)") + ".")
     for note in notes:
-        lines.append(f"# Not carried: {note}")
+        lines.append(f"# From the gear's Dockerfile: {note}")
     lines += ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}"]
     if packages:
         lines += [
