@@ -1,16 +1,18 @@
-"""Creates a new gear from template_gear/, renamed consistently.
+"""Creates a new gear from template_gear/, renamed consistently, or moves one in.
 
     bin/new-gear NAME [--label L] [--description D] [--category CATEGORY]
-                 [--with-api-key] [--from-manifest PATH]
-                 [--resolve NAME [--requirement SPEC]...] [--repo DIR] [--no-pants-checks]
+                 [--with-api-key] [--from-manifest PATH | --from-gear DIR]
+                 [--resolve NAME] [--requirement SPEC]... [--repo DIR] [--no-pants-checks]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
 digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
 app package is <that>_app, and its docs in docs/<that>/. With --resolve, the gear gets a
-Python resolve of its own (gear_tools.author.gear_resolve). Nothing is written unless every
-check passes. Then, unless --no-pants-checks, ./pants locks a new resolve, formats a ported
-gear's code and checks the gear as CI does (tailor, update-build-files, lint); if that fails,
-the gear is removed and the shared files it changed are put back.
+Python resolve of its own (gear_tools.author.gear_resolve); --from-gear moves a gear's
+repository in (gear_tools.author.port_gear), in a resolve named after it when it has pins.
+Nothing is written unless every check passes (pins included). Then, unless
+--no-pants-checks, ./pants formats a ported gear's code, checks what new-gear wrote as CI does
+(tailor, update-build-files, lint) and locks a new resolve; if that fails, the gear stays
+written for the author to fix, and the command that removes it is printed.
 """
 
 from __future__ import annotations
@@ -531,7 +533,8 @@ def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="bin/new-gear", description="Create a new gear from template_gear/."
+        prog="bin/new-gear",
+        description="Create a new gear from template_gear/, or move one in (--from-gear).",
     )
     parser.add_argument("name", help="gear name, e.g. dicom-qc")
     parser.add_argument("--label", help="human-readable label (default: from the name)")
@@ -566,7 +569,8 @@ def main(argv: list[str]) -> int:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a pin of the gear's resolve, e.g. 'pydicom>=2.4,<3' (repeatable)",
+        help="a pin of the gear's resolve, e.g. 'pydicom>=2.4,<3' (repeatable; with "
+        "--from-gear it replaces the gear's own pin of that project)",
     )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     parser.add_argument(
