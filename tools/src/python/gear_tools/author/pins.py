@@ -81,6 +81,7 @@ class PyPI:
         self.url = (url or os.environ.get(PYPI_URL_ENV) or DEFAULT_PYPI_URL).rstrip("/")
         self._projects: dict[str, dict[str, Any] | None] = {}
         self._wheels: dict[str, zipfile.ZipFile | None] = {}
+        self._requires: dict[str, list[Requirement]] = {}
 
     def _get(self, path: str) -> dict[str, Any] | None:
         address = f"{self.url}/pypi/{urllib.parse.quote(path)}/json"
@@ -140,7 +141,13 @@ class PyPI:
 
     def requires(self, project: str, version: Version) -> list[Requirement]:
         """The release's dependencies for CPython 3.11 on Linux (no extras), from a wheel's core
-        metadata (PEP 658, `<wheel address>.metadata`)."""
+        metadata (PEP 658, `<wheel address>.metadata`); read once per release."""
+        key = f"{canonicalize_name(project)}=={version}"
+        if key not in self._requires:
+            self._requires[key] = self._read_requires(project, version)
+        return self._requires[key]
+
+    def _read_requires(self, project: str, version: Version) -> list[Requirement]:
         release = next((r for r in self.releases(project) or [] if r.version == version), None)
         wheels = [
             (name, url) for name, url in (release.urls if release else ()) if name.endswith(".whl")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -201,16 +202,6 @@ def project_name(pin: str) -> str:
         return pin
 
 
-@dataclass
-class PortPlan:
-    """What the port writes, and what it tells the author."""
-
-    files: dict[Path, bytes]
-    pins: list[str]
-    module_mapping: dict[str, list[str]]
-    notes: list[str]
-
-
 def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) -> list[str]:
     """The gear resolve's pins: upstream's requirements and (unversioned) test requirements,
     with `overrides` (`--requirement`) in place of the same projects' pins."""
@@ -256,15 +247,14 @@ def imported_names(files: Mapping[PurePosixPath, bytes]) -> set[str]:
 
 def _wheel_top_level(pypi: pins.PyPI, project: str, pin: str) -> list[str]:
     """The top-level modules of the wheel pip would install for `pin` (empty if unknown)."""
-    releases = pypi.releases(project) or []
     try:
         requirement = Requirement(pin)
     except InvalidRequirement:
         return []
-    matching = [r for r in releases if requirement.specifier.contains(r.version, prereleases=False)]
-    if not matching:
+    release = pins.chosen_release(pypi.releases(project) or [], requirement.specifier)
+    if release is None:
         return []
-    wheel = pypi.wheel(project, matching[-1].version)
+    wheel = pypi.wheel(project, release.version)
     if wheel is not None:
         names = wheel.namelist()
         top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
@@ -483,8 +473,6 @@ def exclude_unrunnable_tests(
 def smoke_case(manifest: Mapping[str, Any]) -> dict[str, bytes]:
     """A first smoke case: the image runs the moved-in code with placeholder inputs and gets
     past its imports (a fake Flywheel API for a gear with an api-key input)."""
-    import json
-
     inputs = from_manifest.file_inputs(manifest)
     required = [name for name, optional in inputs.items() if not optional]
     case: dict[str, Any] = {
