@@ -1,16 +1,19 @@
 """Checks a gear's manifest.json against its docker_image target, Dockerfile and the gear spec.
 
-Plain Python (standard library, plus fw-gear for Flywheel's manifest schema), so it runs both
-inside `pants lint` (as a process in a sandbox) and from other tools:
+Plain Python (standard library, plus fw-gear for Flywheel's manifest schema; with its sibling
+modules dockerfile_reader and compatibility), so it runs both inside `pants lint` (one process
+in a sandbox for every image linted) and from other tools:
 
-    python checker.py REQUEST.json
+    python -m gear_manifest.checker REQUEST.json
 
-where REQUEST.json is {"manifest": path, "dockerfile": path or null, "target": {...}} with the
-fields of `ImageTarget`, and optionally "upstream": [{"dockerfile": path, "names": [...]}], the
-Dockerfiles of images it is built FROM, directly or not, each after those it is built FROM (by
-the names FROM may give them: target address, image). It prints one line per problem and exits
-1 if there is any.
-"""
+where REQUEST.json is {"checks": [request, ...]}, a request being {"manifest": path,
+"dockerfile": path or null, "target": {...}} with the fields of `ImageTarget`, and optionally
+"upstream": [{"dockerfile": path, "names": [...]}], the Dockerfiles of images it is built
+FROM, directly or not, each after those it is built FROM (by the names FROM may give them:
+target address, image); "code": [path, ...], the files of the gear's code (for which image
+ENV variables it uses); "released": {"tag", "version", "manifest": path}, its last release
+(for the compatibility gate). It prints one line per problem (and per warning) and exits 1
+if there is any problem."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from gear_manifest import compatibility, dockerfile_reader
 
 LATEST = "latest"
 # Where Flywheel runs a gear whose manifest has no `command` (the gear spec's default).
@@ -56,19 +61,61 @@ class DockerfileCommands:
     # What the image's ENV instructions set (its own and its upstream image's), in order.
     env: tuple[tuple[str, str], ...] = ()
     workdir: str = "/"
+    # For each ENV variable, the variables its value was made from (`PATH=$FSLDIR/bin:$PATH`).
+    env_references: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # What runs when a container starts: ("ENTRYPOINT" or "CMD", its arguments as written).
+    runtime: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
 class _Report:
     manifest_path: str
     problems: list[str] = field(default_factory=list)
+    # Printed, but lint passes.
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(bounded(f"{self.manifest_path}: warning: {message}"))
 
     def add(self, message: str) -> None:
-        self.problems.append(f"{self.manifest_path}: {message}")
+        self.problems.append(bounded(f"{self.manifest_path}: {message}"))
+
+
+# The longest value a message quotes whole; longer ones are cut, saying how much is left out.
+MAX_QUOTED = 120
+# No message is longer than this (a 400-value enum or a long string is summarised before).
+MAX_MESSAGE = 1000
 
 
 def _quote(value: Any) -> str:
-    return json.dumps(value)
+    """A value as JSON, cut to MAX_QUOTED characters."""
+    text = json.dumps(value, default=str)
+    if len(text) <= MAX_QUOTED:
+        return text
+    return f"{text[:MAX_QUOTED]}... ({len(text) - MAX_QUOTED:,} more characters)"
+
+
+def bounded(message: str) -> str:
+    """A message cut to MAX_MESSAGE characters."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE:,} more characters)"
+
+
+def one_of(values: Sequence[Any], value: Any = None, *, shown: int = 5) -> str:
+    """`values` in a few words: all of them when few, else how many, some, and the closest
+    to `value`."""
+    if len(values) <= shown:
+        return f"one of {', '.join(_quote(v) for v in values)}"
+    summary = f"one of {len(values)} values, e.g. {', '.join(_quote(v) for v in values[:3])}"
+    if isinstance(value, str):
+        import difflib
+
+        texts = [v for v in values if isinstance(v, str)]
+        closest = difflib.get_close_matches(value, texts, n=3, cutoff=0.5)
+        if closest:
+            summary += f"; closest: {', '.join(_quote(v) for v in closest)}"
+    return summary
 
 
 def _json_type(value: Any) -> str:
@@ -103,12 +150,15 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
             result[key] = value
         return result
 
+    def constant_hook(name: str) -> _NotJson:
+        return _NotJson(name)
+
     if not text.strip():
         return None, ["is empty; expected a JSON object (the gear manifest)"]
     if text.startswith("\ufeff"):
         return None, ["starts with a byte-order mark (U+FEFF); save it as UTF-8 without one"]
     try:
-        manifest = json.loads(text, object_pairs_hook=pairs_hook)
+        manifest = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=constant_hook)
     except json.JSONDecodeError as exc:
         return None, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
     except RecursionError:
@@ -119,26 +169,35 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
         f"key {_quote(key)} appears more than once (JSON keeps only the last value)"
         for key in dict.fromkeys(duplicates)
     ]
-    return manifest, problems
+    not_json = list(_not_json(manifest, ()))
+    problems += [
+        f"{_schema_path(where) if where else '(manifest)'} is {constant.name}, which is not "
+        "JSON (Python's json writes it for a float that is not finite) and Flywheel refuses; "
+        "give a number or null"
+        for where, constant in not_json
+    ]
+    return (None if not_json else manifest), problems
+
+
+@dataclass(frozen=True)
+class _NotJson:
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON (and Flywheel) does not."""
+
+    name: str
+
+
+def _not_json(value: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], _NotJson]]:
+    if isinstance(value, _NotJson):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _not_json(item, (*where, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_json(item, (*where, index))
 
 
 # --- Dockerfile ------------------------------------------------------------------------------
-
-
-def _instructions(text: str) -> Iterator[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
-    logical = ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not logical and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            logical += stripped[:-1] + " "
-            continue
-        logical += stripped
-        keyword, _, arguments = logical.partition(" ")
-        yield keyword.upper(), arguments.strip()
-        logical = ""
 
 
 def _expand(value: str, variables: dict[str, str]) -> str:
@@ -149,23 +208,28 @@ def _expand(value: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?::-[^}]*)?\}|\$(\w+)", replace, value)
 
 
-def _split(text: str) -> list[str]:
-    """Shell-style words; plain whitespace splitting where the quoting is unbalanced."""
+def _split(text: str, escape: str = "\\") -> list[str]:
+    """Shell-style words (`escape` being the Dockerfile's escape character); plain whitespace
+    splitting where the quoting is unbalanced."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    lexer.escape = escape
     try:
-        return shlex.split(text)
+        return list(lexer)
     except ValueError:
         return text.split()
 
 
-def _words(arguments: str) -> list[str]:
+def _words(arguments: str, escape: str = "\\") -> list[str]:
     if arguments.startswith("["):
         try:
             parsed = json.loads(arguments)
         except json.JSONDecodeError:
-            return _split(arguments)
+            return _split(arguments, escape)
         if isinstance(parsed, list):
             return [str(word) for word in parsed]
-    return _split(arguments)
+    return _split(arguments, escape)
 
 
 @dataclass
@@ -174,6 +238,29 @@ class _Stage:
     entrypoint: tuple[str, ...] = ()
     workdir: str = "/"
     env: dict[str, str] = field(default_factory=dict)
+    references: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    runtime: dict[str, str] = field(default_factory=dict)
+
+    def copy(self) -> _Stage:
+        return _Stage(
+            list(self.destinations),
+            self.entrypoint,
+            self.workdir,
+            dict(self.env),
+            dict(self.references),
+            dict(self.runtime),
+        )
+
+    @classmethod
+    def of(cls, image: DockerfileCommands) -> _Stage:
+        return cls(
+            list(image.pex_destinations),
+            image.entrypoint,
+            image.workdir,
+            dict(image.env),
+            dict(image.env_references),
+            dict(image.runtime),
+        )
 
 
 def _from_stage(
@@ -189,11 +276,9 @@ def _from_stage(
     base = _expand(words[0], variables) if words else ""
     new = _Stage()
     if base in upstream:
-        image = upstream[base]
-        new = _Stage(list(image.pex_destinations), image.entrypoint, image.workdir, dict(image.env))
+        new = _Stage.of(upstream[base])
     if base.lower() in stages:
-        parent = stages[base.lower()]
-        new = _Stage(list(parent.destinations), parent.entrypoint, parent.workdir, dict(parent.env))
+        new = stages[base.lower()].copy()
     if len(words) >= 3 and words[1].upper() == "AS":
         stages[words[2].lower()] = new
     return new
@@ -211,14 +296,16 @@ def parse_dockerfile(
     variables: dict[str, str] = {}
     stages: dict[str, _Stage] = {}
     stage = _Stage()
-    for keyword, arguments in _instructions(text):
+    escape = dockerfile_reader.escape_character(text.splitlines())
+    for instruction in dockerfile_reader.instructions(text):
+        keyword, arguments = instruction.keyword, instruction.arguments
         if keyword == "FROM":
             stage = _from_stage(arguments, variables, stages, upstream or {})
         elif keyword in ("ENV", "ARG"):
-            assignments = [a.partition("=") for a in _split(arguments)]
+            assignments = [a.partition("=") for a in _split(arguments, escape)]
             if keyword == "ENV" and "=" not in arguments and " " in arguments:
                 name, value = arguments.split(None, 1)
-                assignments = [(name, "=", " ".join(_split(value)))]
+                assignments = [(name, "=", " ".join(_split(value, escape)))]
             for name, equals, value in assignments:
                 if not equals:
                     continue
@@ -226,10 +313,14 @@ def parse_dockerfile(
                 variables[name] = expanded
                 if keyword == "ENV":
                     stage.env[name] = expanded
+                    stage.references[name] = tuple(_variable_names(value))
         elif keyword == "WORKDIR":
             stage.workdir = _join(stage.workdir, _expand(arguments, variables))
         elif keyword in ("COPY", "ADD"):
-            words = [word for word in _words(arguments) if not word.startswith("--")]
+            heredocs = instruction.heredoc_words
+            words = [
+                w for w in _words(arguments, escape) if not w.startswith("--") and w not in heredocs
+            ]
             if len(words) < 2:
                 continue
             *sources, destination = (_expand(word, variables) for word in words)
@@ -239,13 +330,30 @@ def parse_dockerfile(
                     if destination.endswith("/"):
                         target = _join(target, source.rsplit("/", 1)[-1])
                     stage.destinations.append(target)
-        elif keyword == "ENTRYPOINT":
-            words = [_expand(word, variables) for word in _words(arguments)]
+        if keyword in ("ENTRYPOINT", "CMD"):
+            stage.runtime[keyword] = arguments
+        if keyword == "ENTRYPOINT":
+            words = [_expand(word, variables) for word in _words(arguments, escape)]
             if words:
                 stage.entrypoint = (_join(stage.workdir, words[0]), *words[1:])
     return DockerfileCommands(
-        path, tuple(stage.destinations), stage.entrypoint, tuple(stage.env.items()), stage.workdir
+        path,
+        tuple(stage.destinations),
+        stage.entrypoint,
+        tuple(stage.env.items()),
+        stage.workdir,
+        tuple(stage.references.items()),
+        tuple(stage.runtime.items()),
     )
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::?[-+][^}]*)?\}|\$(\w+)")
+
+
+def _variable_names(text: str) -> Iterator[str]:
+    """The `$NAME` and `${NAME}` in a shell or Dockerfile word."""
+    for match in _VARIABLE.finditer(text):
+        yield match.group(1) or match.group(2)
 
 
 def _join(directory: str, path: str) -> str:
@@ -294,7 +402,10 @@ def _spec_message(error: Any, schema: dict[str, Any]) -> str:
     where = _schema_path(error.absolute_path)
     validator, expected, instance = error.validator, error.validator_value, error.instance
     if validator == "enum":
-        return f"{where} is {_quote(instance)}, which the gear spec does not allow"
+        return (
+            f"{where} is {_quote(instance)}, which the gear spec does not allow; expected "
+            f"{one_of(expected, instance)}"
+        )
     if validator == "not" and set(expected.get("required", ())) == {"default", "optional"}:
         return (
             f"{where} has both default and optional; a value with a default is never missing, "
@@ -316,7 +427,14 @@ def _spec_message(error: Any, schema: dict[str, Any]) -> str:
         return f"{where} has fields the gear spec does not allow: {', '.join(map(_quote, extra))}"
     if validator in ("anyOf", "oneOf") and error.context:
         return _alternatives_message(error, schema)
-    return f"{where}: {error.message}"
+    return f"{where}: {_error_text(error)}"
+
+
+def _error_text(error: Any) -> str:
+    """jsonschema's message, with an enum summarised (its message repeats every value)."""
+    if error.validator == "enum":
+        return f"{_quote(error.instance)} is not {one_of(error.validator_value, error.instance)}"
+    return bounded(error.message)
 
 
 def _alternatives_message(error: Any, schema: dict[str, Any]) -> str:
@@ -375,7 +493,11 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
         for error in jsonschema.Draft4Validator(config_schema).iter_errors(defaults):
             key = list(error.absolute_path)[1:2]
             where = f"config.{key[0]}.default" if key else "config"
-            problems.append(f"{where} is {_quote(error.instance)}: {error.message}")
+            if error.validator == "enum":
+                allowed = one_of(error.validator_value, error.instance)
+                problems.append(f"{where} is {_quote(error.instance)}, expected {allowed}")
+            else:
+                problems.append(f"{where} is {_quote(error.instance)}: {_error_text(error)}")
     return problems
 
 
@@ -416,9 +538,17 @@ def check_manifest(
     dockerfile: DockerfileCommands | None = None,
     *,
     validate_spec: bool = True,
+    code: Sequence[str] | None = None,
+    released: compatibility.Release | None = None,
+    warnings: list[str] | None = None,
 ) -> list[str]:
-    """Every problem with the manifest, each message naming file, field, value and expectation."""
-    report = _Report(manifest_path)
+    """Every problem with the manifest, each message naming file, field, value and expectation.
+
+    `code` is the text of the gear's code (for the environment check, `used_variables`);
+    `released` the gear's last release (for the compatibility gate); `warnings` gets what
+    is worth saying but does not fail.
+    """
+    report = _Report(manifest_path, warnings=warnings if warnings is not None else [])
     for problem in check_target(target):
         report.add(problem)
     manifest, parse_problems = load_manifest(text)
@@ -442,6 +572,14 @@ def check_manifest(
             f"tagged {_quote(versions[0])}"
         )
 
+    if isinstance(version, str) and not IMAGE_TAG.match(version):
+        report.add(
+            f"version is {_quote(version)}, which cannot be an image tag (Flywheel tags the "
+            "gear's image with it): use letters, digits, '_', '.' and '-', at most 128, not "
+            "starting with '.' or '-', e.g. 1.0.0-beta"
+        )
+    _check_keys(report, manifest)
+
     image = _get(manifest, "custom.gear-builder.image")
     if len(versions) == 1:
         expected = target.images(versions[0])
@@ -458,13 +596,48 @@ def check_manifest(
 
     if dockerfile is not None:
         _check_command(report, manifest, dockerfile)
-        _check_environment(report, manifest.get("environment"), dockerfile)
+        used = used_variables(dockerfile, manifest.get("command"), code)
+        _check_environment(report, manifest, dockerfile, used)
     _check_programs(report, _get(manifest, "custom.programs"))
 
     if validate_spec:
         for problem in spec_problems(manifest):
             report.add(problem)
+    if released is not None:
+        for problem in compatibility.gate(released, manifest):
+            report.add(problem)
     return report.problems
+
+
+# What Docker allows in an image tag.
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# What the gear spec recommends for input and config names.
+KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _check_keys(report: _Report, manifest: dict[str, Any]) -> None:
+    """Input and config names: an input's name is a directory under /flywheel/v0/input and a
+    config name a key of config.json, read by dotted paths. A slash, dot or other character
+    outside `^[A-Za-z0-9_-]+$` fails; a space in a config name (which published gears have)
+    is a warning, not a failure."""
+    for section in ("inputs", "config"):
+        names = manifest.get(section)
+        for name in names if isinstance(names, dict) else ():
+            if KEY.match(name):
+                continue
+            spaces_only = KEY.match(name.replace(" ", "_")) is not None
+            if section == "config" and spaces_only:
+                report.warn(
+                    f"config name {_quote(name)} has a space; the gear spec recommends "
+                    "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)"
+                )
+                continue
+            odd = sorted({c for c in name if not KEY.match(c)})
+            report.add(
+                f"{section} has {_quote(name)}, whose {_quote(''.join(odd))} the gear spec does "
+                f"not allow in {section[:-1] if section == 'inputs' else 'config'} names: use "
+                "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)"
+            )
 
 
 _PROGRAM_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
@@ -496,9 +669,50 @@ def _env_pattern(value: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in parts), re.DOTALL)
 
 
-def _check_environment(report: _Report, environment: Any, dockerfile: DockerfileCommands) -> None:
+# Read at run time by the C library, the shell or Python whatever the gear's code says.
+RUNTIME_VARIABLES = frozenset(
+    {"PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL"}
+)
+
+
+def _read_at_run_time(name: str) -> bool:
+    return name in RUNTIME_VARIABLES or name.startswith(("LC_", "PYTHON"))
+
+
+def used_variables(
+    dockerfile: DockerfileCommands, command: Any, code: Sequence[str] | None
+) -> set[str]:
+    """The image's ENV variables something uses when the gear runs: the C library, the shell
+    or Python (PATH, LANG, PYTHON*...), the manifest's command, the image's ENTRYPOINT or CMD,
+    the gear's code (`code`, the text of its files: a variable named there is used), and the
+    variables those are made from (`PATH=$FSLDIR/bin:$PATH`: FSLDIR). With no `code`, every
+    variable. One set only at build time (`WORKDIR $BASE_DIR`) is not used."""
+    names = [name for name, _ in dockerfile.env]
+    if code is None:
+        return set(names)
+    runtime = " ".join([str(command or ""), *(text for _, text in dockerfile.runtime)])
+    used = {n for n in names if _read_at_run_time(n) or n in set(_variable_names(runtime))}
+    if code and names:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+        for text in code:
+            used.update(pattern.findall(text))
+    references = dict(dockerfile.env_references)
+    pending = list(used)
+    while pending:
+        for name in references.get(pending.pop(), ()):
+            if name in references and name not in used:
+                used.add(name)
+                pending.append(name)
+    return used
+
+
+def _check_environment(
+    report: _Report, manifest: dict[str, Any], dockerfile: DockerfileCommands, used: set[str]
+) -> None:
     """Flywheel runs the gear with the manifest's `environment`, not the image's ENV: every
-    variable the image definition sets must be there, with the value the image gives it."""
+    variable the image sets that is used at run time (`used_variables`) must be there, and
+    every one there must have the value the image gives it."""
+    environment = manifest.get("environment")
     if not dockerfile.env:
         return
     if environment is not None and not isinstance(environment, dict):
@@ -507,11 +721,13 @@ def _check_environment(report: _Report, environment: Any, dockerfile: Dockerfile
     for name, value in dockerfile.env:
         shown = f"{name}={value}"
         if name not in environment:
-            report.add(
-                f"environment has no {name}, but the image sets {shown} (ENV in "
-                f"{dockerfile.path} or the image it is built from); Flywheel runs the gear with "
-                f'the manifest\'s environment, so add "{name}": {_quote(value)}'
-            )
+            if name in used:
+                report.add(
+                    f"environment has no {name}, but the image sets {shown} (ENV in "
+                    f"{dockerfile.path} or the image it is built from) and the gear uses it; "
+                    f"Flywheel runs the gear with the manifest's environment, so add "
+                    f'"{name}": {_quote(value)}'
+                )
         elif not isinstance(environment[name], str) or not _env_pattern(value).fullmatch(
             environment[name]
         ):
@@ -566,45 +782,83 @@ def read_text(path: str) -> tuple[str, str | None]:
         )
 
 
-def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
-    if len(argv) != 1:
-        print(__doc__, file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as file:
-        request = json.load(file)
+def _read_released(released: dict[str, Any] | None) -> compatibility.Release | None:
+    """The last release's manifest, when the gear has one that reads as a JSON object."""
+    if not released:
+        return None
+    text, problem = read_text(released["manifest"])
+    manifest, problems = (None, [problem]) if problem else load_manifest(text)
+    if manifest is None or problems:
+        return None
+    return compatibility.Release(released["tag"], released["version"], manifest)
+
+
+def check_request(
+    request: dict[str, Any], *, validate_spec: bool = True
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for one image's request (see the module's docstring)."""
     target_fields = dict(request["target"])
     target_fields["tags"] = tuple(target_fields["tags"])
     target_fields["repositories"] = tuple(target_fields["repositories"])
     target = ImageTarget(**target_fields)
-    problems = []
+    problems: list[str] = []
+    warnings: list[str] = []
     dockerfile = None
     upstream: dict[str, DockerfileCommands] = {}
-    for image in request.get("upstream", []):
-        upstream_text, problem = read_text(image["dockerfile"])
-        if problem:
-            problems.append(f"{image['dockerfile']}: {problem}")
-            continue
-        parsed = parse_dockerfile(image["dockerfile"], upstream_text, upstream)
-        for name in image["names"]:
-            upstream[name] = parsed
-    if request.get("dockerfile"):
-        dockerfile_text, problem = read_text(request["dockerfile"])
-        if problem:
-            problems.append(f"{request['dockerfile']}: {problem}")
-        else:
-            dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text, upstream)
+    try:
+        for image in request.get("upstream", []):
+            upstream_text, problem = read_text(image["dockerfile"])
+            if problem:
+                problems.append(f"{image['dockerfile']}: {problem}")
+                continue
+            parsed = parse_dockerfile(image["dockerfile"], upstream_text, upstream)
+            for name in image["names"]:
+                upstream[name] = parsed
+        if request.get("dockerfile"):
+            dockerfile_text, problem = read_text(request["dockerfile"])
+            if problem:
+                problems.append(f"{request['dockerfile']}: {problem}")
+            else:
+                dockerfile = parse_dockerfile(request["dockerfile"], dockerfile_text, upstream)
+    except dockerfile_reader.DockerfileError as exc:
+        problems.append(f"{request.get('dockerfile')}: {exc}")
+    code = None
+    if request.get("code") is not None:
+        code = [text for path in request["code"] for text in [read_text(path)[0]] if text]
     text, problem = read_text(request["manifest"])
     if problem:
         problems.append(f"{request['manifest']}: {problem}")
     else:
         problems += check_manifest(
-            request["manifest"], text, target, dockerfile, validate_spec=validate_spec
+            request["manifest"],
+            text,
+            target,
+            dockerfile,
+            validate_spec=validate_spec,
+            code=code,
+            released=_read_released(request.get("released")),
+            warnings=warnings,
         )
-    for problem in problems:
-        print(problem)
-    if not problems:
-        print(f"{request['manifest']}: agrees with {target.address} and the gear spec")
-    return 1 if problems else 0
+    return problems, warnings
+
+
+def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
+    """Checks every request of REQUEST.json ({"checks": [...]}, or one request alone)."""
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(argv[0], encoding="utf-8") as file:
+        loaded = json.load(file)
+    failed = False
+    for request in loaded["checks"] if "checks" in loaded else [loaded]:
+        problems, warnings = check_request(request, validate_spec=validate_spec)
+        for line in [*problems, *warnings]:
+            print(bounded(line))
+        if not problems:
+            address = request["target"]["address"]
+            print(f"{request['manifest']}: agrees with {address} and the gear spec")
+        failed = failed or bool(problems)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from gear_manifest.checker import (
     check_manifest,
     load_manifest,
     main,
+    one_of,
     parse_dockerfile,
 )
 
@@ -45,9 +46,10 @@ def check(
     manifest: dict[str, Any] | str = MANIFEST,
     target: ImageTarget = TARGET,
     dockerfile: DockerfileCommands | None = DOCKERFILE,
+    code: list[str] | None = None,
 ) -> list[str]:
     text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-    return check_manifest(PATH, text, target, dockerfile, validate_spec=False)
+    return check_manifest(PATH, text, target, dockerfile, validate_spec=False, code=code)
 
 
 def changed(**changes: Any) -> dict[str, Any]:
@@ -201,7 +203,11 @@ ENTRYPOINT ["/bin/run"]
 def test_shell_form_entrypoint_relative_to_workdir() -> None:
     dockerfile = parse_dockerfile("D", "FROM x\nWORKDIR /flywheel/v0\nENTRYPOINT ./run.py --x\n")
     assert dockerfile == DockerfileCommands(
-        "D", (), ("/flywheel/v0/run.py", "--x"), workdir="/flywheel/v0"
+        "D",
+        (),
+        ("/flywheel/v0/run.py", "--x"),
+        workdir="/flywheel/v0",
+        runtime=(("ENTRYPOINT", "./run.py --x"),),
     )
 
 
@@ -216,7 +222,9 @@ def test_only_the_final_stage_counts() -> None:
         "COPY --from=venv /opt/gear /opt/gear\n"
         'ENTRYPOINT ["/bin/run"]\n',
     )
-    assert dockerfile == DockerfileCommands("D", (), ("/bin/run",))
+    assert dockerfile == DockerfileCommands(
+        "D", (), ("/bin/run",), runtime=(("ENTRYPOINT", '["/bin/run"]'),)
+    )
     assert check(dockerfile=dockerfile) == []
     assert check(changed(command="/tmp/gear.pex"), dockerfile=dockerfile) == [
         f'{PATH}: command is "/tmp/gear.pex" but the ENTRYPOINT of D runs "/bin/run"'
@@ -350,7 +358,7 @@ def test_the_image_env_with_its_upstream_image_is_tracked_and_expanded() -> None
     }
 
 
-def test_the_manifest_environment_must_carry_what_the_image_sets() -> None:
+def test_the_manifest_environment_must_carry_what_the_gear_uses() -> None:
     dockerfile = DockerfileCommands(
         "Dockerfile",
         ("/bin/run",),
@@ -358,10 +366,167 @@ def test_the_manifest_environment_must_carry_what_the_image_sets() -> None:
     )
     good = {"FLYWHEEL": "/flywheel/v0", "PATH": "/opt/tool/bin:/usr/bin:/bin", "LANG": "C"}
     assert check(changed(environment=good), dockerfile=dockerfile) == []
-    assert check(changed(environment={"PATH": "/usr/bin:/bin"}), dockerfile=dockerfile) == [
+    uses_flywheel = ['work = os.environ["FLYWHEEL"] + "/work"\n']
+    assert check(
+        changed(environment={"PATH": "/usr/bin:/bin"}), dockerfile=dockerfile, code=uses_flywheel
+    ) == [
         f"{PATH}: environment has no FLYWHEEL, but the image sets FLYWHEEL=/flywheel/v0 (ENV in "
-        "Dockerfile or the image it is built from); Flywheel runs the gear with the manifest's "
-        'environment, so add "FLYWHEEL": "/flywheel/v0"',
+        "Dockerfile or the image it is built from) and the gear uses it; Flywheel runs the gear "
+        'with the manifest\'s environment, so add "FLYWHEEL": "/flywheel/v0"',
         f'{PATH}: environment.PATH is "/usr/bin:/bin" but the image sets '
         "PATH=/opt/tool/bin:$PATH (ENV in Dockerfile or the image it is built from)",
     ]
+
+
+NACC_DOCKERFILE = """FROM python:3.10
+ENV BASE_DIR=/flywheel/v0
+RUN mkdir -p ${BASE_DIR}/input
+WORKDIR ${BASE_DIR}
+COPY project_management/src/docker/manifest.json ${BASE_DIR}
+COPY project_management.src.python/bin.pex /bin/run
+ENTRYPOINT [ "/bin/run" ]
+"""
+
+
+def test_a_variable_only_the_build_uses_need_not_be_in_the_environment() -> None:
+    """NACC's gears set BASE_DIR for the build's own steps; nothing reads it when they run."""
+    dockerfile = parse_dockerfile("Dockerfile", NACC_DOCKERFILE)
+    manifest = changed(environment=None)
+    assert check(manifest, dockerfile=dockerfile, code=["import os\nprint('hi')\n"]) == []
+    # Named in the code (or the command, ENTRYPOINT or CMD), or read by Python, it must be there.
+    assert [
+        p.split(",")[0]
+        for p in check(
+            manifest, dockerfile=dockerfile, code=["base = Path(os.environ['BASE_DIR'])\n"]
+        )
+    ] == [f"{PATH}: environment has no BASE_DIR"]
+    with_cmd = parse_dockerfile("D", NACC_DOCKERFILE + 'CMD ["sh", "-c", "ls $BASE_DIR"]\n')
+    assert len(check(manifest, dockerfile=with_cmd, code=[])) == 1
+    python = parse_dockerfile("D", NACC_DOCKERFILE + "ENV PYTHONUNBUFFERED=1\n")
+    assert [p.split(",")[0] for p in check(manifest, dockerfile=python, code=[])] == [
+        f"{PATH}: environment has no PYTHONUNBUFFERED"
+    ]
+
+
+def test_a_variable_another_used_one_is_made_from_is_used() -> None:
+    dockerfile = parse_dockerfile(
+        "D", "FROM x\nENV FSLDIR=/opt/fsl\nENV PATH=$FSLDIR/bin:$PATH\nCOPY a/bin.pex /bin/run\n"
+    )
+    environment = {"PATH": "/opt/fsl/bin:/usr/bin"}
+    assert [
+        p.split(",")[0]
+        for p in check(changed(environment=environment), dockerfile=dockerfile, code=[])
+    ] == [f"{PATH}: environment has no FSLDIR"]
+
+
+# What held-out inputs slipped past
+
+
+def test_a_version_that_cannot_be_an_image_tag_fails_although_the_tag_agrees() -> None:
+    target = ImageTarget(ADDRESS, "my-gear", ("1.0 beta", "latest"), ("org/my-gear",))
+    manifest = changed(version="1.0 beta", custom__gear_builder=None)
+    manifest["custom"]["gear-builder"]["image"] = "org/my-gear:1.0 beta"
+    assert check(manifest, target=target) == [
+        f'{PATH}: version is "1.0 beta", which cannot be an image tag (Flywheel tags the '
+        "gear's image with it): use letters, digits, '_', '.' and '-', at most 128, not "
+        "starting with '.' or '-', e.g. 1.0.0-beta"
+    ]
+
+
+def test_input_and_config_names_outside_the_spec_pattern_fail() -> None:
+    manifest = changed(inputs={"dicom/zip": {"base": "file"}, "a b": {"base": "file"}})
+    manifest["config"]["debug.level"] = {"type": "boolean", "default": False}
+    assert check(manifest) == [
+        f'{PATH}: inputs has "dicom/zip", whose "/" the gear spec does not allow in input '
+        "names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+        f'{PATH}: inputs has "a b", whose " " the gear spec does not allow in input names: use '
+        "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+        f'{PATH}: config has "debug.level", whose "." the gear spec does not allow in config '
+        "names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+    ]
+
+
+def test_a_space_in_a_config_name_is_a_warning_as_published_gears_have_them() -> None:
+    manifest = changed()
+    manifest["config"]["Generate Bids"] = {"type": "boolean", "default": False}
+    warnings: list[str] = []
+    text = json.dumps(manifest)
+    assert (
+        check_manifest(PATH, text, TARGET, DOCKERFILE, validate_spec=False, warnings=warnings) == []
+    )
+    assert warnings == [
+        f'{PATH}: warning: config name "Generate Bids" has a space; the gear spec recommends '
+        "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)"
+    ]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_not_finite_numbers_are_refused_with_the_field_named(constant: str) -> None:
+    text = json.dumps(MANIFEST).replace('"default": 3', f'"default": {constant}')
+    assert check(text) == [
+        f"{PATH}: config.n.default is {constant}, which is not JSON (Python's json writes it for "
+        "a float that is not finite) and Flywheel refuses; give a number or null"
+    ]
+
+
+def test_a_heredoc_is_content_not_instructions() -> None:
+    dockerfile = parse_dockerfile(
+        "D",
+        "FROM python:3.11\n"
+        "COPY a/bin.pex /bin/run\n"
+        "RUN python3 <<EOF\n"
+        "from pathlib import Path\n"
+        "FROM python:3.12\n"
+        "EOF\n"
+        "COPY <<-CONF /etc/gear.conf\n"
+        "\tFROM nothing\n"
+        "\tCONF\n"
+        'ENTRYPOINT ["/bin/run"]\n',
+    )
+    assert dockerfile.pex_destinations == ("/bin/run",)
+    assert check(changed(command="/bin/other"), dockerfile=dockerfile) == [
+        f'{PATH}: command is "/bin/other" but D copies the pex to "/bin/run"'
+    ]
+
+
+def test_a_comment_inside_a_continuation_does_not_end_the_instruction() -> None:
+    dockerfile = parse_dockerfile(
+        "D",
+        "FROM x\n"
+        "ENV A=1 \\\n"
+        "# the tool's home\n"
+        "\n"
+        "    TOOL_HOME=/opt/tool\n"
+        "COPY a/bin.pex \\\n"
+        "  # where Flywheel runs it\n"
+        "  /bin/run\n",
+    )
+    assert dict(dockerfile.env) == {"A": "1", "TOOL_HOME": "/opt/tool"}
+    assert dockerfile.pex_destinations == ("/bin/run",)
+
+
+def test_the_escape_directive_sets_the_continuation_character() -> None:
+    dockerfile = parse_dockerfile(
+        "D", "# escape=`\nFROM x\nCOPY a/bin.pex `\n  /bin/run\nENV A=C:\\dir\n"
+    )
+    assert dockerfile.pex_destinations == ("/bin/run",)
+    assert dict(dockerfile.env) == {"A": "C:\\dir"}
+    # Only at the top: after an instruction it is a comment, and backslash continues lines.
+    late = parse_dockerfile("D", "FROM x\n# escape=`\nCOPY a/bin.pex \\\n  /bin/run\n")
+    assert late.pex_destinations == ("/bin/run",)
+
+
+def test_long_values_are_cut_so_every_message_stays_short() -> None:
+    huge = "x" * 20000
+    problems = check(changed(name=huge, inputs={huge: {"base": "file"}}))
+    assert problems
+    assert all(len(problem) < 1200 for problem in problems), [len(p) for p in problems]
+    assert any("more characters)" in problem for problem in problems)
+
+
+def test_a_long_list_of_values_is_summarised_with_the_closest() -> None:
+    values = ["fast", "slow", "medium", *(f"level-{n}" for n in range(20))]
+    assert one_of(values, "meduim") == (
+        'one of 23 values, e.g. "fast", "slow", "medium"; closest: "medium"'
+    )
+    assert one_of(["a", "b"], "c") == 'one of "a", "b"'

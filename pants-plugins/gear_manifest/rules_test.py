@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,7 @@ def lint(
     options: tuple[str, ...] = ("--docker-default-repository=org/{name}",),
     target_name: str = "my-gear",
     env: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
 ) -> LintResult:
     text = manifest if isinstance(manifest, (str, bytes)) else json.dumps(manifest, indent=2)
     rule_runner.write_files(
@@ -95,6 +97,7 @@ def lint(
             "gear/src/docker/BUILD": build or build_file(),
             "gear/src/docker/Dockerfile": dockerfile,
             "gear/src/docker/manifest.json": text,
+            **(files or {}),
         }
     )
     rule_runner.set_options(
@@ -339,14 +342,21 @@ def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from
 ) -> None:
     build = (
         "file(name='manifest', source='manifest.json')\n"
+        "file(name='start', source='start.sh')\n"
         "docker_image(name='my-gear-system', source='Dockerfile')\n"
         "docker_image(name='my-gear', source=None, image_tags=['0.1.0', 'latest'], "
-        "dependencies=[':manifest', ':my-gear-system'], instructions=["
+        "dependencies=[':manifest', ':my-gear-system', ':start'], instructions=["
         "'ARG SYS=gear/src/docker:my-gear-system', 'FROM ${SYS}', 'ENV FLYWHEEL=/flywheel/v0', "
         "'COPY gear.src.python.app/bin.pex /bin/run', 'ENTRYPOINT [\"/bin/run\"]'])\n"
     )
+    # The gear's code (here a script in the image) reads FLYWHEEL when it runs.
+    start = {"gear/src/docker/start.sh": 'cd "$FLYWHEEL" && exec /bin/run\n'}
     result = lint(
-        rule_runner, with_changes(environment=TOOL_ENVIRONMENT), build=build, dockerfile=TOOL_SYSTEM
+        rule_runner,
+        with_changes(environment=TOOL_ENVIRONMENT),
+        build=build,
+        dockerfile=TOOL_SYSTEM,
+        files=start,
     )
     assert result.exit_code == 0, result.stdout
     result = lint(
@@ -354,12 +364,22 @@ def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from
         with_changes(environment={"PATH": "/usr/bin"}),
         build=build,
         dockerfile=TOOL_SYSTEM,
+        files=start,
     )
     assert_fails_with(
         result,
         f"{PATH}: environment has no FLYWHEEL, but the image sets FLYWHEEL=/flywheel/v0",
         f'{PATH}: environment.PATH is "/usr/bin" but the image sets PATH=/opt/tool/bin:$PATH',
     )
+    # Code that does not read it: FLYWHEEL is the image's business only.
+    result = lint(
+        rule_runner,
+        with_changes(environment={"PATH": "/opt/tool/bin:/usr/bin"}),
+        build=build,
+        dockerfile=TOOL_SYSTEM,
+        files={"gear/src/docker/start.sh": "exec /bin/run\n"},
+    )
+    assert result.exit_code == 0, result.stdout
 
 
 def test_what_the_image_has_from_images_two_levels_up_is_checked(rule_runner: RuleRunner) -> None:
@@ -390,3 +410,66 @@ def test_what_the_image_has_from_images_two_levels_up_is_checked(rule_runner: Ru
         f"{PATH}: environment has no PATH, but the image sets PATH=/opt/tool/bin:$PATH",
         f'{PATH}: command is "/flywheel/v0/run.py" but the ENTRYPOINT of ',
     )
+
+
+# The compatibility gate: the manifest of the gear's last release, from its git tag.
+
+
+def git(rule_runner: RuleRunner, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", rule_runner.build_root, "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_released_gear_that_removes_an_input_needs_a_major_version(
+    rule_runner: RuleRunner,
+) -> None:
+    released = with_changes(inputs={"infile": {"base": "file"}, "mask": {"base": "file"}})
+    lint(rule_runner, released)
+    git(rule_runner, "init", "-q")
+    git(rule_runner, "add", "gear/src/docker/manifest.json")
+    git(rule_runner, "commit", "-q", "-m", "my-gear 0.1.0")
+    git(rule_runner, "tag", "gear/my-gear/v0.1.0")
+    try:
+        bumped = "org/my-gear:0.1.1"
+        result = lint(
+            rule_runner,
+            with_changes(
+                version="0.1.1", custom={"gear-builder": {"category": "utility", "image": bumped}}
+            ),
+            build=build_file(image_tags=["0.1.1", "latest"]),
+        )
+        assert_fails_with(
+            result,
+            f'{PATH}: removes input "mask" since gear/my-gear/v0.1.0: that needs a major '
+            "version (1.0.0 or later), but version is 0.1.1",
+        )
+        major = "org/my-gear:1.0.0"
+        result = lint(
+            rule_runner,
+            with_changes(
+                version="1.0.0", custom={"gear-builder": {"category": "utility", "image": major}}
+            ),
+            build=build_file(image_tags=["1.0.0", "latest"]),
+        )
+        assert result.exit_code == 0, result.stdout
+        # The released manifest itself passes: nothing changed since the tag.
+        assert lint(rule_runner, released).exit_code == 0
+    finally:
+        git(rule_runner, "tag", "-d", "gear/my-gear/v0.1.0")
+
+
+def test_a_huge_enum_is_summarised_in_a_short_message(rule_runner: RuleRunner) -> None:
+    values = [f"site-{n:03d}" for n in range(400)]
+    manifest = with_changes(
+        config={"site": {"type": "string", "enum": values, "default": "site-40O"}}
+    )
+    result = lint(rule_runner, manifest)
+    assert_fails_with(
+        result,
+        f'{PATH}: config.site.default is "site-40O", expected one of 400 values, e.g. "site-000", '
+        '"site-001", "site-002"; closest: "site-',
+    )
+    assert max(len(line) for line in result.stdout.splitlines()) < 4096

@@ -19,7 +19,7 @@ class GearManifestLinter(PythonToolBase):
 
     default_version = "fw-gear>=0.3.7,<0.4"
     default_requirements = [default_version]  # noqa: RUF012 (as PythonToolBase declares it)
-    default_main = EntryPoint("gear_manifest_checker")
+    default_main = EntryPoint("gear_manifest.checker")
     register_interpreter_constraints = True
     default_interpreter_constraints = ["CPython>=3.9,<3.13"]  # noqa: RUF012
     # Used where [gear-manifest] install_from_resolve is not set (this repository sets it, so
