@@ -8,9 +8,8 @@ linter's virtualenv as `pants lint` built it (fw-gear and its dependencies from 
 nothing else), the way the lint rule does: one process for every manifest linted. Manifests
 are the repository's gears' and the real public ones in pants-plugins/gear_manifest/testdata,
 repeated up to --manifests (each checked against a docker_image of its own name and version).
-It prints the best of
---rounds wall times for one process checking one manifest and for one process checking all,
-and the cost per manifest of each.
+It prints the best of --rounds wall times for one process checking one manifest and for one
+process checking all, and the cost per manifest of each.
 """
 
 from __future__ import annotations
