@@ -29,12 +29,14 @@ from gear_tools.table import format_table
 
 CHECKER_DIR = "pants-plugins"
 TESTDATA = "pants-plugins/gear_manifest/testdata"
-DOCKERFILE = "FROM python:3.11-slim\nCOPY app/bin.pex /bin/run\nENTRYPOINT [\"/bin/run\"]\n"
+DOCKERFILE = 'FROM python:3.11-slim\nCOPY app/bin.pex /bin/run\nENTRYPOINT ["/bin/run"]\n'
 
 
 def linter_python() -> Path:
     """The interpreter of the linter's virtualenv, as the last `pants lint` built it."""
-    caches = Path(os.environ.get("PANTS_NAMED_CACHES_DIR", Path.home() / ".cache/pants/named_caches"))
+    caches = Path(
+        os.environ.get("PANTS_NAMED_CACHES_DIR", Path.home() / ".cache/pants/named_caches")
+    )
     found = sorted(
         caches.glob("pex_root/venvs/*/*/lib/python3*/site-packages/gear_manifest/checker.py"),
         key=lambda path: path.stat().st_mtime,

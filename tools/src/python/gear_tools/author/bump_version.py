@@ -2,6 +2,7 @@
 
     bin/bump-version GEAR (major|minor|patch|X.Y.Z) [--allow-empty] [--date YYYY-MM-DD]
                      [--repo DIR]
+    bin/bump-version --changed-since REF [--dry-run] [--date YYYY-MM-DD] [--repo DIR]
 
 GEAR is the gear's name (`template-gear`) or directory (`template_gear`). The version lives in
 the gear's `src/docker/BUILD` (`gear_image(version=...)`), its manifest (`version` and the tag
@@ -9,6 +10,15 @@ of `custom.gear-builder.image`) and its CHANGELOG (docs/<gear>/CHANGELOG.md), wh
 `## Unreleased` entries move under `## X.Y.Z (date)`. A version that is not greater than the
 current one, an invalid version, an unknown gear, or no unreleased entries (unless
 --allow-empty) is refused with the reason, and nothing is written.
+
+With --changed-since REF it bumps every gear whose image differs from REF's (its code, the
+common/ code it imports, its resolve's lockfile, its manifest or Dockerfile, the base image or
+the shared image definition; see gear_tools.author.changed_gears), each by the level its
+manifest's changes since its last release ask (patch when only the image changed), writes
+the CHANGELOG entry (the unreleased entries, the manifest's contract changes and the commits
+that touched the gear) and prints the `gear/<name>/v<version>` tags to push once the bump is
+committed. A gear whose image does not change is not bumped; every gear's files are written,
+or none.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gear_manifest import compatibility
+from gear_tools.author import changed_gears
 from gear_tools.repo import Gear, RepoError, Repository, find_root
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -83,12 +95,13 @@ def _manifest_text(gear: Gear, manifest: dict[str, Any], current: str, new: str)
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
-def _changelog_text(gear: Gear, new: str, date: str, allow_empty: bool) -> str:
+def _changelog_text(gear: Gear, new: str, date: str, allow_empty: bool, generated: str = "") -> str:
     if not gear.changelog.is_file():
         raise BumpError(f"{gear.changelog} does not exist")
     text = gear.changelog.read_text(encoding="utf-8")
     match = UNRELEASED.search(text)
     body = match.group("body").strip() if match else ""
+    body = "\n".join(part for part in (body, generated) if part)
     if not body and not allow_empty:
         raise BumpError(
             f"{gear.changelog}: no entries under '## Unreleased'; list what changed there, "
@@ -105,9 +118,10 @@ def _changelog_text(gear: Gear, new: str, date: str, allow_empty: bool) -> str:
 
 
 def plan(
-    repo: Path, gear: str, wanted: str, *, date: str, allow_empty: bool
+    repo: Path, gear: str, wanted: str, *, date: str, allow_empty: bool, generated: str = ""
 ) -> tuple[str, str, dict[Path, str]]:
-    """(current, new, {path: new text}) for a bump; raises BumpError, having written nothing."""
+    """(current, new, {path: new text}) for a bump; raises BumpError, having written nothing.
+    `generated` is added to the CHANGELOG entry after the unreleased entries."""
     found = Repository(repo).gear(gear)
     manifest = found.manifest()
     current = str(manifest.get("version", ""))
@@ -118,9 +132,54 @@ def plan(
         {
             found.build_file: _build_text(found, current, new),
             found.manifest_path: _manifest_text(found, manifest, current, new),
-            found.changelog: _changelog_text(found, new, date, allow_empty),
+            found.changelog: _changelog_text(found, new, date, allow_empty, generated),
         },
     )
+
+
+def bump_changed(repo: Path, ref: str, *, date: str, dry_run: bool) -> int:
+    """Bumps every gear whose image changed since REF (see the module's docstring)."""
+    changes, notes = changed_gears.gear_changes(repo, ref)
+    contents: dict[Path, str] = {}
+    tags = []
+    for change in changes:
+        gear = change.gear
+        reason = f"{change.level_name}: " + (
+            "; ".join(c.text for c in change.contract if c.level == change.level)
+            if change.level > compatibility.PATCH
+            else "its image changes"
+        )
+        if change.new_version is None:
+            print(f"{gear.name}: {gear.version} already is the version needed ({reason})")
+            continue
+        current, new, files = plan(
+            repo,
+            gear.directory,
+            change.new_version,
+            date=date,
+            allow_empty=True,
+            generated=changed_gears.changelog_entries(change),
+        )
+        contents.update(files)
+        tags.append(compatibility.release_tag(gear.name, new))
+        commits = f"{len(change.commits)} commit{'s' * (len(change.commits) != 1)}"
+        print(
+            f"{gear.name}: {current} -> {new} ({reason}; {commits} since {change.baseline.label})"
+        )
+    for note in notes:
+        print(note)
+    if dry_run:
+        print("dry run: nothing was written")
+        return 0
+    write_all(contents)
+    for path in contents:
+        print(f"  {path.relative_to(repo)}")
+    if tags:
+        print("Commit the bump, then tag and push each release:")
+        for tag in tags:
+            print(f"  git tag {tag}")
+        print(f"  git push origin {' '.join(tags)}")
+    return 0
 
 
 def write_all(contents: dict[Path, str]) -> None:
@@ -139,16 +198,28 @@ def write_all(contents: dict[Path, str]) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bin/bump-version", description=__doc__.split("\n\n")[0])
-    parser.add_argument("gear", help="gear name or directory, e.g. template-gear")
-    parser.add_argument("version", help="major, minor, patch, or a version X.Y.Z")
+    parser.add_argument("gear", nargs="?", help="gear name or directory, e.g. template-gear")
+    parser.add_argument("version", nargs="?", help="major, minor, patch, or a version X.Y.Z")
+    parser.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="bump every gear whose image changed since REF, by the level its changes need",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="with --changed-since: say only")
     parser.add_argument("--allow-empty", action="store_true", help="release with no entries")
     parser.add_argument("--date", default=datetime.date.today().isoformat(), help="YYYY-MM-DD")
     parser.add_argument(
         "--repo", type=Path, default=None, help="repository root (default: this one)"
     )
     args = parser.parse_args(argv)
+    if args.changed_since is not None and (args.gear or args.version):
+        parser.error("give either GEAR VERSION or --changed-since REF, not both")
+    if args.changed_since is None and not (args.gear and args.version):
+        parser.error("give GEAR and VERSION (major, minor, patch or X.Y.Z), or --changed-since REF")
     try:
         repo = find_root(args.repo)
+        if args.changed_since is not None:
+            return bump_changed(repo, args.changed_since, date=args.date, dry_run=args.dry_run)
         current, new, contents = plan(
             repo,
             args.gear,
@@ -157,7 +228,7 @@ def main(argv: list[str]) -> int:
             allow_empty=args.allow_empty,
         )
         write_all(contents)
-    except (BumpError, RepoError) as exc:
+    except (BumpError, RepoError, changed_gears.ChangeError) as exc:
         print(f"bump-version: {exc}; nothing was written", file=sys.stderr)
         return 1
     for path in contents:
