@@ -74,6 +74,7 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
         "template_gear/",
         "tools/src/python/gear_tools/author/new_gear.py",
         "tools/src/python/gear_tools/author/bump_version.py",
+        "tools/src/python/gear_tools/author/changed_gears.py",
     ),
     # The shared build cache's faults (bin/build-cache and pants.cache.toml are global inputs).
     "RUN_BUILD_CACHE": ("tools/src/python/build_cache/",),
