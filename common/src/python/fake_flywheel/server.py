@@ -167,6 +167,9 @@ class FakeFlywheel(ContainerRoutes):
             return HTTPStatus.OK, {"release": sdk_version(), "flywheel_release": sdk_version()}
         if parts == ["users", "self"]:
             return HTTPStatus.OK, self.current_user
+        if parts == ["modalities"] and method == "GET":
+            # The site's modalities and their classifications, as a test adds them.
+            return HTTPStatus.OK, self.find("modalities")
         if parts == ["lookup"] and method == "POST":
             return HTTPStatus.OK, self._lookup(request.body)
         if parts == ["jobs", "add"] and method == "POST":

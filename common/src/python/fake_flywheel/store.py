@@ -194,7 +194,8 @@ class Store:
     def __init__(self, api_key_secret: str = "fake-key", port: int = 0) -> None:
         self.api_key_secret = api_key_secret
         self.requested_port = port
-        self.items: dict[str, dict[str, JSON]] = {name: {} for name in CONTAINERS}
+        # Containers, and the site's modalities (GET /api/modalities).
+        self.items: dict[str, dict[str, JSON]] = {name: {} for name in (*CONTAINERS, "modalities")}
         self.rules: dict[str, dict[str, JSON]] = {}
         self.file_contents: dict[tuple[str, str], bytes] = {}
         self.requests: list[RecordedRequest] = []

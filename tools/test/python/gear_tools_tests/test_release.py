@@ -115,6 +115,10 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
         (repo / "dist/template_gear.src.docker/template-gear.release.json").read_text()
     )
     assert (record["image"], record["gear_id"]) == (pinned, registered["_id"])
+    assert record["tag"] == "gear/template-gear/v0.1.0"
+    # The release notes are the version's CHANGELOG entry.
+    assert record["notes"].startswith("- First version: text statistics (lines, words,")
+    assert record["notes"].endswith("input that is not UTF-8 text.")
     client = flywheel.Client(fake_flywheel.api_key)
     assert client.lookup("gears/template-gear").id == registered["_id"]
 

@@ -95,6 +95,21 @@ def _manifest_text(gear: Gear, manifest: dict[str, Any], current: str, new: str)
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
+def release_notes(gear: Gear, version: str) -> str | None:
+    """The CHANGELOG entry of `version` (what bump-version wrote under `## version (date)`)."""
+    try:
+        text = gear.changelog.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    heading = re.compile(rf"^## {re.escape(version)}(?: \(.*\))?[ \t]*$", re.M)
+    match = heading.search(text)
+    if match is None:
+        return None
+    following = re.compile(r"^## ", re.M).search(text, match.end())
+    body = text[match.end() : following.start() if following else len(text)]
+    return body.strip() or None
+
+
 def _changelog_text(gear: Gear, new: str, date: str, allow_empty: bool, generated: str = "") -> str:
     if not gear.changelog.is_file():
         raise BumpError(f"{gear.changelog} does not exist")

@@ -1,4 +1,5 @@
-"""Runs every built gear image once per smoke case and checks exit code, outputs and log.
+"""Runs every built gear image once per smoke case and checks exit code, outputs, log and
+the `.metadata.json` it writes (gear_tools.run.output_contract).
 
     smoke_images.py [DIST_DIR]     (default: dist)
     smoke_images.py --image GEAR_DIR=IMAGE   (one gear, run from IMAGE, e.g. repo@sha256:...)
@@ -39,6 +40,7 @@ from gear_tools.images.built import gear_images
 from gear_tools.images.image_checks import code_import_failures, stdlib_failures
 from gear_tools.images.smoke_inputs import InputSpec, SmokeInputError, make_input
 from gear_tools.repo import DIST_DIR, MANIFEST, SMOKE_DIR, Repository
+from gear_tools.run.output_contract import metadata_failures
 
 
 class FakeFlywheelCase(BaseModel):
@@ -69,6 +71,9 @@ class SmokeCase(BaseModel):
     nifti_shapes: dict[str, list[int]] = {}
     log_contains: list[str] = []
     log_excludes: list[str] = []
+    # A site's modalities (modality -> classification -> values) that the run's .metadata.json
+    # classifications must be among; without it, they are not checked.
+    modalities: dict[str, dict[str, list[str]]] | None = None
 
 
 def built_gear_images(dist: Path) -> list[tuple[Path, str]]:
@@ -147,6 +152,7 @@ def execute_case(
             if not (gear_dir / "output" / output).is_file():
                 failures.append(f"output/{output} was not written")
         failures.extend(_nifti_failures(gear_dir / "output", case.nifti_shapes))
+        failures.extend(metadata_failures(gear_dir / "output", case.modalities))
         for text in case.log_contains:
             if text not in run.log:
                 failures.append(f"log does not contain {text!r}")

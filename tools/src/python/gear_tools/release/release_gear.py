@@ -14,8 +14,8 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
 
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
 after an interrupted release), reads the pushed digest from the registry, registers the gear
-version on the site pinned to it, and records the release (image by digest, gear id, commit)
-in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
+version on the site pinned to it, and records the release (image by digest, gear id, commit,
+tag, and the version's CHANGELOG entry as its notes) in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
 """
@@ -34,6 +34,8 @@ from typing import Any, Protocol
 
 import flywheel
 
+from gear_manifest.compatibility import release_tag
+from gear_tools.author.bump_version import release_notes
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.release import registry, site_registration
 from gear_tools.repo import Gear as RepoGear
@@ -246,6 +248,9 @@ class Release:
             "digest": digest,
             "gear_id": gear_id,
             "commit": commit,
+            "tag": release_tag(gear.name, gear.version),
+            # The version's CHANGELOG entry, as bin/bump-version wrote it.
+            "notes": release_notes(gear.files, gear.version),
         }
         path.write_text(json.dumps(released, indent=2) + "\n")
         return path

@@ -14,8 +14,10 @@ input files (with their file records and parent containers) and destination, dow
 --job-dir (or a temp dir) and reused from there offline; a job of another gear is refused, one
 of another version of this gear warned about. Replaying only reads from the site.
 Every problem with the arguments is reported at once, before anything runs. The API key comes
-from --api-key or $FW_KEY and is never printed. The exit code is the gear's (2 for refused
-arguments).
+from --api-key or $FW_KEY and is never printed. The job's `.metadata.json` is checked as
+Flywheel would take it (gear_tools.run.output_contract; classifications against the API key's
+site's modalities when there is a key). The exit code is the gear's (2 for refused arguments;
+1 when the gear exited 0 but wrote a `.metadata.json` Flywheel would refuse).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from flywheel import ApiException
 from fw_gear.manifest import Manifest
 
 from gear_common.errors import GearInputError
@@ -61,6 +64,7 @@ from gear_tools.run.job_replay import (
     load_job,
     site_of,
 )
+from gear_tools.run.output_contract import Modalities, metadata_failures, site_modalities
 
 USAGE_ERROR = 2
 TRUE_WORDS = {"true", "yes", "1", "on"}
@@ -312,7 +316,22 @@ def run_command(command: list[str], gear_dir: Path) -> int:
     return subprocess.run(command, env=env, check=False).returncode
 
 
-def report(gear_dir: Path, exit_code: int) -> None:
+def modalities_of(api_key: str | None) -> dict[str, dict[str, list[str]]] | None:
+    """The site's modalities, to check the job's classifications by (None: no site, or it
+    cannot be asked)."""
+    if not api_key:
+        return None
+    try:
+        return site_modalities(connect(api_key))
+    except (FlywheelConnectionError, ApiException) as exc:
+        reason = exc.reason if isinstance(exc, ApiException) else str(exc)
+        print(f"run-gear: cannot read {site_of(api_key)}'s modalities ({reason})", file=sys.stderr)
+        return None
+
+
+def report(gear_dir: Path, exit_code: int, modalities: Modalities | None = None) -> int:
+    """Prints what the run left; returns its exit code, or 1 when the gear exited 0 but wrote a
+    `.metadata.json` Flywheel would refuse (output_contract: each wrong entry is named)."""
     output_dir = gear_dir / "output"
     metadata = output_dir / ".metadata.json"
     outputs = sorted(p for p in output_dir.rglob("*") if p.is_file() and p != metadata)
@@ -321,7 +340,24 @@ def report(gear_dir: Path, exit_code: int) -> None:
         print(f"  output: {output} ({output.stat().st_size} bytes)")
     if not outputs:
         print("  no output files")
-    print(f"  metadata: {metadata}" if metadata.is_file() else "  no .metadata.json written")
+    if not metadata.is_file():
+        print("  no .metadata.json written")
+        return exit_code
+    print(f"  metadata: {metadata}")
+    failures = metadata_failures(output_dir, modalities)
+    for failure in failures:
+        print(f"  metadata problem: {failure}", file=sys.stderr)
+    if failures:
+        print(
+            f"run-gear: Flywheel would fail this job: {len(failures)} problem(s) in .metadata.json",
+            file=sys.stderr,
+        )
+        return exit_code or 1
+    if modalities is None:
+        print("  metadata: valid (classifications not checked: no site to ask for modalities)")
+    else:
+        print("  metadata: valid, classifications included (the site's modalities)")
+    return exit_code
 
 
 def replayed_job(
@@ -501,8 +537,7 @@ def main(argv: list[str], *, build_first: bool = False) -> int:
         exit_code = run.exit_code
     else:
         exit_code = run_command([str(pex_path(repo, gear))], gear_dir)
-    report(gear_dir, exit_code)
-    return exit_code
+    return report(gear_dir, exit_code, modalities_of(args.api_key))
 
 
 if __name__ == "__main__":
