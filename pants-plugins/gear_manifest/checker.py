@@ -850,7 +850,7 @@ def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:
     with open(argv[0], encoding="utf-8") as file:
         loaded = json.load(file)
     failed = False
-    for request in loaded["checks"] if "checks" in loaded else [loaded]:
+    for request in loaded.get("checks", [loaded]):
         problems, warnings = check_request(request, validate_spec=validate_spec)
         for line in [*problems, *warnings]:
             print(bounded(line))

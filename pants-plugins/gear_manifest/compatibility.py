@@ -168,7 +168,7 @@ def _required_input(spec: dict[str, Any]) -> bool:
 def input_changes(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
     before, after = _section(old, "inputs"), _section(new, "inputs")
     renames = _renames(before, after)
-    for name, spec in before.items():
+    for name in before:
         if name in renames:
             yield Change(MAJOR, f'renames input "{name}" to "{renames[name]}"')
         elif name not in after:

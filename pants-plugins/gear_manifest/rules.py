@@ -247,8 +247,7 @@ async def image_check(field_set: GearManifestFieldSet, docker: DockerOptions) ->
     dependency_targets = await Get(Targets, Addresses, dependency_addresses)
     manifest_source = _manifest_source(dependency_targets)
     if manifest_source is None:
-        message = f"{field_set.address}: no {MANIFEST_FILE_NAME} dependency, not a gear image"
-        return ImageCheck({"skip": message}, EMPTY_DIGEST)
+        return ImageCheck({"skip": str(field_set.address)}, EMPTY_DIGEST)
     try:
         context = await _interpolation_context(wrapped.target)
         target = image_target(wrapped.target, docker, context)
@@ -338,7 +337,12 @@ async def check_gear_manifests(
     request: GearManifestRequest.Batch[GearManifestFieldSet, Any], linter: GearManifestLinter
 ) -> LintResult:
     checks = await MultiGet(Get(ImageCheck, GearManifestFieldSet, fs) for fs in request.elements)
-    notes = [c.request["skip"] for c in checks if "skip" in c.request]
+    skipped = [c.request["skip"] for c in checks if "skip" in c.request]
+    notes = (
+        [f"not gear images (no {MANIFEST_FILE_NAME} dependency): {', '.join(skipped)}"]
+        if skipped
+        else []
+    )
     errors = [c.request["error"] for c in checks if "error" in c.request]
     runnable = [c for c in checks if "manifest" in c.request]
     if not runnable:

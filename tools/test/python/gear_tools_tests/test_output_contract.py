@@ -63,7 +63,8 @@ def test_the_engine_schema_of_fw_gear_is_applied(tmp_path: Path) -> None:
     [
         (
             "{",
-            f"{SHOWN}: not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+            f"{SHOWN}: not valid JSON: Expecting property name enclosed in double quotes at "
+            "line 1 column 2",
         ),
         (
             '{"acquisition": {"info": {"x": NaN}}}',

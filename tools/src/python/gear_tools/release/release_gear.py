@@ -15,7 +15,8 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
 after an interrupted release), reads the pushed digest from the registry, registers the gear
 version on the site pinned to it, and records the release (image by digest, gear id, commit,
-tag, and the version's CHANGELOG entry as its notes) in dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
+tag, and the version's CHANGELOG entry as its notes) in
+dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
 """
