@@ -684,9 +684,11 @@ def used_variables(
 ) -> set[str]:
     """The image's ENV variables something uses when the gear runs: the C library, the shell
     or Python (PATH, LANG, PYTHON*...), the manifest's command, the image's ENTRYPOINT or CMD,
-    the gear's code (`code`, the text of its files: a variable named there is used), and the
-    variables those are made from (`PATH=$FSLDIR/bin:$PATH`: FSLDIR). With no `code`, every
-    variable. One set only at build time (`WORKDIR $BASE_DIR`) is not used."""
+    the gear's code (`code`, the text of its files: a variable named on a line that is not a
+    comment is used), and the software homes those run-time paths are made from
+    (`PATH=$FSLDIR/bin:$PATH`: FSL's programs read FSLDIR). With no `code`, every variable.
+    One set only for the build (`WORKDIR $BASE_DIR`, or `ENV OUT=$BASE_DIR/out`: expanded when
+    the image is built) is not used."""
     names = [name for name, _ in dockerfile.env]
     if code is None:
         return set(names)
@@ -695,14 +697,12 @@ def used_variables(
     if code and names:
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
         for text in code:
-            used.update(pattern.findall(text))
-    references = dict(dockerfile.env_references)
-    pending = list(used)
-    while pending:
-        for name in references.get(pending.pop(), ()):
-            if name in references and name not in used:
-                used.add(name)
-                pending.append(name)
+            for line in text.splitlines():
+                if not line.lstrip().startswith("#"):
+                    used.update(pattern.findall(line))
+    for name, references in dockerfile.env_references:
+        if _read_at_run_time(name):
+            used.update(reference for reference in references if reference in names)
     return used
 
 

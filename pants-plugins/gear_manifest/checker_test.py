@@ -408,7 +408,7 @@ def test_a_variable_only_the_build_uses_need_not_be_in_the_environment() -> None
     ]
 
 
-def test_a_variable_another_used_one_is_made_from_is_used() -> None:
+def test_a_software_home_a_run_time_path_is_made_from_is_used() -> None:
     dockerfile = parse_dockerfile(
         "D", "FROM x\nENV FSLDIR=/opt/fsl\nENV PATH=$FSLDIR/bin:$PATH\nCOPY a/bin.pex /bin/run\n"
     )
@@ -417,6 +417,15 @@ def test_a_variable_another_used_one_is_made_from_is_used() -> None:
         p.split(",")[0]
         for p in check(changed(environment=environment), dockerfile=dockerfile, code=[])
     ] == [f"{PATH}: environment has no FSLDIR"]
+    # A variable expanded into another when the image is built is not needed when it runs,
+    # nor one that only a comment names.
+    build_only = parse_dockerfile(
+        "D", "FROM x\nENV BASE=/flywheel/v0\nENV OUT=$BASE/out\nCOPY a/bin.pex /bin/run\n"
+    )
+    code = ["out = os.environ['OUT']\n# cd $BASE first\n"]
+    assert [
+        p.split(",")[0] for p in check(changed(environment={}), dockerfile=build_only, code=code)
+    ] == [f"{PATH}: environment has no OUT"]
 
 
 # What held-out inputs slipped past
