@@ -165,14 +165,27 @@ def _required_input(spec: dict[str, Any]) -> bool:
     return not spec.get("optional", False) and spec.get("base") in ("file", "context")
 
 
+def _removals(
+    kind: str, before: dict[str, Any], after: dict[str, Any], renames: dict[str, str]
+) -> Iterator[Change]:
+    """Keys of `before` that `after` renamed or removed: each breaks what used them."""
+    for name in before:
+        if name in renames:
+            yield Change(MAJOR, f'renames {kind} "{name}" to "{renames[name]}"')
+        elif name not in after:
+            yield Change(MAJOR, f'removes {kind} "{name}"')
+
+
+def _file_types(spec: dict[str, Any]) -> Any:
+    """An input's accepted file types (`type.enum`), or None when any is accepted."""
+    kind = spec.get("type")
+    return kind.get("enum") if isinstance(kind, dict) else None
+
+
 def input_changes(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
     before, after = _section(old, "inputs"), _section(new, "inputs")
     renames = _renames(before, after)
-    for name in before:
-        if name in renames:
-            yield Change(MAJOR, f'renames input "{name}" to "{renames[name]}"')
-        elif name not in after:
-            yield Change(MAJOR, f'removes input "{name}"')
+    yield from _removals("input", before, after, renames)
     for name, spec in after.items():
         if name in renames.values():
             continue
@@ -194,23 +207,13 @@ def input_changes(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
             yield Change(MAJOR, f'makes input "{name}" required')
         elif not was.get("optional", False) and spec.get("optional", False):
             yield Change(MINOR, f'makes input "{name}" optional')
-        old_types = (
-            (was.get("type") or {}).get("enum") if isinstance(was.get("type"), dict) else None
-        )
-        new_types = (
-            (spec.get("type") or {}).get("enum") if isinstance(spec.get("type"), dict) else None
-        )
-        yield from _enum_changes(f'input "{name}" file type', old_types, new_types)
+        yield from _enum_changes(f'input "{name}" file type', _file_types(was), _file_types(spec))
 
 
 def config_changes(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
     before, after = _section(old, "config"), _section(new, "config")
     renames = _renames(before, after)
-    for name in before:
-        if name in renames:
-            yield Change(MAJOR, f'renames config "{name}" to "{renames[name]}"')
-        elif name not in after:
-            yield Change(MAJOR, f'removes config "{name}"')
+    yield from _removals("config", before, after, renames)
     for name, spec in after.items():
         if name in renames.values():
             continue

@@ -423,6 +423,16 @@ def git(rule_runner: RuleRunner, *args: str) -> None:
     )
 
 
+def lint_version(rule_runner: RuleRunner, version: str) -> LintResult:
+    """The gear without the released gear's "mask" input, at `version`."""
+    builder = {"category": "utility", "image": f"org/my-gear:{version}"}
+    return lint(
+        rule_runner,
+        with_changes(version=version, custom={"gear-builder": builder}),
+        build=build_file(image_tags=[version, "latest"]),
+    )
+
+
 def test_a_released_gear_that_removes_an_input_needs_a_major_version(
     rule_runner: RuleRunner,
 ) -> None:
@@ -433,27 +443,12 @@ def test_a_released_gear_that_removes_an_input_needs_a_major_version(
     git(rule_runner, "commit", "-q", "-m", "my-gear 0.1.0")
     git(rule_runner, "tag", "gear/my-gear/v0.1.0")
     try:
-        bumped = "org/my-gear:0.1.1"
-        result = lint(
-            rule_runner,
-            with_changes(
-                version="0.1.1", custom={"gear-builder": {"category": "utility", "image": bumped}}
-            ),
-            build=build_file(image_tags=["0.1.1", "latest"]),
-        )
         assert_fails_with(
-            result,
+            lint_version(rule_runner, "0.1.1"),
             f'{PATH}: removes input "mask" since gear/my-gear/v0.1.0: that needs a major '
             "version (1.0.0 or later), but version is 0.1.1",
         )
-        major = "org/my-gear:1.0.0"
-        result = lint(
-            rule_runner,
-            with_changes(
-                version="1.0.0", custom={"gear-builder": {"category": "utility", "image": major}}
-            ),
-            build=build_file(image_tags=["1.0.0", "latest"]),
-        )
+        result = lint_version(rule_runner, "1.0.0")
         assert result.exit_code == 0, result.stdout
         # The released manifest itself passes: nothing changed since the tag.
         assert lint(rule_runner, released).exit_code == 0
