@@ -268,6 +268,8 @@ def test_the_command_line_never_shows_the_key(
     )
     monkeypatch.setenv("PANTS_CONFIG_FILES", "local.toml")
     monkeypatch.setenv("FW_KEY", fake_flywheel.api_key)
+    # As the release workflow builds: with podman, whose builds bin/verify-gear can check.
+    monkeypatch.setenv("GEAR_CONTAINER_ENGINE", "podman")
     monkeypatch.setattr(release_gear, "PantsBuilder", lambda repo: StandInBuilder())
     argv = ["template-gear", "--registry", "local", "--repo", str(repo)]
 
@@ -301,3 +303,44 @@ def test_a_gear_with_new_gear_todo_marks_is_not_released(
     assert f"docs/template_gear/README.md:{lines}" in str(error.value)
     assert "TODO(new-gear)" in str(error.value)
     assert builder.pushes == 0 and fake_flywheel.requests == []
+
+
+def test_an_image_built_with_docker_is_refused_before_any_check(
+    repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
+) -> None:
+    gear, builder = gear_at(repo, registry_address), StandInBuilder()
+    docker = Release(
+        repo,
+        gear,
+        "release",
+        builder,
+        lambda: flywheel.Client(fake_flywheel.api_key),
+        [].append,
+        engine="docker",
+    )
+    with pytest.raises(ReleaseError, match="could not verify this release; build with podman"):
+        docker.run(dry_run=False)
+    assert builder.pushes == 0 and fake_flywheel.mutating_requests() == []
+
+
+def test_an_unverifiable_release_is_allowed_with_the_warning_recorded(
+    repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
+) -> None:
+    gear, builder = gear_at(repo, registry_address), StandInBuilder()
+    said: list[str] = []
+    docker = Release(
+        repo,
+        gear,
+        "release",
+        builder,
+        lambda: flywheel.Client(fake_flywheel.api_key),
+        said.append,
+        engine="docker",
+        allow_unverifiable=True,
+    )
+    assert docker.run(dry_run=False) == 0
+    assert said[0].startswith("warning: built with docker: this release cannot be verified")
+    record = json.loads(
+        (repo / "dist/template_gear.src.docker/template-gear.release.json").read_text()
+    )
+    assert (record["engine"], record["verifiable"]) == ("docker", False)

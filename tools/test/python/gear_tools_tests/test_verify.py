@@ -4,11 +4,14 @@ released template-gear and an image built from code one byte off.)"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from gear_tools.images.scratch_build import first_difference
 from gear_tools.release import registry
-from gear_tools.release.verify_gear import VerifyError, choose_commit
+from gear_tools.release.verify_gear import VerifyError, choose_commit, verify
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -79,3 +82,15 @@ def test_image_references(reference: str, expected: tuple[str, str, str]) -> Non
 def test_a_reference_without_a_registry_is_refused() -> None:
     with pytest.raises(registry.RegistryError, match="names no registry"):
         registry.parse_reference("flywheel-gears/x:0.1.0")
+
+
+def test_a_release_recorded_as_unverifiable_is_refused_with_why(repo: Path) -> None:
+    """release-gear --allow-unverifiable records a docker-built release; nothing is rebuilt."""
+    record = repo / "dist/template_gear.src.docker/template-gear.release.json"
+    record.parent.mkdir(parents=True)
+    image = "127.0.0.1:5055/flywheel-gears/template-gear@sha256:" + "a" * 64
+    record.write_text(
+        json.dumps({"image": image, "commit": SHA, "engine": "docker", "verifiable": False})
+    )
+    with pytest.raises(VerifyError, match="built with docker, whose builds do not reproduce"):
+        verify(repo, "template-gear", "release", None, None, None)

@@ -1,10 +1,14 @@
 """Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
 
-    bin/release-gear GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG] [--repo DIR]
+    bin/release-gear GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG]
+                     [--allow-unverifiable] [--repo DIR]
 
 The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
 pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
 
+0. the image is built with podman, whose builds reproduce, so that bin/verify-gear can check
+   the release; an image built with docker is refused unless --allow-unverifiable, which
+   releases it with `"verifiable": false` in the release record;
 1. the working tree is clean for the gear (its directory, its docs, common/, 3rdparty/,
    pants.toml and the plugins), so that what is released is a commit;
 2. the gear lints and its tests pass (`./pants lint test GEAR::`);
@@ -15,7 +19,7 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
 after an interrupted release), reads the pushed digest from the registry, registers the gear
 version on the site pinned to it, and records the release (image by digest, gear id, commit,
-tag, and the version's CHANGELOG entry as its notes) in
+tag, engine, whether it is verifiable, and the version's CHANGELOG entry as its notes) in
 dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
@@ -38,11 +42,14 @@ import flywheel
 from gear_manifest.compatibility import release_tag
 from gear_tools.author.bump_version import release_notes
 from gear_tools.author.from_manifest import TODO_MARK
+from gear_tools.engine.containers import detect_engine, engine_state
 from gear_tools.release import registry, site_registration
 from gear_tools.repo import Gear as RepoGear
 from gear_tools.repo import RepoError, Repository, find_root
 
 DEFAULT_REGISTRY = "release"
+# The engine whose builds reproduce bit for bit, so that bin/verify-gear can check a release.
+VERIFIABLE_ENGINE = "podman"
 # What a release must have committed, besides the gear's own directory and docs.
 SHARED_PATHS = ("common", "3rdparty", "pants.toml", "pants-plugins", "BUILD")
 
@@ -191,9 +198,34 @@ class Release:
     builder: Builder
     client: Callable[[], flywheel.Client]
     say: Callable[[str], None] = print
+    # The engine the image is built with (gear_tools.engine.containers.detect_engine).
+    engine: str = VERIFIABLE_ENGINE
+    allow_unverifiable: bool = False
+
+    @property
+    def verifiable(self) -> bool:
+        """Whether bin/verify-gear can rebuild this release bit for bit (podman builds only)."""
+        return self.engine == VERIFIABLE_ENGINE
+
+    def check_engine(self) -> None:
+        if self.verifiable:
+            return
+        if not self.allow_unverifiable:
+            raise ReleaseError(
+                f"images are built with {self.engine} here, whose builds do not reproduce bit "
+                "for bit (the build's times are stamped in), so bin/verify-gear could not "
+                f"verify this release; build with {VERIFIABLE_ENGINE} "
+                f"(GEAR_CONTAINER_ENGINE={VERIFIABLE_ENGINE}, as the release workflow does), or "
+                "pass --allow-unverifiable to release it with that warning recorded"
+            )
+        self.say(
+            f"warning: built with {self.engine}: this release cannot be verified by "
+            "bin/verify-gear (recorded in the release record)"
+        )
 
     def run(self, *, dry_run: bool) -> int:
         gear = self.gear
+        self.check_engine()
         commit = check_clean(self.repo, gear)
         check_no_todo(self.repo, gear)
         self.say(f"checking {gear.name} {gear.version} at {commit[:12]}: lint and tests ...")
@@ -250,6 +282,9 @@ class Release:
             "gear_id": gear_id,
             "commit": commit,
             "tag": release_tag(gear.name, gear.version),
+            "engine": self.engine,
+            # False: built where builds do not reproduce (--allow-unverifiable).
+            "verifiable": self.verifiable,
             # The version's CHANGELOG entry, as bin/bump-version wrote it.
             "notes": release_notes(gear.files, gear.version),
         }
@@ -306,6 +341,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="a [docker.registries] name")
     parser.add_argument("--dry-run", action="store_true", help="check and print the plan only")
     parser.add_argument("--tag", help="refuse unless this is gear/<name>/v<version> (CI tags)")
+    parser.add_argument(
+        "--allow-unverifiable",
+        action="store_true",
+        help="release an image built with docker (not verifiable), recording the warning",
+    )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     args = parser.parse_args(argv)
     try:
@@ -314,7 +354,15 @@ def main(argv: list[str]) -> int:
         gear = load_gear(repo, args.gear, args.registry)
         if args.tag is not None:
             check_tag(gear, args.tag)
-        release = Release(repo, gear, args.registry, PantsBuilder(repo), site_client(key))
+        release = Release(
+            repo,
+            gear,
+            args.registry,
+            PantsBuilder(repo),
+            site_client(key),
+            engine=detect_engine(engine_state(repo)),
+            allow_unverifiable=args.allow_unverifiable,
+        )
         return release.run(dry_run=args.dry_run)
     except (ReleaseError, RepoError, registry.RegistryError, site_registration.SiteError) as exc:
         print(f"release-gear: {exc}", file=sys.stderr)

@@ -76,6 +76,12 @@ def verify(
     if reference is not None:
         image = registry.parse_reference(reference)
     elif record is not None:
+        if record.get("verifiable") is False:
+            raise VerifyError(
+                f"{record['image']} was released with --allow-unverifiable: it was built with "
+                f"{record.get('engine', 'docker')}, whose builds do not reproduce, so a rebuild "
+                "cannot match it; release it again built with podman to make it verifiable"
+            )
         image = registry.parse_reference(record["image"])
     else:
         image = gear.image
