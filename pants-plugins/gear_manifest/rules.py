@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,9 +333,23 @@ def _result(
     )
 
 
+def base_image_warning(build_args: tuple[str, ...] | list[str]) -> str | None:
+    """A warning when `[docker] build_args` names the base image by tag, not by digest."""
+    values = [arg.split("=", 1)[1] for arg in build_args if arg.startswith("BASE_IMAGE=")]
+    if not values or re.search(r"@sha256:[0-9a-f]{64}$", values[-1]):
+        return None
+    return (
+        f"warning: the base image BASE_IMAGE={values[-1]} ([docker] build_args) is named by "
+        "tag, not digest: a release built from it cannot be rebuilt from the same base later; "
+        "pin it with `bin/container-engine pin-base`"
+    )
+
+
 @rule(desc="Check gear manifests", level=LogLevel.DEBUG)
 async def check_gear_manifests(
-    request: GearManifestRequest.Batch[GearManifestFieldSet, Any], linter: GearManifestLinter
+    request: GearManifestRequest.Batch[GearManifestFieldSet, Any],
+    linter: GearManifestLinter,
+    docker: DockerOptions,
 ) -> LintResult:
     checks = await MultiGet(Get(ImageCheck, GearManifestFieldSet, fs) for fs in request.elements)
     skipped = [c.request["skip"] for c in checks if "skip" in c.request]
@@ -343,6 +358,8 @@ async def check_gear_manifests(
         if skipped
         else []
     )
+    warning = base_image_warning(tuple(docker.build_args))
+    notes += [warning] if warning else []
     errors = [c.request["error"] for c in checks if "error" in c.request]
     runnable = [c for c in checks if "manifest" in c.request]
     if not runnable:

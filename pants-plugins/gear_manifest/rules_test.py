@@ -468,3 +468,21 @@ def test_a_huge_enum_is_summarised_in_a_short_message(rule_runner: RuleRunner) -
         '"site-001", "site-002"; closest: "site-',
     )
     assert max(len(line) for line in result.stdout.splitlines()) < 4096
+
+
+def test_a_base_image_named_by_tag_is_warned_about_not_failed(rule_runner: RuleRunner) -> None:
+    options = ("--docker-default-repository=org/{name}",)
+    tagged = lint(
+        rule_runner, options=(*options, "--docker-build-args=['BASE_IMAGE=python:3.11-slim']")
+    )
+    assert tagged.exit_code == 0, tagged.stdout
+    assert (
+        "warning: the base image BASE_IMAGE=python:3.11-slim ([docker] build_args) is named by "
+        "tag, not digest" in tagged.stdout
+    )
+    digest = "sha256:" + "0" * 64
+    pinned = lint(
+        rule_runner,
+        options=(*options, f"--docker-build-args=['BASE_IMAGE=python:3.11-slim@{digest}']"),
+    )
+    assert pinned.exit_code == 0 and "warning: the base image" not in pinned.stdout

@@ -116,6 +116,9 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     )
     assert (record["image"], record["gear_id"]) == (pinned, registered["_id"])
     assert record["tag"] == "gear/template-gear/v0.1.0"
+    assert (record["engine"], record["verifiable"]) == ("podman", True)
+    # The base image as pants.toml pins it (no engine here to give its image ID).
+    assert record["base_image"] == "docker.io/library/python:3.11-slim"
     # The release notes are the version's CHANGELOG entry.
     assert record["notes"].startswith("- First version: text statistics (lines, words,")
     assert record["notes"].endswith("input that is not UTF-8 text.")

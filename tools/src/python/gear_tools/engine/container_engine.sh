@@ -5,6 +5,8 @@
 #   bin/container-engine refresh   forget the earlier choice and prepare again
 #   bin/container-engine status    print the engine and base image in use
 #   bin/container-engine base-image  print the base image pinned in pants.toml
+#   bin/container-engine pin-base [--dry-run]  pin BASE_IMAGE in pants.toml by digest (asks
+#                                  its registry: run it where that is reachable)
 #
 # A working Docker daemon is used as it is: the one the user's own `docker` finds (DOCKER_HOST,
 # DOCKER_CONTEXT or `docker context use`, DOCKER_CONFIG, else the default socket), with BuildKit
@@ -365,8 +367,19 @@ refresh)
   ;;
 status) status ;;
 base-image) echo "${PUBLIC_BASE_IMAGE}" ;;
+pin-base)
+  # BASE_IMAGE pinned by digest in pants.toml (gear_tools.engine.base_image; standard library).
+  shift
+  for python in python3 python3.13 python3.12 python3.11; do
+    if command -v "${python}" >/dev/null 2>&1 && "${python}" -c 'import tomllib' 2>/dev/null; then
+      GEAR_REPO_ROOT="${ROOT}" PYTHONPATH="${ROOT}/tools/src/python" \
+        exec "${python}" -m gear_tools.engine.base_image pin "$@"
+    fi
+  done
+  die "pin-base needs a Python 3.11 or later on PATH (python3 or python3.11)"
+  ;;
 *)
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
   [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] || exit 2
   ;;
 esac

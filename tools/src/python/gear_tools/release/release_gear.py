@@ -42,7 +42,7 @@ import flywheel
 from gear_manifest.compatibility import release_tag
 from gear_tools.author.bump_version import release_notes
 from gear_tools.author.from_manifest import TODO_MARK
-from gear_tools.engine.containers import detect_engine, engine_state
+from gear_tools.engine.containers import detect_engine, engine_state, inspect_image, recorded
 from gear_tools.release import registry, site_registration
 from gear_tools.repo import Gear as RepoGear
 from gear_tools.repo import RepoError, Repository, find_root
@@ -175,6 +175,19 @@ def check_no_todo(repo: Path, gear: Gear) -> None:
         )
 
 
+def base_image_identity(repo: Path, engine: str) -> dict[str, str | None]:
+    """The base image the gear images were built from, and its image ID here: a base pinned
+    by digest names the public image; a local stand-in (built offline) only has its ID."""
+    name = recorded(engine_state(repo), "GEAR_BASE_IMAGE") or Repository(repo).settings.base_image
+    try:
+        image_id = inspect_image(engine, name).get("Id")  # type: ignore[arg-type]
+    except (OSError, RuntimeError, ValueError, IndexError):
+        image_id = None  # Not on this machine's engine (or no engine here).
+    # podman shows the ID without its algorithm, Docker with it.
+    shown = f"sha256:{str(image_id).removeprefix('sha256:')}" if image_id else None
+    return {"base_image": name, "base_image_id": shown}
+
+
 def registry_state(gear: Gear, image_id: str) -> str | None:
     """The pushed digest when the registry holds this very image at the version, else None;
     raises when it holds another image there."""
@@ -285,6 +298,7 @@ class Release:
             "engine": self.engine,
             # False: built where builds do not reproduce (--allow-unverifiable).
             "verifiable": self.verifiable,
+            **base_image_identity(self.repo, self.engine),
             # The version's CHANGELOG entry, as bin/bump-version wrote it.
             "notes": release_notes(gear.files, gear.version),
         }
