@@ -312,18 +312,19 @@ def test_an_image_built_with_docker_is_refused_before_any_check(
     repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
 ) -> None:
     gear, builder = gear_at(repo, registry_address), StandInBuilder()
+    said: list[str] = []
     docker = Release(
         repo,
         gear,
         "release",
         builder,
         lambda: flywheel.Client(fake_flywheel.api_key),
-        [].append,
+        said.append,
         engine="docker",
     )
     with pytest.raises(ReleaseError, match="could not verify this release; build with podman"):
         docker.run(dry_run=False)
-    assert builder.pushes == 0 and fake_flywheel.mutating_requests() == []
+    assert builder.pushes == 0 and fake_flywheel.mutating_requests() == [] and said == []
 
 
 def test_an_unverifiable_release_is_allowed_with_the_warning_recorded(
