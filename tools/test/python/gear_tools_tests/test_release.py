@@ -7,8 +7,10 @@ pulls it back by digest and runs it.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 from gear_tools_tests.registry_server import config_digest_of, push_image, registry_server
 
 from fake_flywheel import FakeFlywheel, Fault
-from gear_tools.release import registry, release_gear
+from gear_tools.release import registry, release_gear, sbom
 from gear_tools.release.release_gear import (
     Gear,
     Release,
@@ -44,6 +46,13 @@ class StandInBuilder:
 
     def build(self, gear: Gear) -> str:
         return config_digest_of(self.files)
+
+    def inventory(self, gear: Gear) -> sbom.Inventory:
+        """The inventory script run by this test's own Python: its real distributions and
+        this machine's Debian packages (the stand-in image has no Python to run it)."""
+        script = [sys.executable, "-I", "-c", sbom.INVENTORY_SCRIPT]
+        found = json.loads(subprocess.run(script, capture_output=True, check=True).stdout)
+        return sbom.Inventory(found["python"], found["debian"])
 
     def publish(self, gear: Gear, registry_name: str) -> None:
         if self.fail_push:
@@ -97,7 +106,12 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
 
     digest = registry.manifest_digest(gear.image)
     assert digest is not None and digest.startswith("sha256:")
-    assert registry.tags(registry_address, gear.image.repository) == ["0.1.0", "latest"]
+    # The version, latest, and the SBOM beside the image (tagged by its digest).
+    assert registry.tags(registry_address, gear.image.repository) == [
+        "0.1.0",
+        "latest",
+        sbom.artifact_tag(digest),
+    ]
     (registered,) = fake_flywheel.find("gears", gear__name="template-gear")
     pinned = f"{registry_address}/flywheel-gears/template-gear@{digest}"
     assert registered["gear"]["custom"]["gear-builder"]["image"] == pinned
@@ -124,6 +138,14 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     assert record["notes"].endswith("input that is not UTF-8 text.")
     client = flywheel.Client(fake_flywheel.api_key)
     assert client.lookup("gears/template-gear").id == registered["_id"]
+    # The SBOM, fetched by the image's digest alone, lists what the inventory found.
+    fetched = sbom.fetch(gear.image, digest)
+    assert fetched["metadata"]["component"]["version"] == digest
+    purls = {component["purl"] for component in fetched["components"]}
+    assert f"pkg:pypi/flywheel-sdk@{importlib.metadata.version('flywheel-sdk')}" in purls
+    assert record["sbom"]["manifest"].startswith("sha256:")
+    written = repo / "dist/template_gear.src.docker" / record["sbom"]["file"]
+    assert json.loads(written.read_text()) == fetched
 
 
 def test_a_second_release_of_the_version_is_refused_before_any_push(
@@ -168,7 +190,7 @@ def test_registry_down_then_rerun_ends_with_one_tag_and_one_gear_version(
     port = int(address.rsplit(":", 1)[1])
     with registry_server(storage, port=port):
         assert release(repo, gear, builder, fake_flywheel, []).run(dry_run=False) == 0
-        assert registry.tags(address, gear.image.repository) == ["0.1.0", "latest"]
+        assert registry.tags(address, gear.image.repository)[:2] == ["0.1.0", "latest"]
     assert builder.pushes == 1 and len(fake_flywheel.find("gears")) == 1
 
 
@@ -188,7 +210,8 @@ def test_api_500_after_the_push_then_rerun_registers_once_without_pushing_again(
     assert builder.pushes == 1
     assert len(fake_flywheel.find("gears")) == 1
     assert any(line.startswith("  image: ") for line in said)
-    assert registry.tags(registry_address, gear.image.repository) == ["0.1.0", "latest"]
+    # One SBOM beside the image, pushed by the run that registered it.
+    assert len(registry.tags(registry_address, gear.image.repository)) == 3
 
 
 def test_dry_run_checks_prints_the_plan_and_sends_nothing(

@@ -9,6 +9,7 @@ saved (see registry_auth).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -58,13 +59,20 @@ def _base_url(registry: str) -> str:
 
 
 def _open(
-    url: str, registry_host: str, *, method: str = "GET"
+    url: str,
+    registry_host: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    content_type: str | None = None,
 ) -> tuple[bytes, dict[str, str]] | None:
     """The body and headers of a registry answer; None for 404. A 401 is answered once with
     the login `docker login` saved (registry_auth)."""
     headers = {"Accept": MANIFEST_TYPES}
+    if content_type:
+        headers["Content-Type"] = content_type
     for attempt in (1, 2):
-        request = urllib.request.Request(url, method=method, headers=headers)
+        request = urllib.request.Request(url, method=method, headers=headers, data=data)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                 return response.read(), dict(response.headers.items())
@@ -113,6 +121,59 @@ def config_digest(image: ImageName) -> str | None:
     manifest = json.loads(answer[0])
     config = manifest.get("config") if isinstance(manifest, dict) else None
     return str(config["digest"]) if isinstance(config, dict) and "digest" in config else None
+
+
+def push_blob(registry: str, repository: str, data: bytes) -> str:
+    """Uploads `data` as a blob of `repository` (an upload started, then put whole); returns
+    its digest."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    uploads = f"{_base_url(registry)}/{repository}/blobs/uploads/"
+    started = _open(uploads, registry, method="POST", data=b"")
+    headers = {name.lower(): value for name, value in (started or (b"", {}))[1].items()}
+    location = headers.get("location")
+    if not location:
+        raise RegistryError(f"{registry}: starting an upload to {repository} gave no Location")
+    if location.startswith("/"):
+        location = _base_url(registry).removesuffix("/v2") + location
+    separator = "&" if "?" in location else "?"
+    _open(
+        f"{location}{separator}digest={digest}",
+        registry,
+        method="PUT",
+        data=data,
+        content_type="application/octet-stream",
+    )
+    return digest
+
+
+def push_manifest(registry: str, repository: str, tag: str, manifest: dict[str, Any]) -> str:
+    """Puts an OCI image manifest under `tag`; returns its digest."""
+    data = json.dumps(manifest, sort_keys=True).encode()
+    url = f"{_base_url(registry)}/{repository}/manifests/{tag}"
+    _open(url, registry, method="PUT", data=data, content_type=str(manifest["mediaType"]))
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def raw_manifest(image: ImageName) -> bytes | None:
+    """The manifest `image` names (by tag or digest) as the registry holds it, or None."""
+    answer = _open(_manifest_url(image), image.registry)
+    return answer[0] if answer is not None else None
+
+
+def manifest(image: ImageName) -> dict[str, Any] | None:
+    """The manifest `image` names (by tag or digest), or None when it is not there."""
+    raw = raw_manifest(image)
+    return json.loads(raw) if raw is not None else None
+
+
+def blob(registry: str, repository: str, digest: str) -> bytes | None:
+    """The content of a blob, checked against its digest; None when it is not there."""
+    answer = _open(f"{_base_url(registry)}/{repository}/blobs/{digest}", registry)
+    if answer is None:
+        return None
+    if "sha256:" + hashlib.sha256(answer[0]).hexdigest() != digest:
+        raise RegistryError(f"{registry}/{repository}: blob {digest} does not match its digest")
+    return answer[0]
 
 
 def tags(registry: str, repository: str) -> list[str]:

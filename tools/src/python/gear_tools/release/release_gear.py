@@ -43,7 +43,7 @@ from gear_manifest.compatibility import release_tag
 from gear_tools.author.bump_version import release_notes
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.engine.containers import detect_engine, engine_state, inspect_image, recorded
-from gear_tools.release import registry, site_registration
+from gear_tools.release import registry, sbom, site_registration
 from gear_tools.repo import Gear as RepoGear
 from gear_tools.repo import RepoError, Repository, find_root
 
@@ -94,6 +94,10 @@ class Builder(Protocol):
         ...
 
     def publish(self, gear: Gear, registry_name: str) -> None: ...
+
+    def inventory(self, gear: Gear) -> sbom.Inventory:
+        """The packages in the built image (for its SBOM)."""
+        ...
 
 
 def load_gear(repo: Path, gear: str, registry_name: str) -> Gear:
@@ -275,15 +279,30 @@ class Release:
             pushed = registry.manifest_digest(gear.image)
             if pushed is None:
                 raise ReleaseError(f"the push reported success but {gear.image} is not there")
+        sbom_file, sbom_manifest = self.write_sbom(gear, pushed)
+        self.say(f"  SBOM: {sbom_file.name}, beside the image as {sbom.artifact_tag(pushed)}")
         gear_id = site_registration.register(site, gear.manifest, gear.image, pushed, commit)
-        record = self.record(gear, pushed, gear_id, commit)
+        record = self.record(gear, pushed, gear_id, commit, sbom_manifest)
         self.say(f"released {gear.name} {gear.version}")
         self.say(f"  image: {gear.image.pinned(pushed)}")
         self.say(f"  gear:  {gear_id} (registered)")
         self.say(f"  recorded in {record}")
         return 0
 
-    def record(self, gear: Gear, digest: str, gear_id: str, commit: str) -> Path:
+    def write_sbom(self, gear: Gear, digest: str) -> tuple[Path, str]:
+        """The image's SBOM, written beside the release record and pushed beside the image."""
+        try:
+            text = sbom.document(gear.image, digest, self.builder.inventory(gear))
+            path = gear.files.dist(f"{gear.name}.sbom.cdx.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+            return path, sbom.push(gear.image, digest, text)
+        except sbom.SbomError as exc:
+            raise ReleaseError(f"the SBOM: {exc}") from None
+
+    def record(
+        self, gear: Gear, digest: str, gear_id: str, commit: str, sbom_manifest: str
+    ) -> Path:
         """Writes what was released to dist/<gear>.src.docker/<name>.release.json."""
         path = gear.files.release_record
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,6 +318,9 @@ class Release:
             # False: built where builds do not reproduce (--allow-unverifiable).
             "verifiable": self.verifiable,
             **base_image_identity(self.repo, self.engine),
+            # The CycloneDX SBOM beside it: <name>.sbom.cdx.json here, and in the registry
+            # under the tag sha256-<digest hex>.sbom (this is that artifact's manifest).
+            "sbom": {"file": f"{gear.name}.sbom.cdx.json", "manifest": sbom_manifest},
             # The version's CHANGELOG entry, as bin/bump-version wrote it.
             "notes": release_notes(gear.files, gear.version),
         }
@@ -331,6 +353,10 @@ class PantsBuilder:
         if not image_id:
             raise ReleaseError(f"{info}: the build recorded no image ID")
         return str(image_id)
+
+    def inventory(self, gear: Gear) -> sbom.Inventory:
+        image = f"{gear.files.image_repository}:{gear.version}"
+        return sbom.image_inventory(detect_engine(engine_state(self.repo)), image)
 
     def publish(self, gear: Gear, registry_name: str) -> None:
         registries = {registry_name: {"address": gear.image.registry, "default": True}}
