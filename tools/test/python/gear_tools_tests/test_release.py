@@ -19,7 +19,7 @@ import pytest
 from gear_tools_tests.registry_server import config_digest_of, push_image, registry_server
 
 from fake_flywheel import FakeFlywheel, Fault
-from gear_tools.release import registry, release_gear, sbom
+from gear_tools.release import provenance, registry, release_gear, sbom
 from gear_tools.release.release_gear import (
     Gear,
     Release,
@@ -88,11 +88,25 @@ def gear_at(repo: Path, address: str) -> Gear:
     return Gear(gear.files, gear.manifest, image)
 
 
+def team_key(repo: Path) -> Path:
+    """The team's signing key for the test's releases (made once per repository)."""
+    private = repo.parent / "keys/signing-key.pem"
+    if not private.exists():
+        provenance.new_key(private.parent)
+    return private
+
+
 def release(
     repo: Path, gear: Gear, builder: StandInBuilder, fake: FakeFlywheel, said: list[str]
 ) -> Release:
     return Release(
-        repo, gear, "release", builder, lambda: flywheel.Client(fake.api_key), said.append
+        repo,
+        gear,
+        "release",
+        builder,
+        lambda: flywheel.Client(fake.api_key),
+        said.append,
+        signing_key=team_key(repo),
     )
 
 
@@ -106,10 +120,11 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
 
     digest = registry.manifest_digest(gear.image)
     assert digest is not None and digest.startswith("sha256:")
-    # The version, latest, and the SBOM beside the image (tagged by its digest).
+    # The version, latest, and the provenance and SBOM beside the image (tagged by its digest).
     assert registry.tags(registry_address, gear.image.repository) == [
         "0.1.0",
         "latest",
+        provenance.artifact_tag(digest),
         sbom.artifact_tag(digest),
     ]
     (registered,) = fake_flywheel.find("gears", gear__name="template-gear")
@@ -146,6 +161,13 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     assert record["sbom"]["manifest"].startswith("sha256:")
     written = repo / "dist/template_gear.src.docker" / record["sbom"]["file"]
     assert json.loads(written.read_text()) == fetched
+    # The provenance beside it is signed by the team key and names the image and the commit.
+    public = provenance.load_public_key(team_key(repo).with_name("signing-key.pub.pem"))
+    statement = provenance.verified_statement(provenance.fetch(gear.image, digest), public)
+    assert statement["subject"][0]["digest"] == {"sha256": digest.removeprefix("sha256:")}
+    dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert dependencies[0]["digest"] == {"gitCommit": record["commit"]}
+    assert "template_gear/src/docker/Dockerfile" in {d["uri"] for d in dependencies}
 
 
 def test_a_second_release_of_the_version_is_refused_before_any_push(
@@ -210,8 +232,8 @@ def test_api_500_after_the_push_then_rerun_registers_once_without_pushing_again(
     assert builder.pushes == 1
     assert len(fake_flywheel.find("gears")) == 1
     assert any(line.startswith("  image: ") for line in said)
-    # One SBOM beside the image, pushed by the run that registered it.
-    assert len(registry.tags(registry_address, gear.image.repository)) == 3
+    # One SBOM and one provenance beside the image, pushed by the run that registered it.
+    assert len(registry.tags(registry_address, gear.image.repository)) == 4
 
 
 def test_dry_run_checks_prints_the_plan_and_sends_nothing(
@@ -296,6 +318,7 @@ def test_the_command_line_never_shows_the_key(
     monkeypatch.setenv("FW_KEY", fake_flywheel.api_key)
     # As the release workflow builds: with podman, whose builds bin/verify-gear can check.
     monkeypatch.setenv("GEAR_CONTAINER_ENGINE", "podman")
+    monkeypatch.setenv("GEAR_SIGNING_KEY_FILE", str(team_key(repo)))
     monkeypatch.setattr(release_gear, "PantsBuilder", lambda repo: StandInBuilder())
     argv = ["template-gear", "--registry", "local", "--repo", str(repo)]
 
@@ -344,6 +367,7 @@ def test_an_image_built_with_docker_is_refused_before_any_check(
         lambda: flywheel.Client(fake_flywheel.api_key),
         said.append,
         engine="docker",
+        signing_key=team_key(repo),
     )
     with pytest.raises(ReleaseError, match="could not verify this release; build with podman"):
         docker.run(dry_run=False)
@@ -364,6 +388,7 @@ def test_an_unverifiable_release_is_allowed_with_the_warning_recorded(
         said.append,
         engine="docker",
         allow_unverifiable=True,
+        signing_key=team_key(repo),
     )
     assert docker.run(dry_run=False) == 0
     assert said[0].startswith("warning: built with docker: this release cannot be verified")

@@ -28,6 +28,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -43,7 +44,7 @@ from gear_manifest.compatibility import release_tag
 from gear_tools.author.bump_version import release_notes
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.engine.containers import detect_engine, engine_state, inspect_image, recorded
-from gear_tools.release import registry, sbom, site_registration
+from gear_tools.release import provenance, registry, sbom, site_registration
 from gear_tools.repo import Gear as RepoGear
 from gear_tools.repo import RepoError, Repository, find_root
 
@@ -192,6 +193,27 @@ def base_image_identity(repo: Path, engine: str) -> dict[str, str | None]:
     return {"base_image": name, "base_image_id": shown}
 
 
+def build_inputs(gear: Gear) -> list[str]:
+    """The repository files a gear image is built from that the provenance names by hash:
+    the lockfile of the gear's resolve and the gear's own Dockerfile."""
+    root = gear.files.repo.root
+    lockfile = gear.files.repo.settings.resolves.get(gear.files.resolve)
+    dockerfile = gear.files.docker_dir / "Dockerfile"
+    paths = [lockfile] if lockfile else []
+    if dockerfile.is_file():
+        paths.append(dockerfile.relative_to(root).as_posix())
+    return [path for path in paths if (root / path).is_file()]
+
+
+def engine_version(engine: str) -> str:
+    """The builder's name and version, e.g. `podman version 4.3.1`."""
+    try:
+        shown = subprocess.run([engine, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return engine
+    return shown.stdout.strip() or engine
+
+
 def registry_state(gear: Gear, image_id: str) -> str | None:
     """The pushed digest when the registry holds this very image at the version, else None;
     raises when it holds another image there."""
@@ -218,6 +240,8 @@ class Release:
     # The engine the image is built with (gear_tools.engine.containers.detect_engine).
     engine: str = VERIFIABLE_ENGINE
     allow_unverifiable: bool = False
+    # The team's ed25519 key (PEM) the provenance statement is signed with.
+    signing_key: Path | None = None
 
     @property
     def verifiable(self) -> bool:
@@ -243,6 +267,7 @@ class Release:
     def run(self, *, dry_run: bool) -> int:
         gear = self.gear
         self.check_engine()
+        signer = self.signer()
         commit = check_clean(self.repo, gear)
         check_no_todo(self.repo, gear)
         self.say(f"checking {gear.name} {gear.version} at {commit[:12]}: lint and tests ...")
@@ -281,8 +306,10 @@ class Release:
                 raise ReleaseError(f"the push reported success but {gear.image} is not there")
         sbom_file, sbom_manifest = self.write_sbom(gear, pushed)
         self.say(f"  SBOM: {sbom_file.name}, beside the image as {sbom.artifact_tag(pushed)}")
+        attestation = self.write_provenance(gear, pushed, commit, sbom_file, signer)
+        self.say(f"  provenance: signed, beside the image as {provenance.artifact_tag(pushed)}")
         gear_id = site_registration.register(site, gear.manifest, gear.image, pushed, commit)
-        record = self.record(gear, pushed, gear_id, commit, sbom_manifest)
+        record = self.record(gear, pushed, gear_id, commit, sbom_manifest, attestation)
         self.say(f"released {gear.name} {gear.version}")
         self.say(f"  image: {gear.image.pinned(pushed)}")
         self.say(f"  gear:  {gear_id} (registered)")
@@ -295,13 +322,67 @@ class Release:
             text = sbom.document(gear.image, digest, self.builder.inventory(gear))
             path = gear.files.dist(f"{gear.name}.sbom.cdx.json")
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
+            path.write_text(text, encoding="utf-8")  # the bytes pushed (and hashed)
             return path, sbom.push(gear.image, digest, text)
         except sbom.SbomError as exc:
             raise ReleaseError(f"the SBOM: {exc}") from None
 
+    def signer(self) -> provenance.CryptoSigner:
+        if self.signing_key is None:
+            raise ReleaseError(
+                "no signing key for the provenance statement: give --signing-key FILE or set "
+                "GEAR_SIGNING_KEY_FILE (python -m gear_tools.release.provenance new-key DIR "
+                "makes a pair)"
+            )
+        try:
+            return provenance.load_signer(self.signing_key)
+        except provenance.ProvenanceError as exc:
+            raise ReleaseError(f"the signing key: {exc}") from None
+
+    def write_provenance(
+        self, gear: Gear, digest: str, commit: str, sbom_file: Path, signer: Any
+    ) -> str:
+        """The signed provenance statement, written beside the record and pushed beside the
+        image; returns its artifact's manifest digest."""
+        base = base_image_identity(self.repo, self.engine)
+        base_digest = (base["base_image"] or "").rpartition("@")[2] or base["base_image_id"]
+        materials = [
+            *(provenance.file_material(self.repo, path) for path in build_inputs(gear)),
+            provenance.Material(
+                str(base["base_image"]), {"sha256": str(base_digest).removeprefix("sha256:")}
+            ),
+            provenance.Material(
+                f"{gear.image.registry}/{gear.image.repository}:{sbom.artifact_tag(digest)}",
+                {"sha256": hashlib.sha256(sbom_file.read_bytes()).hexdigest()},
+            ),
+        ]
+        settings = gear.files.repo.settings
+        document = provenance.statement(
+            gear.image,
+            digest,
+            gear=gear.name,
+            version=gear.version,
+            commit=commit,
+            source=settings.build_args.get("SOURCE_URL", str(self.repo)),
+            materials=materials,
+            builder=engine_version(self.engine),
+        )
+        envelope = provenance.sign(document, signer)
+        path = gear.files.dist(f"{gear.name}.provenance.dsse.json")
+        path.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+        try:
+            return provenance.push(gear.image, digest, envelope)
+        except provenance.ProvenanceError as exc:
+            raise ReleaseError(f"the provenance: {exc}") from None
+
     def record(
-        self, gear: Gear, digest: str, gear_id: str, commit: str, sbom_manifest: str
+        self,
+        gear: Gear,
+        digest: str,
+        gear_id: str,
+        commit: str,
+        sbom_manifest: str,
+        attestation: str,
     ) -> Path:
         """Writes what was released to dist/<gear>.src.docker/<name>.release.json."""
         path = gear.files.release_record
@@ -321,6 +402,8 @@ class Release:
             # The CycloneDX SBOM beside it: <name>.sbom.cdx.json here, and in the registry
             # under the tag sha256-<digest hex>.sbom (this is that artifact's manifest).
             "sbom": {"file": f"{gear.name}.sbom.cdx.json", "manifest": sbom_manifest},
+            # The signed in-toto statement beside it (tag sha256-<digest hex>.att).
+            "provenance": {"file": f"{gear.name}.provenance.dsse.json", "manifest": attestation},
             # The version's CHANGELOG entry, as bin/bump-version wrote it.
             "notes": release_notes(gear.files, gear.version),
         }
@@ -382,6 +465,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dry-run", action="store_true", help="check and print the plan only")
     parser.add_argument("--tag", help="refuse unless this is gear/<name>/v<version> (CI tags)")
     parser.add_argument(
+        "--signing-key",
+        type=Path,
+        default=os.environ.get("GEAR_SIGNING_KEY_FILE") or None,
+        help="the team's ed25519 key (PEM) to sign the provenance with "
+        "(default: $GEAR_SIGNING_KEY_FILE)",
+    )
+    parser.add_argument(
         "--allow-unverifiable",
         action="store_true",
         help="release an image built with docker (not verifiable), recording the warning",
@@ -402,6 +492,7 @@ def main(argv: list[str]) -> int:
             site_client(key),
             engine=detect_engine(engine_state(repo)),
             allow_unverifiable=args.allow_unverifiable,
+            signing_key=args.signing_key,
         )
         return release.run(dry_run=args.dry_run)
     except (ReleaseError, RepoError, registry.RegistryError, site_registration.SiteError) as exc:

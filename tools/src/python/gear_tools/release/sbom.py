@@ -183,8 +183,9 @@ def push(image: registry.ImageName, digest: str, text: str) -> str:
     return registry.push_manifest(image.registry, image.repository, artifact_tag(digest), manifest)
 
 
-def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
-    """The SBOM pushed beside `image@digest`, checked to describe that image."""
+def fetch_bytes(image: registry.ImageName, digest: str) -> bytes:
+    """The SBOM document pushed beside `image@digest`, as pushed (its artifact's subject
+    checked to be that image)."""
     where = registry.ImageName(image.registry, image.repository, artifact_tag(digest))
     manifest = registry.manifest(where)
     if manifest is None:
@@ -195,7 +196,12 @@ def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
     data = registry.blob(image.registry, image.repository, layers[0]["digest"])
     if data is None:
         raise SbomError(f"{where}: its SBOM blob {layers[0]['digest']} is missing")
-    found: dict[str, Any] = json.loads(data)
+    return data
+
+
+def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
+    """The SBOM pushed beside `image@digest`, checked to describe that image."""
+    found: dict[str, Any] = json.loads(fetch_bytes(image, digest))
     described = ((found.get("metadata") or {}).get("component") or {}).get("version")
     if described != digest:
         raise SbomError(

@@ -17,7 +17,9 @@ instruction that made it (exit code 1). Builds are reproducible with podman only
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -26,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from gear_tools.images import scratch_build
-from gear_tools.release import registry
-from gear_tools.release.release_gear import Gear, load_gear
+from gear_tools.release import provenance, registry, sbom
+from gear_tools.release.release_gear import Gear, build_inputs, load_gear
 from gear_tools.repo import RepoError, find_root
 
 REVISION_LABEL = "org.opencontainers.image.revision"
@@ -62,6 +64,41 @@ def choose_commit(given: str | None, config: dict[str, Any], record: dict[str, A
     return str(commit)
 
 
+def attestations(
+    gear: Gear, image: registry.ImageName, digest: str, commit: str, clone_root: Path, key: Path
+) -> str:
+    """Checks the provenance and SBOM pushed beside `image@digest`: the statement is signed by
+    the team key, is of this image, names `commit` and the commit's lockfile and Dockerfile
+    (hashed in the clean clone); the SBOM describes this image and is the one the statement
+    names. Returns what was checked, in words; raises VerifyError naming what is wrong."""
+    try:
+        envelope = provenance.fetch(image, digest)
+        found = provenance.verified_statement(envelope, provenance.load_public_key(key))
+        materials = [provenance.file_material(clone_root, path) for path in build_inputs(gear)]
+        provenance.check(found, digest, commit, materials)
+    except provenance.ProvenanceError as exc:
+        raise VerifyError(f"NOT verified: the provenance beside {image}: {exc}") from None
+    try:
+        document = sbom.fetch(image, digest)
+        data = sbom.fetch_bytes(image, digest)
+    except sbom.SbomError as exc:
+        raise VerifyError(f"NOT verified: {exc}") from None
+    sbom_uri = f"{image.registry}/{image.repository}:{sbom.artifact_tag(digest)}"
+    stated = {
+        d.get("uri"): (d.get("digest") or {}).get("sha256")
+        for d in found["predicate"]["buildDefinition"]["resolvedDependencies"]
+    }
+    if stated.get(sbom_uri) != hashlib.sha256(data).hexdigest():
+        raise VerifyError(
+            f"NOT verified: the SBOM beside {image} is not the one its provenance names "
+            f"(sha256 {stated.get(sbom_uri)}, found {hashlib.sha256(data).hexdigest()})"
+        )
+    return (
+        f"provenance signed by the team key, its lockfile and Dockerfile those of the commit; "
+        f"SBOM of this image ({len(document.get('components', []))} packages)"
+    )
+
+
 def verify(
     repo: Path,
     gear_arg: str,
@@ -69,6 +106,7 @@ def verify(
     reference: str | None,
     commit: str | None,
     keep: Path | None,
+    public_key: Path | None = None,
 ) -> str:
     """Rebuilds and compares; returns the line to print, or raises VerifyError."""
     gear = load_gear(repo, gear_arg, registry_name)
@@ -90,6 +128,14 @@ def verify(
     if expected is None or config is None:
         raise VerifyError(f"{image} is not in the registry (or is a multi-platform index)")
     sha = choose_commit(commit, config, record)
+    if public_key is None:
+        raise VerifyError(
+            "no public key to check the release's provenance with: give --public-key FILE or "
+            "set GEAR_SIGNING_PUBLIC_KEY"
+        )
+    digest = image.tag if image.tag.startswith("sha256:") else registry.manifest_digest(image)
+    if digest is None:
+        raise VerifyError(f"{image} is not in the registry")
     scratch = (keep or Path(tempfile.mkdtemp(prefix="verify-gear-"))).resolve()
     clone = None
     try:
@@ -99,10 +145,14 @@ def verify(
             f"verify-gear: rebuilding {gear.name} at {sha[:12]} in {clone.repo} ...",
             file=sys.stderr,
         )
+        checked = attestations(gear, image, digest, sha, clone.repo, public_key)
         scratch_build.build(repo, clone, gear.target)
         rebuilt = scratch_build.built_image_id(clone, gear.directory)
         if rebuilt == expected:
-            return f"verified: {image} is {gear.name} built from {sha} (image {expected})"
+            return (
+                f"verified: {image} is {gear.name} built from {sha} (image {expected}); "
+                f"{checked}"
+            )
         difference = scratch_build.first_difference(config, clone.image_config(rebuilt))
         raise VerifyError(
             f"NOT verified: {image} (image {expected}) is not what {sha[:12]} builds "
@@ -126,6 +176,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--registry", default="release", help="a [docker.registries] name")
     parser.add_argument("--commit", help="the commit to rebuild (default: the image's label)")
     parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
+    parser.add_argument(
+        "--public-key",
+        type=Path,
+        default=os.environ.get("GEAR_SIGNING_PUBLIC_KEY") or None,
+        help="the team's public key (PEM) the provenance must be signed with "
+        "(default: $GEAR_SIGNING_PUBLIC_KEY)",
+    )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     # REF may come after the options (argparse's plain parse takes it with GEAR, or not at all).
     args = parser.parse_intermixed_args(argv)
@@ -138,6 +195,7 @@ def main(argv: list[str]) -> int:
                 args.reference,
                 args.commit,
                 args.keep,
+                args.public_key,
             )
         )
         return 0
