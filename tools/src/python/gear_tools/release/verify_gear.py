@@ -145,10 +145,10 @@ def verify(
             f"verify-gear: rebuilding {gear.name} at {sha[:12]} in {clone.repo} ...",
             file=sys.stderr,
         )
-        checked = attestations(gear, image, digest, sha, clone.repo, public_key)
         scratch_build.build(repo, clone, gear.target)
         rebuilt = scratch_build.built_image_id(clone, gear.directory)
         if rebuilt == expected:
+            checked = attestations(gear, image, digest, sha, clone.repo, public_key)
             return (
                 f"verified: {image} is {gear.name} built from {sha} (image {expected}); "
                 f"{checked}"
