@@ -24,7 +24,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.dsse import Envelope
-from securesystemslib.signer import CryptoSigner, SSlibKey
+
+# The documented names; the package does not mark them re-exported for mypy.
+from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
 from gear_tools.release import registry
 
@@ -39,6 +41,10 @@ EMPTY_CONFIG = {
     "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
     "size": 2,
 }
+
+
+# What signs statements: an ed25519 key in memory.
+Signer = CryptoSigner
 
 
 class ProvenanceError(Exception):
@@ -96,7 +102,9 @@ def load_signer(key_file: Path) -> CryptoSigner:
     try:
         key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise ProvenanceError(f"{key_file}: not a PEM private key without a passphrase ({exc})")
+        raise ProvenanceError(
+            f"{key_file}: not a PEM private key without a passphrase ({exc})"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ProvenanceError(f"{key_file}: expected an ed25519 key")
     return CryptoSigner(key)
@@ -106,7 +114,7 @@ def load_public_key(key_file: Path) -> SSlibKey:
     try:
         key = serialization.load_pem_public_key(key_file.read_bytes())
     except (OSError, ValueError) as exc:
-        raise ProvenanceError(f"{key_file}: not a PEM public key ({exc})")
+        raise ProvenanceError(f"{key_file}: not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ProvenanceError(f"{key_file}: expected an ed25519 key")
     return SSlibKey.from_crypto(key)
@@ -131,7 +139,9 @@ def verified_statement(envelope: dict[str, Any], key: SSlibKey) -> dict[str, Any
     except ProvenanceError:
         raise
     except Exception as exc:  # securesystemslib raises several kinds for a bad signature
-        raise ProvenanceError(f"its signature is not the team key's ({type(exc).__name__})")
+        raise ProvenanceError(
+            f"its signature is not the team key's ({type(exc).__name__})"
+        ) from None
     found: dict[str, Any] = json.loads(parsed.payload)
     return found
 

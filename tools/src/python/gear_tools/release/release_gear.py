@@ -327,7 +327,7 @@ class Release:
         except sbom.SbomError as exc:
             raise ReleaseError(f"the SBOM: {exc}") from None
 
-    def signer(self) -> provenance.CryptoSigner:
+    def signer(self) -> provenance.Signer:
         if self.signing_key is None:
             raise ReleaseError(
                 "no signing key for the provenance statement: give --signing-key FILE or set "

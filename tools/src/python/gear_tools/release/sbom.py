@@ -87,7 +87,9 @@ def image_inventory(engine: Engine, image: str) -> Inventory:
     try:
         found = json.loads(run.log.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise SbomError(f"reading the packages of {image} printed no list:\n{run.log[-2000:]}")
+        raise SbomError(
+            f"reading the packages of {image} printed no list:\n{run.log[-2000:]}"
+        ) from None
     return Inventory(found["python"], found["debian"])
 
 
