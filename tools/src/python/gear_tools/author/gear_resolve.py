@@ -113,11 +113,13 @@ def _requirements_target(
         raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no python_requirements(name=\"reqs\")")
     body = re.sub(r'(?m)^    source="[^"]*",\n', "", match.group(1))
     if module_mapping:
-        found = re.search(r"(?m)^    module_mapping=\{(.*)\},\n", body)
+        # On one line or, as ruff format writes a long one, an entry a line.
+        found = re.search(r"(?ms)^    module_mapping=\{(.*?)\},\n", body)
         if found is None:
-            raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no one-line module_mapping in reqs")
+            raise ResolveError(f"{REQUIREMENTS_DIR / 'BUILD'}: no module_mapping in reqs")
         entries = [_mapping_entry(name, modules) for name, modules in module_mapping.items()]
-        body = body.replace(found.group(0), _module_mapping([*entries, found.group(1)]))
+        defaults = re.findall(r'"[^"]+": \[[^\]]*\]', found.group(1))
+        body = body.replace(found.group(0), _module_mapping([*entries, *defaults]))
     return (
         f"\n# The {resolve} resolve: common/'s requirements and its gears' pins.\n"
         f'python_requirements(\n    name="{resolve}",\n'
@@ -134,9 +136,7 @@ def _module_mapping(entries: list[str]) -> str:
     line = "    module_mapping={" + ", ".join(entries) + "},\n"
     if len(line) <= LINE_LENGTH + 1:
         return line
-    # The default target's entries are one string ("a": [...], "b": [...]): one per line.
-    items = [item for entry in entries for item in re.findall(r'"[^"]+": \[[^\]]*\]', entry)]
-    return "    module_mapping={\n" + "".join(f"        {item},\n" for item in items) + "    },\n"
+    return "    module_mapping={\n" + "".join(f"        {item},\n" for item in entries) + "    },\n"
 
 
 def _gear_resolves_line(names: list[str]) -> str:
