@@ -1,6 +1,7 @@
 """Verifies a released gear image: rebuilds it from the commit it was built from and compares.
 
-    bin/verify-gear GEAR [--registry NAME] [REF] [--commit SHA] [--keep DIR] [--repo DIR]
+    bin/verify-gear GEAR [--registry NAME] [REF] [--commit SHA] [--public-key FILE]
+                    [--keep DIR] [--repo DIR]
 
 REF is the image in the registry (`registry/repository:tag` or `...@sha256:...`); without it,
 the gear's release record (dist/<gear>.src.docker/<name>.release.json, the image by digest),
@@ -9,9 +10,14 @@ else the image's `org.opencontainers.image.revision` label, else the release rec
 
 In a clean clone of that commit, with a podman storage of its own (gear_tools.images.scratch_build),
 `./pants package` builds the gear's image; its ID (the digest of its configuration) must be
-the registry's. It prints one line: `verified: ...`, or which layer differs and the
-instruction that made it (exit code 1). Builds are reproducible with podman only
-(docs/development.md, "Reproducible images"), so the rebuild uses podman whatever the engine.
+the registry's. Then what was pushed beside it, found by the image's digest alone: the
+provenance statement must be signed by the team key (--public-key, else
+$GEAR_SIGNING_PUBLIC_KEY), be of this image, and name the commit and that commit's lockfile
+and Dockerfile by hash; the SBOM must describe this image and be the one the statement names.
+It prints one line: `verified: ...` saying each of these, or what is wrong (which layer
+differs and the instruction that made it; or the provenance's or SBOM's problem), exit code 1.
+Builds are reproducible with podman only (docs/development.md, "Reproducible images"), so the
+rebuild uses podman whatever the engine.
 """
 
 from __future__ import annotations
