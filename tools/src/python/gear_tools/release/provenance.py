@@ -34,13 +34,8 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
+TAG_SUFFIX = "att"
 BUILD_TYPE = "https://github.com/example/flywheel-gears/gear-image/v1"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-EMPTY_CONFIG = {
-    "mediaType": "application/vnd.oci.empty.v1+json",
-    "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
-    "size": 2,
-}
 
 
 # What signs statements: an ed25519 key in memory.
@@ -147,45 +142,25 @@ def verified_statement(envelope: dict[str, Any], key: SSlibKey) -> dict[str, Any
 
 
 def artifact_tag(digest: str) -> str:
-    return digest.replace(":", "-") + ".att"
+    return registry.artifact_tag(digest, TAG_SUFFIX)
 
 
 def push(image: registry.ImageName, digest: str, envelope: dict[str, Any]) -> str:
     """Pushes the envelope beside `image@digest` (tag `artifact_tag`); returns its manifest's
     digest."""
-    subject = registry.raw_manifest(registry.ImageName(image.registry, image.repository, digest))
-    if subject is None:
-        raise ProvenanceError(f"{image.pinned(digest)} is not in the registry")
     data = json.dumps(envelope, sort_keys=True).encode()
-    registry.push_blob(image.registry, image.repository, b"{}")
-    layer = registry.push_blob(image.registry, image.repository, data)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": MEDIA_TYPE,
-        "config": EMPTY_CONFIG,
-        "layers": [{"mediaType": MEDIA_TYPE, "digest": layer, "size": len(data)}],
-        "subject": {
-            "mediaType": json.loads(subject).get("mediaType", OCI_MANIFEST),
-            "digest": digest,
-            "size": len(subject),
-        },
-    }
-    return registry.push_manifest(image.registry, image.repository, artifact_tag(digest), manifest)
+    try:
+        return registry.push_artifact(image, digest, TAG_SUFFIX, MEDIA_TYPE, data)
+    except registry.RegistryError as exc:
+        raise ProvenanceError(str(exc)) from None
 
 
 def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
     """The envelope pushed beside `image@digest` (not yet checked: see verified_statement)."""
-    where = registry.ImageName(image.registry, image.repository, artifact_tag(digest))
-    manifest = registry.manifest(where)
-    if manifest is None:
-        raise ProvenanceError(f"no provenance beside {image.pinned(digest)} (no tag {where.tag})")
-    layers = [layer for layer in manifest.get("layers", []) if layer.get("mediaType") == MEDIA_TYPE]
-    if len(layers) != 1:
-        raise ProvenanceError(f"{where} holds no DSSE envelope")
-    data = registry.blob(image.registry, image.repository, layers[0]["digest"])
-    if data is None:
-        raise ProvenanceError(f"{where}: its blob {layers[0]['digest']} is missing")
+    try:
+        data = registry.fetch_artifact(image, digest, TAG_SUFFIX, MEDIA_TYPE)
+    except registry.RegistryError as exc:
+        raise ProvenanceError(str(exc)) from None
     envelope: dict[str, Any] = json.loads(data)
     return envelope
 

@@ -176,6 +176,60 @@ def blob(registry: str, repository: str, digest: str) -> bytes | None:
     return answer[0]
 
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# The OCI "empty" config of an artifact that is not an image (the two bytes `{}`).
+EMPTY_CONFIG = {
+    "mediaType": "application/vnd.oci.empty.v1+json",
+    "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+    "size": 2,
+}
+
+
+def artifact_tag(digest: str, suffix: str) -> str:
+    """The tag an artifact about the image `digest` is pushed under: sha256-<hex>.<suffix>."""
+    return digest.replace(":", "-") + "." + suffix
+
+
+def push_artifact(image: ImageName, digest: str, suffix: str, media_type: str, data: bytes) -> str:
+    """Pushes `data` as an OCI artifact about the image `digest` (its `subject`), tagged
+    `artifact_tag(digest, suffix)` beside it; returns the artifact's manifest digest."""
+    subject = raw_manifest(ImageName(image.registry, image.repository, digest))
+    if subject is None:
+        raise RegistryError(f"{image.pinned(digest)} is not in the registry")
+    push_blob(image.registry, image.repository, b"{}")
+    layer = push_blob(image.registry, image.repository, data)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": media_type,
+        "config": EMPTY_CONFIG,
+        "layers": [{"mediaType": media_type, "digest": layer, "size": len(data)}],
+        "subject": {
+            "mediaType": json.loads(subject).get("mediaType", OCI_MANIFEST),
+            "digest": digest,
+            "size": len(subject),
+        },
+    }
+    tag = artifact_tag(digest, suffix)
+    return push_manifest(image.registry, image.repository, tag, manifest)
+
+
+def fetch_artifact(image: ImageName, digest: str, suffix: str, media_type: str) -> bytes:
+    """The content of the artifact tagged `artifact_tag(digest, suffix)` beside the image,
+    checked to be about that image (its subject) and of `media_type`."""
+    where = ImageName(image.registry, image.repository, artifact_tag(digest, suffix))
+    found = manifest(where)
+    if found is None:
+        raise RegistryError(f"nothing beside {image.pinned(digest)} (no tag {where.tag})")
+    layers = [layer for layer in found.get("layers", []) if layer.get("mediaType") == media_type]
+    if (found.get("subject") or {}).get("digest") != digest or len(layers) != 1:
+        raise RegistryError(f"{where} is not a {media_type} of {image.pinned(digest)}")
+    data = blob(image.registry, image.repository, layers[0]["digest"])
+    if data is None:
+        raise RegistryError(f"{where}: its blob {layers[0]['digest']} is missing")
+    return data
+
+
 def tags(registry: str, repository: str) -> list[str]:
     """The tags of `repository` in `registry` (empty when the repository does not exist)."""
     answer = _open(f"{_base_url(registry)}/{repository}/tags/list", registry)

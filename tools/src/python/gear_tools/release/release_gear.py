@@ -193,16 +193,19 @@ def base_image_identity(repo: Path, engine: str) -> dict[str, str | None]:
     return {"base_image": name, "base_image_id": shown}
 
 
+# The definition every gear image is built by (gear_image(): its Dockerfiles' instructions).
+IMAGE_DEFINITION = "pants-plugins/gear_macros/gear_image.py"
+
+
 def build_inputs(gear: Gear) -> list[str]:
     """The repository files a gear image is built from that the provenance names by hash:
-    the lockfile of the gear's resolve and the gear's own Dockerfile."""
+    the lockfile of the gear's resolve, the gear's own Dockerfile and BUILD, and the shared
+    image definition."""
     root = gear.files.repo.root
     lockfile = gear.files.repo.settings.resolves.get(gear.files.resolve)
-    dockerfile = gear.files.docker_dir / "Dockerfile"
-    paths = [lockfile] if lockfile else []
-    if dockerfile.is_file():
-        paths.append(dockerfile.relative_to(root).as_posix())
-    return [path for path in paths if (root / path).is_file()]
+    own = [gear.files.docker_dir / "Dockerfile", gear.files.build_file]
+    paths = [*([lockfile] if lockfile else []), *(p.relative_to(root).as_posix() for p in own)]
+    return [path for path in [*paths, IMAGE_DEFINITION] if (root / path).is_file()]
 
 
 def engine_version(engine: str) -> str:

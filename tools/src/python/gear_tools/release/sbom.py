@@ -28,13 +28,7 @@ from gear_tools.engine.containers import Engine, run_in_image
 from gear_tools.release import registry
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-# The OCI "empty" config of an artifact that is not an image.
-EMPTY_CONFIG = {
-    "mediaType": "application/vnd.oci.empty.v1+json",
-    "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
-    "size": 2,
-}
+TAG_SUFFIX = "sbom"
 # The gear image's virtual environment (gear_image(): pex's venv tool installs it there).
 VENV_PYTHON = "/opt/gear/bin/python3"
 INVENTORY_SCRIPT = r"""
@@ -120,32 +114,41 @@ def document(image: registry.ImageName, digest: str, inventory: Inventory) -> st
             qualifiers={"repository_url": f"{image.registry}/{image.repository}", "tag": image.tag},
         ),
     )
-    components = []
-    for package in sorted(inventory.python, key=lambda p: p["name"].lower()):
-        purl = PackageURL("pypi", "", package["name"].lower(), package["version"])
-        components.append(
-            Component(
-                name=package["name"],
-                version=package["version"],
-                purl=purl,
-                bom_ref=str(purl),
-                licenses=_licences(factory, [package["licence"]]),
-            )
+
+    def component(name: str, version: str, purl: PackageURL, licences: list[str]) -> Component:
+        return Component(
+            name=name,
+            version=version,
+            purl=purl,
+            bom_ref=str(purl),
+            licenses=_licences(factory, licences),
         )
-    for package in sorted(inventory.debian, key=lambda p: p["name"]):
-        qualifiers = {"arch": package["arch"]} if package.get("arch") else {}
-        purl = PackageURL("deb", "debian", package["name"], package["version"], qualifiers)
-        components.append(
-            Component(
-                name=package["name"],
-                version=package["version"],
-                purl=purl,
-                bom_ref=str(purl),
-                licenses=_licences(factory, package["licences"]),
-            )
+
+    components = [
+        component(
+            p["name"],
+            p["version"],
+            PackageURL("pypi", "", p["name"].lower(), p["version"]),
+            [p["licence"]],
         )
-    for component in components:
-        bom.components.add(component)
+        for p in sorted(inventory.python, key=lambda p: p["name"].lower())
+    ]
+    components += [
+        component(
+            p["name"],
+            p["version"],
+            PackageURL(
+                "deb",
+                "debian",
+                p["name"],
+                p["version"],
+                {"arch": p["arch"]} if p.get("arch") else {},
+            ),
+            p["licences"],
+        )
+        for p in sorted(inventory.debian, key=lambda p: p["name"])
+    ]
+    bom.components.update(components)
     bom.register_dependency(root, components)
     text = JsonV1Dot6(bom).output_as_string(indent=2)
     problem = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
@@ -156,49 +159,24 @@ def document(image: registry.ImageName, digest: str, inventory: Inventory) -> st
 
 def artifact_tag(digest: str) -> str:
     """The tag an SBOM of the image `digest` is pushed under: sha256-<hex>.sbom."""
-    return digest.replace(":", "-") + ".sbom"
+    return registry.artifact_tag(digest, TAG_SUFFIX)
 
 
 def push(image: registry.ImageName, digest: str, text: str) -> str:
     """Pushes the SBOM beside `image@digest` (tag `artifact_tag`); returns its manifest digest."""
-    subject_bytes = registry.raw_manifest(
-        registry.ImageName(image.registry, image.repository, digest)
-    )
-    if subject_bytes is None:
-        raise SbomError(f"{image.pinned(digest)} is not in the registry")
-    subject = json.loads(subject_bytes)
-    data = text.encode()
-    registry.push_blob(image.registry, image.repository, b"{}")
-    layer = registry.push_blob(image.registry, image.repository, data)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": MEDIA_TYPE,
-        "config": EMPTY_CONFIG,
-        "layers": [{"mediaType": MEDIA_TYPE, "digest": layer, "size": len(data)}],
-        "subject": {
-            "mediaType": subject.get("mediaType", OCI_MANIFEST),
-            "digest": digest,
-            "size": len(subject_bytes),
-        },
-    }
-    return registry.push_manifest(image.registry, image.repository, artifact_tag(digest), manifest)
+    try:
+        return registry.push_artifact(image, digest, TAG_SUFFIX, MEDIA_TYPE, text.encode())
+    except registry.RegistryError as exc:
+        raise SbomError(str(exc)) from None
 
 
 def fetch_bytes(image: registry.ImageName, digest: str) -> bytes:
     """The SBOM document pushed beside `image@digest`, as pushed (its artifact's subject
     checked to be that image)."""
-    where = registry.ImageName(image.registry, image.repository, artifact_tag(digest))
-    manifest = registry.manifest(where)
-    if manifest is None:
-        raise SbomError(f"no SBOM beside {image.pinned(digest)} (no tag {where.tag})")
-    layers = [layer for layer in manifest.get("layers", []) if layer.get("mediaType") == MEDIA_TYPE]
-    if (manifest.get("subject") or {}).get("digest") != digest or len(layers) != 1:
-        raise SbomError(f"{where} is not an SBOM of {image.pinned(digest)} (its subject differs)")
-    data = registry.blob(image.registry, image.repository, layers[0]["digest"])
-    if data is None:
-        raise SbomError(f"{where}: its SBOM blob {layers[0]['digest']} is missing")
-    return data
+    try:
+        return registry.fetch_artifact(image, digest, TAG_SUFFIX, MEDIA_TYPE)
+    except registry.RegistryError as exc:
+        raise SbomError(f"the SBOM: {exc}") from None
 
 
 def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
