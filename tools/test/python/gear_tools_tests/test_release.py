@@ -359,16 +359,8 @@ def test_an_image_built_with_docker_is_refused_before_any_check(
 ) -> None:
     gear, builder = gear_at(repo, registry_address), StandInBuilder()
     said: list[str] = []
-    docker = Release(
-        repo,
-        gear,
-        "release",
-        builder,
-        lambda: flywheel.Client(fake_flywheel.api_key),
-        said.append,
-        engine="docker",
-        signing_key=team_key(repo),
-    )
+    docker = release(repo, gear, builder, fake_flywheel, said)
+    docker.engine = "docker"
     with pytest.raises(ReleaseError, match="could not verify this release; build with podman"):
         docker.run(dry_run=False)
     assert builder.pushes == 0 and fake_flywheel.mutating_requests() == [] and said == []
@@ -379,17 +371,8 @@ def test_an_unverifiable_release_is_allowed_with_the_warning_recorded(
 ) -> None:
     gear, builder = gear_at(repo, registry_address), StandInBuilder()
     said: list[str] = []
-    docker = Release(
-        repo,
-        gear,
-        "release",
-        builder,
-        lambda: flywheel.Client(fake_flywheel.api_key),
-        said.append,
-        engine="docker",
-        allow_unverifiable=True,
-        signing_key=team_key(repo),
-    )
+    docker = release(repo, gear, builder, fake_flywheel, said)
+    docker.engine, docker.allow_unverifiable = "docker", True
     assert docker.run(dry_run=False) == 0
     assert said[0].startswith("warning: built with docker: this release cannot be verified")
     record = json.loads(
