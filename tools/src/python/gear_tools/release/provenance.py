@@ -165,19 +165,26 @@ def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
     return envelope
 
 
+def built_from(found: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What the statement says the image was built from: URI -> its digests."""
+    definition = (found.get("predicate") or {}).get("buildDefinition") or {}
+    listed = definition.get("resolvedDependencies")
+    return {
+        str(d.get("uri")): dict(d.get("digest") or {})
+        for d in (listed if isinstance(listed, list) else [])
+        if isinstance(d, dict)
+    }
+
+
 def check(found: dict[str, Any], digest: str, commit: str, materials: list[Material]) -> None:
     """Raises unless the statement is of `digest`, built from `commit` and `materials`."""
     algorithm, _, value = digest.partition(":")
     subjects = [s.get("digest", {}).get(algorithm) for s in found.get("subject", [])]
     if value not in subjects:
         raise ProvenanceError(f"its subject is not {digest}")
-    dependencies = (
-        found.get("predicate", {}).get("buildDefinition", {}).get("resolvedDependencies", [])
-    )
-    commits = [d.get("digest", {}).get("gitCommit") for d in dependencies]
-    if commit not in commits:
+    stated = built_from(found)
+    if commit not in [digests.get("gitCommit") for digests in stated.values()]:
         raise ProvenanceError(f"it names another commit than {commit}")
-    stated = {d.get("uri"): d.get("digest") for d in dependencies}
     for material in materials:
         if stated.get(material.uri) != material.digest:
             raise ProvenanceError(

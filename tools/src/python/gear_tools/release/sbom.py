@@ -179,12 +179,17 @@ def fetch_bytes(image: registry.ImageName, digest: str) -> bytes:
         raise SbomError(f"the SBOM: {exc}") from None
 
 
-def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
-    """The SBOM pushed beside `image@digest`, checked to describe that image."""
-    found: dict[str, Any] = json.loads(fetch_bytes(image, digest))
+def describing(data: bytes, image: registry.ImageName, digest: str) -> dict[str, Any]:
+    """The SBOM document `data`, checked to describe the image `digest`."""
+    found: dict[str, Any] = json.loads(data)
     described = ((found.get("metadata") or {}).get("component") or {}).get("version")
     if described != digest:
         raise SbomError(
             f"the SBOM beside {image.pinned(digest)} describes {described}, not this image"
         )
     return found
+
+
+def fetch(image: registry.ImageName, digest: str) -> dict[str, Any]:
+    """The SBOM pushed beside `image@digest`, checked to describe that image."""
+    return describing(fetch_bytes(image, digest), image, digest)

@@ -85,19 +85,17 @@ def attestations(
     except provenance.ProvenanceError as exc:
         raise VerifyError(f"NOT verified: the provenance beside {image}: {exc}") from None
     try:
-        document = sbom.fetch(image, digest)
         data = sbom.fetch_bytes(image, digest)
+        document = sbom.describing(data, image, digest)
     except sbom.SbomError as exc:
         raise VerifyError(f"NOT verified: {exc}") from None
-    sbom_uri = f"{image.registry}/{image.repository}:{sbom.artifact_tag(digest)}"
-    stated = {
-        d.get("uri"): (d.get("digest") or {}).get("sha256")
-        for d in found["predicate"]["buildDefinition"]["resolvedDependencies"]
-    }
-    if stated.get(sbom_uri) != hashlib.sha256(data).hexdigest():
+    named = provenance.built_from(found).get(
+        f"{image.registry}/{image.repository}:{sbom.artifact_tag(digest)}", {}
+    )
+    if named.get("sha256") != hashlib.sha256(data).hexdigest():
         raise VerifyError(
             f"NOT verified: the SBOM beside {image} is not the one its provenance names "
-            f"(sha256 {stated.get(sbom_uri)}, found {hashlib.sha256(data).hexdigest()})"
+            f"(sha256 {named.get('sha256')}, found {hashlib.sha256(data).hexdigest()})"
         )
     return (
         f"provenance signed by the team key, its lockfile and Dockerfile those of the commit; "
