@@ -1,7 +1,7 @@
 """Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
 
     bin/release-gear GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG]
-                     [--allow-unverifiable] [--repo DIR]
+                     [--signing-key FILE] [--allow-unverifiable] [--repo DIR]
 
 The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
 pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
@@ -17,8 +17,10 @@ pants.toml's `[docker.registries]` (default: `release`). First every check, chan
    version (with another image, or already released with this one).
 
 Then it pushes (`./pants publish`; skipped when the registry already holds this very image, as
-after an interrupted release), reads the pushed digest from the registry, registers the gear
-version on the site pinned to it, and records the release (image by digest, gear id, commit,
+after an interrupted release), reads the pushed digest from the registry, pushes beside the
+image its CycloneDX SBOM (gear_tools.release.sbom) and a provenance statement signed with the
+team key (--signing-key, else $GEAR_SIGNING_KEY_FILE; gear_tools.release.provenance), registers
+the gear version on the site pinned to it, and records the release (image by digest, gear id, commit,
 tag, engine, whether it is verifiable, and the version's CHANGELOG entry as its notes) in
 dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
