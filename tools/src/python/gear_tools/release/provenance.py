@@ -8,8 +8,8 @@ signed as a DSSE envelope with securesystemslib and an ed25519 key the team hold
 signing needs a network service these machines cannot reach), and pushed beside the image as
 an OCI artifact tagged `sha256-<image digest hex>.att` (subject: the image).
 
-    python -m gear_tools.release.provenance new-key DIR   a key pair: DIR/signing-key.pem
-                                                          (keep it secret) and .pub.pem
+    ./pants run tools/src/python/gear_tools/release/provenance.py -- new-key DIR
+        a key pair: DIR/signing-key.pem (keep it secret) and DIR/signing-key.pub.pem
 """
 
 from __future__ import annotations

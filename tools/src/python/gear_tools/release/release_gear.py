@@ -20,8 +20,8 @@ Then it pushes (`./pants publish`; skipped when the registry already holds this 
 after an interrupted release), reads the pushed digest from the registry, pushes beside the
 image its CycloneDX SBOM (gear_tools.release.sbom) and a provenance statement signed with the
 team key (--signing-key, else $GEAR_SIGNING_KEY_FILE; gear_tools.release.provenance), registers
-the gear version on the site pinned to it, and records the release (image by digest, gear id, commit,
-tag, engine, whether it is verifiable, and the version's CHANGELOG entry as its notes) in
+the gear version on the site pinned to it, and records the release (image by digest, gear id,
+commit, tag, engine, whether it is verifiable, and the version's CHANGELOG entry as its notes) in
 dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
@@ -336,8 +336,8 @@ class Release:
         if self.signing_key is None:
             raise ReleaseError(
                 "no signing key for the provenance statement: give --signing-key FILE or set "
-                "GEAR_SIGNING_KEY_FILE (python -m gear_tools.release.provenance new-key DIR "
-                "makes a pair)"
+                "GEAR_SIGNING_KEY_FILE (`./pants run tools/src/python/gear_tools/release/"
+                "provenance.py -- new-key DIR` makes a pair)"
             )
         try:
             return provenance.load_signer(self.signing_key)
@@ -345,7 +345,7 @@ class Release:
             raise ReleaseError(f"the signing key: {exc}") from None
 
     def write_provenance(
-        self, gear: Gear, digest: str, commit: str, sbom_file: Path, signer: Any
+        self, gear: Gear, digest: str, commit: str, sbom_file: Path, signer: provenance.Signer
     ) -> str:
         """The signed provenance statement, written beside the record and pushed beside the
         image; returns its artifact's manifest digest."""
