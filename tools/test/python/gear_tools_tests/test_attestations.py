@@ -55,7 +55,7 @@ def check(repo: Path, released: tuple[Gear, str, str, Path]) -> str:
 
 def test_an_untampered_release_passes(repo: Path, released: tuple[Gear, str, str, Path]) -> None:
     said = check(repo, released)
-    assert said.startswith("provenance signed by the team key, its lockfile and Dockerfile")
+    assert said.startswith("provenance signed by the team key, its lockfile, Dockerfile and BUILD")
     assert "SBOM of this image (" in said
 
 

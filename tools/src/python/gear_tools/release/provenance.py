@@ -1,9 +1,10 @@
 """How a released gear image was built, as a signed statement pushed beside the image.
 
 The statement is an in-toto Statement (v1) with an SLSA provenance predicate (v1): its subject
-is the image (by digest); what it was built from (`resolvedDependencies`) is the commit, each
-lockfile with its SHA-256, the base image (with its digest or image ID), the gear's
-Dockerfile, and the SBOM pushed beside it; the builder is the engine and its version. It is
+is the image (by digest); what it was built from (`resolvedDependencies`) is the commit, the
+files release_gear.build_inputs names (the gear resolve's lockfile, the gear's Dockerfile and
+BUILD, the shared image definition) by SHA-256, the base image (its digest or image ID) and
+the SBOM pushed beside it; the builder is the engine and its version. It is
 signed as a DSSE envelope with securesystemslib and an ed25519 key the team holds (keyless
 signing needs a network service these machines cannot reach), and pushed beside the image as
 an OCI artifact tagged `sha256-<image digest hex>.att` (subject: the image).

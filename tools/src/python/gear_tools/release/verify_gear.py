@@ -12,8 +12,9 @@ In a clean clone of that commit, with a podman storage of its own (gear_tools.im
 `./pants package` builds the gear's image; its ID (the digest of its configuration) must be
 the registry's. Then what was pushed beside it, found by the image's digest alone: the
 provenance statement must be signed by the team key (--public-key, else
-$GEAR_SIGNING_PUBLIC_KEY), be of this image, and name the commit and that commit's lockfile
-and Dockerfile by hash; the SBOM must describe this image and be the one the statement names.
+$GEAR_SIGNING_PUBLIC_KEY), be of this image, and name the commit and that commit's files
+(release_gear.build_inputs: lockfile, Dockerfile, BUILD, image definition) by hash; the SBOM
+must describe this image and be the one the statement names.
 It prints one line: `verified: ...` saying each of these, or what is wrong (which layer
 differs and the instruction that made it; or the provenance's or SBOM's problem), exit code 1.
 Builds are reproducible with podman only (docs/development.md, "Reproducible images"), so the
@@ -98,7 +99,8 @@ def attestations(
             f"(sha256 {named.get('sha256')}, found {hashlib.sha256(data).hexdigest()})"
         )
     return (
-        f"provenance signed by the team key, its lockfile and Dockerfile those of the commit; "
+        f"provenance signed by the team key, its lockfile, Dockerfile and BUILD those of the "
+        f"commit; "
         f"SBOM of this image ({len(document.get('components', []))} packages)"
     )
 
