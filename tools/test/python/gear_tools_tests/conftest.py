@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def template_gear_pex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "template_gear").symlink_to(Path("template_gear").resolve())
     monkeypatch.chdir(tmp_path)
     return gear
+
+
+def commit_all(root: Path) -> Path:
+    """`root` made a git repository with everything in it committed."""
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "gear"],
+    ):
+        subprocess.run(command, cwd=root, check=True)
+    return root

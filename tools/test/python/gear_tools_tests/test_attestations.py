@@ -5,11 +5,11 @@ of tampering reported by name. (The rebuild itself runs in CI's podman release p
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gear_tools_tests.conftest import commit_all
 from gear_tools_tests.registry_server import push_image, registry_server
 from gear_tools_tests.test_release import StandInBuilder, gear_at, release, team_key
 
@@ -22,13 +22,7 @@ from gear_tools.release.verify_gear import VerifyError, attestations
 @pytest.fixture
 def repo(repo: Path) -> Path:
     """The template gear's repository, committed to git."""
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "gear"],
-    ):
-        subprocess.run(command, cwd=repo, check=True)
-    return repo
+    return commit_all(repo)
 
 
 @pytest.fixture

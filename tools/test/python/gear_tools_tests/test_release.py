@@ -16,6 +16,7 @@ from pathlib import Path
 
 import flywheel
 import pytest
+from gear_tools_tests.conftest import commit_all
 from gear_tools_tests.registry_server import config_digest_of, push_image, registry_server
 
 from fake_flywheel import FakeFlywheel, Fault
@@ -66,13 +67,7 @@ class StandInBuilder:
 @pytest.fixture
 def repo(repo: Path) -> Path:
     """The template gear's repository, committed to git."""
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "gear"],
-    ):
-        subprocess.run(command, cwd=repo, check=True)
-    return repo
+    return commit_all(repo)
 
 
 @pytest.fixture

@@ -311,10 +311,11 @@ class Release:
                 raise ReleaseError(f"the push reported success but {gear.image} is not there")
         sbom_file, sbom_manifest = self.write_sbom(gear, pushed)
         self.say(f"  SBOM: {sbom_file.name}, beside the image as {sbom.artifact_tag(pushed)}")
-        attestation = self.write_provenance(gear, pushed, commit, sbom_file, signer)
+        base = base_image_identity(self.repo, self.engine)
+        attestation = self.write_provenance(gear, pushed, commit, sbom_file, signer, base)
         self.say(f"  provenance: signed, beside the image as {provenance.artifact_tag(pushed)}")
         gear_id = site_registration.register(site, gear.manifest, gear.image, pushed, commit)
-        record = self.record(gear, pushed, gear_id, commit, sbom_manifest, attestation)
+        record = self.record(gear, pushed, gear_id, commit, sbom_manifest, attestation, base)
         self.say(f"released {gear.name} {gear.version}")
         self.say(f"  image: {gear.image.pinned(pushed)}")
         self.say(f"  gear:  {gear_id} (registered)")
@@ -345,11 +346,16 @@ class Release:
             raise ReleaseError(f"the signing key: {exc}") from None
 
     def write_provenance(
-        self, gear: Gear, digest: str, commit: str, sbom_file: Path, signer: provenance.Signer
+        self,
+        gear: Gear,
+        digest: str,
+        commit: str,
+        sbom_file: Path,
+        signer: provenance.Signer,
+        base: dict[str, str | None],
     ) -> str:
         """The signed provenance statement, written beside the record and pushed beside the
-        image; returns its artifact's manifest digest."""
-        base = base_image_identity(self.repo, self.engine)
+        image; returns its artifact's manifest digest. `base`: base_image_identity."""
         base_digest = (base["base_image"] or "").rpartition("@")[2] or base["base_image_id"]
         materials = [
             *(provenance.file_material(self.repo, path) for path in build_inputs(gear)),
@@ -388,6 +394,7 @@ class Release:
         commit: str,
         sbom_manifest: str,
         attestation: str,
+        base: dict[str, str | None],
     ) -> Path:
         """Writes what was released to dist/<gear>.src.docker/<name>.release.json."""
         path = gear.files.release_record
@@ -403,7 +410,7 @@ class Release:
             "engine": self.engine,
             # False: built where builds do not reproduce (--allow-unverifiable).
             "verifiable": self.verifiable,
-            **base_image_identity(self.repo, self.engine),
+            **base,
             # The CycloneDX SBOM beside it: <name>.sbom.cdx.json here, and in the registry
             # under the tag sha256-<digest hex>.sbom (this is that artifact's manifest).
             "sbom": {"file": f"{gear.name}.sbom.cdx.json", "manifest": sbom_manifest},
