@@ -218,8 +218,11 @@ def runtime_dockerfile(
         f"FROM ${{{SYSTEM_ARG}}} AS deps",
         REPRODUCIBLE_RUN_ARG,
         f"COPY {deps_pex_path} /tmp/deps.pex",
+        # A dist-info RECORD lists no bytecode: whether it did depended on the builder's pex
+        # cache (a wheel installed there before or after being compiled), not on the gear.
         f"RUN PEX_TOOLS=1 python3 /tmp/deps.pex venv --scope=deps --compile {GEAR_VENV} "
-        f"&& {code_path}",
+        f"&& {code_path} "
+        f"&& find {GEAR_VENV} -path '*.dist-info/RECORD' -exec sed -i '/__pycache__\\//d' {{}} +",
         "",
         # No instruction uses the build arguments that name upstream images: `publish` passes
         # them with the registry's name, which would change the image (and its ID) from the
@@ -228,10 +231,13 @@ def runtime_dockerfile(
         REPRODUCIBLE_RUN_ARG,
         "USER root",
         # One small layer: the user (kept if the base image already has uid/gid 1000), the
-        # gear directories it may write, and the command.
+        # gear directories it may write, and the command. The user's shadow entry has no date
+        # of last password change (the build's day, unless useradd honours SOURCE_DATE_EPOCH):
+        # the account has no password, and the image no date of its build.
         f"RUN (getent group {uid} >/dev/null || groupadd --gid {uid} {GEAR_USER}) "
-        f"&& (getent passwd {uid} >/dev/null || useradd --uid {uid} --gid {uid} --create-home "
-        f"--no-log-init --shell /usr/sbin/nologin {GEAR_USER}) "
+        f"&& (getent passwd {uid} >/dev/null || (useradd --uid {uid} --gid {uid} --create-home "
+        f"--no-log-init --shell /usr/sbin/nologin {GEAR_USER} "
+        f"&& sed -i 's/^{GEAR_USER}:\\([^:]*\\):[0-9]*:/{GEAR_USER}:\\1::/' /etc/shadow)) "
         f"&& mkdir -p {flywheel}/input {owned} "
         f"&& chown {uid}:{uid} {owned} "
         f"&& printf '{run}' > {GEAR_COMMAND} "

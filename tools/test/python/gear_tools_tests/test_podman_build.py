@@ -25,7 +25,7 @@ PANTS_ARGUMENTS = [
     "--tag",
     "flywheel-gears/template-gear:latest",
     "--build-arg",
-    "BASE_IMAGE=localhost/offline-debian-python:3.11-bookworm-2",
+    "BASE_IMAGE=localhost/offline-debian-python:3.11-bookworm-3",
     "--build-arg",
     "GEAR_SYSTEM=flywheel-gears/template-gear-system:0.1.0",
     "--build-arg",
@@ -51,7 +51,7 @@ def test_images_a_build_starts_from_are_named_by_build_args_and_literal_froms() 
     request = parse_build_arguments(PANTS_ARGUMENTS)
     dockerfile = "ARG GEAR_SYSTEM\nFROM ${GEAR_SYSTEM} AS deps\nfrom debian:bookworm\nRUN true\n"
     assert named_images(request, dockerfile) == [
-        "localhost/offline-debian-python:3.11-bookworm-2",
+        "localhost/offline-debian-python:3.11-bookworm-3",
         "flywheel-gears/template-gear-system:0.1.0",
         "debian:bookworm",
     ]

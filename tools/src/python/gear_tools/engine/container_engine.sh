@@ -30,7 +30,7 @@ STATE="${BOOT_DIR}/container.env"
 RC_FRAGMENT="${BOOT_DIR}/rc.d/20-containers.toml"
 SHIM_DIR="${BOOT_DIR}/container-bin"
 PANTS_TOML="${ROOT}/pants.toml"
-OFFLINE_BASE_IMAGE="localhost/offline-debian-python:3.11-bookworm-2"
+OFFLINE_BASE_IMAGE="localhost/offline-debian-python:3.11-bookworm-3"
 
 die() {
   echo "container-engine: error: $*" >&2
@@ -174,24 +174,33 @@ choose_base_image() {
 # named by its full path. For `build`, it also prints "Successfully built <image ID>", the line
 # Pants reads the image ID from (podman does not print it), so that the ID reaches
 # dist/*.docker-info.json. See tools/src/python/gear_tools/engine/podman_build.py.
-SHIM_VERSION="podman shim 4"
-# The shim runs its own copy of podman_build.py: clones that share one bootstrap directory
-# (PANTS_BOOTSTRAP_DIR) must not depend on the one that wrote the shim. Refreshed by `ensure`.
-PODMAN_BUILD="${ROOT}/tools/src/python/gear_tools/engine/podman_build.py"
-copy_podman_build() {
-  cmp -s "${PODMAN_BUILD}" "${SHIM_DIR}/podman_build.py" && return 0
-  cp "${PODMAN_BUILD}" "${SHIM_DIR}/podman_build.py.tmp"
-  mv "${SHIM_DIR}/podman_build.py.tmp" "${SHIM_DIR}/podman_build.py"
+SHIM_VERSION="podman shim 5"
+# The shims run their own copies of podman_build.py and canonical_image.py (which writes gear
+# images in canonical form, the same whatever engine built them): clones that share one
+# bootstrap directory (PANTS_BOOTSTRAP_DIR) must not depend on the one that wrote the shim.
+# Refreshed by `ensure`.
+ENGINE_DIR="${ROOT}/tools/src/python/gear_tools/engine"
+copy_shim_scripts() {
+  local script
+  mkdir -p "${SHIM_DIR}"
+  for script in podman_build.py canonical_image.py; do
+    cmp -s "${ENGINE_DIR}/${script}" "${SHIM_DIR}/${script}" && continue
+    cp "${ENGINE_DIR}/${script}" "${SHIM_DIR}/${script}.tmp"
+    mv "${SHIM_DIR}/${script}.tmp" "${SHIM_DIR}/${script}"
+  done
+}
+
+# The interpreter itself, not a pyenv shim: Pants runs the shims with an empty environment.
+shim_python() {
+  python3 -c 'import sys; assert sys.version_info >= (3, 9); print(sys.executable)' 2>/dev/null ||
+    die "the container engine's docker shim needs a python3 (3.9 or later) on PATH"
 }
 
 write_podman_shim() {
   local shim="$1" podman python
-  mkdir -p "${SHIM_DIR}"
-  copy_podman_build
+  copy_shim_scripts
   podman="$(command -v podman)"
-  # The interpreter itself, not a pyenv shim: Pants runs the shim with an empty environment.
-  python="$(python3 -c 'import sys; assert sys.version_info >= (3, 9); print(sys.executable)' 2>/dev/null)" ||
-    die "podman's docker shim needs a python3 (3.9 or later) on PATH"
+  python="$(shim_python)"
   cat >"${shim}" <<EOF
 #!/bin/sh
 # podman standing in for docker; written by bin/container-engine (${SHIM_VERSION}).
@@ -217,32 +226,42 @@ EOF
 
 # A `docker` for Pants that runs the user's docker client (found on PATH when prepared; Pants
 # runs it with the variables `[docker] env_vars` in pants.toml passes, so it finds the same
-# daemon). It sets the builder chosen (DOCKER_BUILDKIT, unless the caller sets it), and after a
-# build prints "Successfully built <whole image ID>": Pants records the ID it reads there, and
+# daemon). It sets the builder chosen (DOCKER_BUILDKIT, unless the caller sets it); after a
+# build it writes a gear image in canonical form (canonical_image.py, given the build's tags)
+# and prints "Successfully built <whole image ID>": Pants records the ID it reads there, and
 # the classic builder prints it shortened to 12 digits.
-DOCKER_SHIM_VERSION="docker shim 2"
+DOCKER_SHIM_VERSION="docker shim 3"
 write_docker_shim() {
-  local shim="$1" builder="$2" docker chmod buildkit=0
+  local shim="$1" builder="$2" docker chmod python buildkit=0
   docker="$(command -v docker)"
   chmod="$(command -v chmod)"
+  python="$(shim_python)"
+  copy_shim_scripts
   [[ "${builder}" == buildkit ]] && buildkit=1
   cat >"${shim}" <<EOF
 #!/bin/sh
 # The user's docker client for Pants; written by bin/container-engine (${DOCKER_SHIM_VERSION}).
 export DOCKER_BUILDKIT="\${DOCKER_BUILDKIT:-${buildkit}}"
 if [ "\$1" = build ]; then
-  tag=
+  tags=
   previous=
   for argument in "\$@"; do
-    if [ "\${previous}" = --tag ] && [ -z "\${tag}" ]; then tag="\${argument}"; fi
+    if [ "\${previous}" = --tag ]; then tags="\${tags} \${argument}"; fi
     previous="\${argument}"
   done
   # The context (Pants' copy, the last argument) with the modes umask 022 gives, whatever the
   # user's umask: COPY keeps them, and the gear's unprivileged user must read its files.
   if [ -d "\${previous}" ]; then ${chmod} -R u+rwX,go+rX,go-w "\${previous}"; fi
   ${docker} "\$@" || exit \$?
-  if [ -n "\${tag}" ]; then
-    id="\$(${docker} image inspect --format '{{.Id}}' "\${tag}")" || exit \$?
+  if [ -n "\${tags}" ]; then
+    set -- \${tags}
+    id="\$(${docker} image inspect --format '{{.Id}}' "\$1")" || exit \$?
+    gear="\$(${docker} image inspect --format '{{index .Config.Labels "io.flywheel.gear.name"}}' "\$1")"
+    if [ -n "\${gear}" ] && [ "\${gear}" != "<no value>" ]; then
+      # A gear image: rewritten in canonical form, the same image whatever engine built it.
+      id="\$(${python} ${SHIM_DIR}/canonical_image.py ${docker} ${BOOT_DIR}/canonical-layers canonicalize "\${id}" "\$@")" || exit \$?
+      echo "Canonical image \${id}"
+    fi
     echo "Successfully built \${id}"
   fi
   exit 0
@@ -307,12 +326,13 @@ ensure() {
     if [[ "${previous}" == podman ]]; then
       # Keep an earlier podman shim, and its podman_build.py, up to date with this checkout.
       grep -qF "${SHIM_VERSION}" "${SHIM_DIR}/docker" 2>/dev/null || write_podman_shim "${SHIM_DIR}/docker"
-      copy_podman_build
+      copy_shim_scripts
       return 0
     fi
     if check_docker; then
       grep -qF "${DOCKER_SHIM_VERSION}" "${SHIM_DIR}/docker" 2>/dev/null ||
         write_state docker "$(recorded GEAR_BASE_IMAGE)" "$(recorded GEAR_DOCKER_BUILDER)"
+      copy_shim_scripts
       return 0
     fi
     engine=docker

@@ -2,25 +2,26 @@
 # Builds a local stand-in for python:3.11-slim from Debian packages, for machines that cannot
 # pull from a public image registry.
 #
-#   tools/src/python/gear_tools/engine/offline_base_image.sh [IMAGE]    (default IMAGE: localhost/offline-debian-python:3.11-bookworm-2)
+#   tools/src/python/gear_tools/engine/offline_base_image.sh [IMAGE]    (default IMAGE: localhost/offline-debian-python:3.11-bookworm-3)
 #
 # It debootstraps a minimal Debian bookworm with Python 3.11 from the Debian mirror this
 # machine's apt already uses (override with DEBIAN_MIRROR), and puts it in the container engine
-# (CONTAINER_ENGINE, default podman). With podman the image is reproducible: the same package
-# versions give the same image ID (no logs or caches that hold the time, every file's time and
-# the creation time 0). Docker imports it, stamped with the time. The image is labelled as a
-# local build so it is not mistaken for the public image. Needs root (debootstrap); installs
-# debootstrap with apt if absent.
+# (CONTAINER_ENGINE, default podman) as a canonical image written by canonical_image.py (the
+# way gear images are written): the same package versions give the same image ID with podman
+# or Docker (no logs or caches that hold the time, every file's time and the creation time 0).
+# The image is labelled as a local build so it is not mistaken for the public image. Needs root
+# (debootstrap); installs debootstrap with apt if absent.
 set -euo pipefail
 
-IMAGE="${1:-localhost/offline-debian-python:3.11-bookworm-2}"
+IMAGE="${1:-localhost/offline-debian-python:3.11-bookworm-3}"
 ENGINE="${CONTAINER_ENGINE:-podman}"
 SUITE=bookworm
 # What python:3.11-slim offers that gears rely on: Python 3.11, `python`, CA certificates, and
 # the parts of the standard library Debian packages apart (distutils, lib2to3, ensurepip, dbm.gnu;
 # smoke_images checks every gear image against python:3.11-slim's module list). Tk is left out,
 # as python:3.11-slim ships tkinter without the Tk libraries. The tag's "-2" names this list:
-# change it with the list, so that machines with an older stand-in build this one.
+# change it with the list (or with what is kept of the packages' files), so that machines with
+# an older stand-in build this one.
 PACKAGES=python3,python-is-python3,ca-certificates,python3-distutils,python3-lib2to3,python3-venv,python3-gdbm
 
 die() {
@@ -70,40 +71,32 @@ fi
 rm -f "${ROOTFS}.log"
 
 # Leave out what a container never uses (package caches, lists, docs and man pages) and what
-# holds the build's time (logs, ldconfig's cache): the same packages give the same files.
+# holds the build's time (logs, ldconfig's cache): the same packages give the same files. Each
+# package's copyright file stays, as in python:3.11-slim (the SBOM reads licences from them).
 rm -rf "${ROOTFS}"/var/cache/apt/archives/*.deb "${ROOTFS}"/var/lib/apt/lists/* \
-  "${ROOTFS}"/usr/share/doc/* "${ROOTFS}"/usr/share/man/* "${ROOTFS}"/usr/share/info/* \
+  "${ROOTFS}"/usr/share/man/* "${ROOTFS}"/usr/share/info/* \
   "${ROOTFS}"/var/log/*.log "${ROOTFS}"/var/cache/debconf/*-old \
   "${ROOTFS}"/var/cache/ldconfig/aux-cache
+find "${ROOTFS}/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "${ROOTFS}/usr/share/doc" -mindepth 1 -type d -empty -delete
 find "${ROOTFS}/usr/lib/python3.11" -name __pycache__ -prune -exec rm -rf {} +
 
 DESCRIPTION="Local stand-in for python:3.11-slim, built by tools/src/python/gear_tools/engine/offline_base_image.sh from Debian ${SUITE} packages; not the public image"
 CONTEXT="$(mktemp -d -t offline-base-context.XXXXXX)"
 trap 'rm -rf "${ROOTFS}" "${CONTEXT}"' EXIT
 tar -C "${ROOTFS}" --numeric-owner --sort=name -cf "${CONTEXT}/rootfs.tar" .
-if [[ "${ENGINE}" == podman ]]; then
-  # A build FROM scratch with every file's time and the image's creation time 0: the same
-  # packages give the same image ID on any machine (podman import would stamp the time).
-  note "building ${IMAGE} with podman (reproducible: --timestamp 0) ..."
-  cat >"${CONTEXT}/Dockerfile" <<EOF
-FROM scratch
-ADD rootfs.tar /
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
-LABEL org.opencontainers.image.title=offline-debian-python org.opencontainers.image.description="${DESCRIPTION}"
-CMD ["python3"]
-EOF
-  BUILDAH_ISOLATION=chroot podman build --quiet --no-cache --timestamp 0 --tag "${IMAGE}" "${CONTEXT}" >/dev/null
-else
-  # Docker's builders cannot fix the creation time: an import, stamped with the build's time.
-  # (bin/container-engine copies podman's stand-in instead where podman has one.)
-  note "importing into ${ENGINE} as ${IMAGE} ..."
-  "${ENGINE}" import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' \
-    --change "LABEL org.opencontainers.image.title=offline-debian-python" \
-    --change "LABEL org.opencontainers.image.description=\"${DESCRIPTION}\"" \
-    "${CONTEXT}/rootfs.tar" "${IMAGE}" >/dev/null
-fi
+python3 - "${DESCRIPTION}" >"${CONTEXT}/config.json" <<'PYTHON'
+import json, sys
+print(json.dumps({"config": {
+    "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+    "Cmd": ["python3"],
+    "Labels": {"org.opencontainers.image.title": "offline-debian-python",
+               "org.opencontainers.image.description": sys.argv[1]},
+}}))
+PYTHON
+note "writing ${IMAGE} as a canonical image into ${ENGINE} ..."
+python3 "$(dirname "${BASH_SOURCE[0]}")/canonical_image.py" "$(command -v "${ENGINE}")" \
+  "${CONTEXT}/layers" from-rootfs "${CONTEXT}/rootfs.tar" "${CONTEXT}/config.json" "${IMAGE}" >/dev/null ||
+  die "writing ${IMAGE} failed"
 "${ENGINE}" image inspect "${IMAGE}" >/dev/null || die "building ${IMAGE} failed"
 note "built ${IMAGE}"

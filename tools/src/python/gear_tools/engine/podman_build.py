@@ -19,6 +19,10 @@ image, cached or new) are recorded under the image's first tag; images that the 
 build of that tag used and that no current record of any image uses are removed, when no
 other build is running: only images that builds run through this script made, never a
 tagged one.
+
+A gear image (one with the `io.flywheel.gear.name` label) is then written in canonical form by
+canonical_image.py beside this file (its layer cache in STATE_DIR/../canonical-layers): the ID
+reported, recorded and tagged is the canonical one, the same from any engine.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# The label gear_image() sets on gear images (and only on them): they are made canonical.
+GEAR_LABEL = "io.flywheel.gear.name"
 # `--> Using cache <id>` (a cached step) and `--> <id>` (a step's new image), from podman.
 STEP_IMAGE = re.compile(r"^--> (?:Using cache )?([0-9a-f]{11,64})\s*$")
 OPTIONS_WITH_VALUE = {
@@ -420,12 +426,44 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
         if status != 0:
             return status
         built = iidfile.read_text().strip()
+    engine_built = built
+    if request.tags and _is_gear_image(podman, built):
+        canonical = make_canonical(podman.executable, state, built, request.tags)
+        if canonical is None:
+            return 1
+        built = canonical
     _write_atomically(record_path, json.dumps({"built": built, "images": image_ids}) + "\n")
     _log(state, f"built {built} {' '.join(request.tags)}")
     if request.tags:
-        _record_images(state, request.tags[0], [*step_images(lines), built])
+        # The engine's own image of a gear stays listed until the next build of the tag removes it.
+        _record_images(state, request.tags[0], [*step_images(lines), engine_built, built])
     print(f"Successfully built {built}")
     return 0
+
+
+def _is_gear_image(podman: Podman, image: str) -> bool:
+    result = podman.run("image", "inspect", "--format", f'{{{{index .Labels "{GEAR_LABEL}"}}}}', image)
+    return result.returncode == 0 and result.stdout.strip() not in ("", "<no value>")
+
+
+def make_canonical(engine: str, state: Path, image: str, tags: Sequence[str]) -> str | None:
+    """The gear image rewritten in canonical form (canonical_image.py) and tagged; its ID, or
+    None when that failed (its error printed)."""
+    script = Path(__file__).resolve().parent / "canonical_image.py"
+    cache = state.parent / "canonical-layers"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(script), engine, str(cache), "canonicalize", image, *tags],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stdout.write(result.stderr)
+        return None
+    canonical = result.stdout.strip().splitlines()[-1]
+    print(f"Canonical image {canonical[7:19]} ({time.monotonic() - started:.1f} s)")
+    return canonical
 
 
 def _record_images(state: Path, tag: str, current: list[str]) -> None:
