@@ -24,6 +24,7 @@ from gear_tools.release import provenance, registry, release_gear, sbom
 from gear_tools.release.release_gear import (
     Gear,
     Release,
+    builder_id,
     ReleaseError,
     check_tag,
     load_gear,
@@ -140,7 +141,7 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     )
     assert (record["image"], record["gear_id"]) == (pinned, registered["_id"])
     assert record["tag"] == "gear/template-gear/v0.1.0"
-    assert (record["engine"], record["verifiable"]) == ("podman", True)
+    assert record["engine"] == "podman"
     # The base image as pants.toml pins it (no engine here to give its image ID).
     assert record["base_image"] == "docker.io/library/python:3.11-slim"
     # The release notes are the version's CHANGELOG entry.
@@ -163,6 +164,14 @@ def test_release_pushes_the_image_and_registers_it_pinned_by_digest(
     dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
     assert dependencies[0]["digest"] == {"gitCommit": record["commit"]}
     assert "template_gear/src/docker/Dockerfile" in {d["uri"] for d in dependencies}
+    # The build type is under the repository's own address (SOURCE_URL in pants.toml), and the
+    # builder a URI with the engine's version beside it.
+    definition = statement["predicate"]["buildDefinition"]
+    source = definition["externalParameters"]["source"]
+    assert definition["buildType"].startswith(source + "/blob/main/docs/releasing.md#")
+    builder = statement["predicate"]["runDetails"]["builder"]
+    assert builder["id"].startswith("urn:gear-release:host:")
+    assert builder["version"]["engine"]
 
 
 def test_a_second_release_of_the_version_is_refused_before_any_push(
@@ -349,28 +358,35 @@ def test_a_gear_with_new_gear_todo_marks_is_not_released(
     assert builder.pushes == 0 and fake_flywheel.requests == []
 
 
-def test_an_image_built_with_docker_is_refused_before_any_check(
+def test_an_image_built_with_docker_is_released_like_any_other(
     repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
 ) -> None:
+    """Gear images are canonical whatever engine built them: no engine is refused."""
     gear, builder = gear_at(repo, registry_address), StandInBuilder()
     said: list[str] = []
     docker = release(repo, gear, builder, fake_flywheel, said)
     docker.engine = "docker"
-    with pytest.raises(ReleaseError, match="could not verify this release; build with podman"):
-        docker.run(dry_run=False)
-    assert builder.pushes == 0 and fake_flywheel.mutating_requests() == [] and said == []
-
-
-def test_an_unverifiable_release_is_allowed_with_the_warning_recorded(
-    repo: Path, registry_address: str, fake_flywheel: FakeFlywheel
-) -> None:
-    gear, builder = gear_at(repo, registry_address), StandInBuilder()
-    said: list[str] = []
-    docker = release(repo, gear, builder, fake_flywheel, said)
-    docker.engine, docker.allow_unverifiable = "docker", True
     assert docker.run(dry_run=False) == 0
-    assert said[0].startswith("warning: built with docker: this release cannot be verified")
+    assert not any(line.startswith("warning") for line in said)
     record = json.loads(
         (repo / "dist/template_gear.src.docker/template-gear.release.json").read_text()
     )
-    assert (record["engine"], record["verifiable"]) == ("docker", False)
+    assert record["engine"] == "docker" and "verifiable" not in record
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"GITHUB_SERVER_URL": "https://github.com",
+             "GITHUB_WORKFLOW_REF": "org/gears/.github/workflows/release.yml@refs/tags/gear/a/v1"},
+            "https://github.com/org/gears/.github/workflows/release.yml@refs/tags/gear/a/v1",
+        ),
+        ({"GEAR_RELEASE_BUILDER": "https://ci.example.org/gears", "GITHUB_WORKFLOW_REF": "x"},
+         "https://ci.example.org/gears"),
+    ],
+)  # fmt: skip
+def test_the_builder_is_the_workflow_that_ran_the_release(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert builder_id(environ) == expected

@@ -1,9 +1,11 @@
 """Building a gear image from a clean clone of one commit, as another machine would.
 
-The clone gets a podman storage of its own (`CONTAINERS_STORAGE_CONF`; the base image copied
-in), so that no image or cached step comes from this checkout's builds, and its own umask and
-TMPDIR. Pants' caches and install are shared: pexes are reproducible anyway. Used by
-`bin/verify-gear` and `tools/benchmarks/image_reproducibility.py`.
+With podman, the clone gets a storage of its own (`CONTAINERS_STORAGE_CONF`; the base image
+copied in), so that no image or cached step comes from this checkout's builds; with Docker it
+uses the daemon DOCKER_HOST names. It has its own umask and TMPDIR, and with `install`
+a Pants install and caches of its own too (PANTS_BOOTSTRAP_DIR, PANTS_LOCAL_STORE_DIR,
+PANTS_NAMED_CACHES_DIR: empty, as on a machine that never built this repository), else it
+shares this checkout's. Used by `bin/verify-gear` and the benchmarks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gear_tools.engine.containers import engine_state, recorded
+from gear_tools.engine.containers import Engine, engine_state, recorded
 from gear_tools.repo import Repository
 
 
@@ -31,38 +33,60 @@ class ScratchClone:
     storage_conf: Path
     tmpdir: Path
     umask: int
+    engine: Engine = "podman"
+    # The clone's own Pants install and caches (None: this checkout's).
+    install: Path | None = None
+    # A directory put first on PATH: another engine's executables (other_podman.sh).
+    engine_path: Path | None = None
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "CONTAINERS_STORAGE_CONF": str(self.storage_conf)}
+        env = dict(os.environ)
+        if self.engine_path is not None:
+            env["PATH"] = f"{self.engine_path}{os.pathsep}{env.get('PATH', '')}"
+        if self.engine == "docker":
+            env.pop("CONTAINERS_STORAGE_CONF", None)
+        else:
+            env["CONTAINERS_STORAGE_CONF"] = str(self.storage_conf)
+        return env
 
-    def podman(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def run_engine(self, *args: str, stdin: bytes | None = None) -> bytes:
         result = subprocess.run(
-            ["podman", *args], env=self.env(), input=stdin, capture_output=True, check=False
+            [self.engine, *args], env=self.env(), input=stdin, capture_output=True, check=False
         )
         if result.returncode != 0:
             raise ScratchBuildError(
-                f"podman {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
+                f"{self.engine} {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
             )
         return result.stdout
 
     def inspect(self, image: str) -> dict[str, Any]:
-        found: list[dict[str, Any]] = json.loads(self.podman("image", "inspect", image))
+        found: list[dict[str, Any]] = json.loads(self.run_engine("image", "inspect", image))
         return found[0]
 
     def image_config(self, image: str) -> dict[str, Any]:
-        """`podman image inspect` of an image, in the shape of its image configuration."""
+        """`image inspect` of an image, in the shape of its image configuration."""
         inspected = self.inspect(image)
         return {
             "config": inspected.get("Config", {}),
             "rootfs": {"diff_ids": inspected.get("RootFS", {}).get("Layers", [])},
-            "history": inspected.get("History", []),
+            "history": inspected.get("History") or self.history(image),
         }
 
+    def history(self, image: str) -> list[dict[str, Any]]:
+        """The history of a canonical image (one entry a layer), as `history` shows it (Docker's
+        `inspect` has none)."""
+        shown = self.run_engine("history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+        return [{"created_by": line} for line in reversed(shown.decode().splitlines())]
+
     def remove(self) -> None:
-        """Removes the clone's images, then the clone."""
-        subprocess.run(
-            ["podman", "rmi", "--all", "--force"], env=self.env(), capture_output=True, check=False
-        )
+        """Removes the clone's images (podman: its whole storage), then the clone."""
+        if self.engine == "podman":
+            subprocess.run(
+                ["podman", "rmi", "--all", "--force"],
+                env=self.env(),
+                capture_output=True,
+                check=False,
+            )
         shutil.rmtree(self.storage_conf.parent, ignore_errors=True)
 
 
@@ -76,10 +100,19 @@ def recorded_base_image(repo: Path) -> str:
 
 
 def make_clone(
-    source: Path, directory: Path, commit: str = "HEAD", *, depth: int = 0, umask: int = 0o022
+    source: Path,
+    directory: Path,
+    commit: str = "HEAD",
+    *,
+    depth: int = 0,
+    umask: int = 0o022,
+    engine: Engine = "podman",
+    install: Path | None = None,
+    engine_path: Path | None = None,
 ) -> ScratchClone:
-    """A clone of `source` at `commit` in `directory` (under `depth` more directories), with a
-    podman storage of its own holding this machine's base image."""
+    """A clone of `source` at `commit` in `directory` (under `depth` more directories); with
+    podman, a storage of its own holding this machine's base image. `install`: where its Pants
+    install and caches go (None: it shares this checkout's); `engine_path`: see ScratchClone."""
     repo = directory.joinpath(*(f"level{index}" for index in range(depth))) / "repo"
     repo.parent.mkdir(parents=True, exist_ok=True)
     for argv in (
@@ -96,42 +129,55 @@ def make_clone(
     )
     tmpdir = directory / "tmp"
     tmpdir.mkdir(exist_ok=True)
-    clone = ScratchClone(repo, storage_conf, tmpdir, umask)
-    base = recorded_base_image(source)
-    saved = subprocess.run(["podman", "save", base], capture_output=True, check=False)
-    if saved.returncode != 0:
-        raise ScratchBuildError(f"podman save {base} failed: {saved.stderr.decode().strip()}")
-    clone.podman("load", stdin=saved.stdout)
+    clone = ScratchClone(repo, storage_conf, tmpdir, umask, engine, install, engine_path)
+    if engine == "podman":
+        base = recorded_base_image(source)
+        saved = subprocess.run(["podman", "save", base], capture_output=True, check=False)
+        if saved.returncode != 0:
+            raise ScratchBuildError(f"podman save {base} failed: {saved.stderr.decode().strip()}")
+        clone.run_engine("load", stdin=saved.stdout)
     return clone
 
 
-def build(source: Path, clone: ScratchClone, target: str) -> float:
-    """`./pants package target` in the clone with podman; returns the wall time."""
+def build(source: Path, clone: ScratchClone, *targets: str, refresh_engine: bool = False) -> float:
+    """`./pants package TARGETS` in the clone with its engine (chosen again first with
+    `refresh_engine`, as after a change of PATH); returns the wall time."""
+    if clone.install is not None:
+        pants_dirs = {
+            "PANTS_BOOTSTRAP_DIR": str(clone.install / "bootstrap"),
+            "PANTS_LOCAL_STORE_DIR": str(clone.install / "store"),
+            "PANTS_NAMED_CACHES_DIR": str(clone.install / "named-caches"),
+        }
+    else:
+        pants_dirs = {"PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap")}
     env = {
         **clone.env(),
-        "PANTS_BOOTSTRAP_DIR": str(source / ".pants.bootstrap"),
+        **pants_dirs,
         "PANTS_PANTSD": "false",
-        "GEAR_CONTAINER_ENGINE": "podman",
+        "GEAR_CONTAINER_ENGINE": clone.engine,
         "TMPDIR": str(clone.tmpdir),
     }
     env.pop("PANTS_CONFIG_FILES", None)
     started = time.monotonic()
-    result = subprocess.run(
-        ["./pants", "package", target],
-        cwd=clone.repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=lambda: os.umask(clone.umask),
-    )
-    took = time.monotonic() - started
-    if result.returncode != 0:
-        raise ScratchBuildError(
-            f"./pants package {target} failed in {clone.repo}:\n"
-            + (result.stdout + result.stderr)[-3000:]
+    commands = [["./pants", "package", *targets]]
+    if refresh_engine:
+        commands.insert(0, ["bin/container-engine", "refresh"])
+    for argv in commands:
+        result = subprocess.run(
+            argv,
+            cwd=clone.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=lambda: os.umask(clone.umask),
         )
-    return took
+        if result.returncode != 0:
+            raise ScratchBuildError(
+                f"{' '.join(argv)} failed in {clone.repo}:\n"
+                + (result.stdout + result.stderr)[-3000:]
+            )
+    return time.monotonic() - started
 
 
 def built_image_id(clone: ScratchClone, gear_dir: str) -> str:
@@ -149,35 +195,63 @@ def layer_history(config: dict[str, Any]) -> list[str]:
     ]
 
 
-# What a gear image's layers hold, by where the instruction that made them writes
-# (gear_image() in pants-plugins/gear_macros).
-LAYER_KINDS = (
-    (" in /opt/gear/code", "the code layer: the gear's code and common/"),
-    (" in /flywheel/v0/manifest.json", "the manifest"),
-    (" in /opt/gear ", "the third-party dependencies' virtual environment"),
-    ("useradd", "the gear user and /bin/run"),
-    ("apt-get", "the gear's system packages"),
+# What a gear image's layers hold: the last four are gear_image()'s (pants-plugins/gear_macros),
+# counted from the top; the others are the base image's and the gear's system packages'.
+TOP_LAYER_KINDS = (
+    "the code layer: the gear's code and common/",
+    "the manifest",
+    "the third-party dependencies' virtual environment",
+    "the gear user and /bin/run",
 )
 
 
-def layer_kind(made_by: str) -> str:
-    return next((kind for marker, kind in LAYER_KINDS if marker in made_by), "a layer")
+def layer_kind(index: int, count: int, base_layers: int | None = None) -> str:
+    """What layer `index` (from 0) of `count` holds."""
+    from_top = count - 1 - index
+    if from_top < len(TOP_LAYER_KINDS):
+        return TOP_LAYER_KINDS[from_top]
+    if base_layers is not None and index < base_layers:
+        return "the base image"
+    return "the gear's system packages"
+
+
+def is_system_layer(index: int, count: int, base_layers: int) -> bool:
+    """Whether a layer is one of the gear's system packages (its Dockerfile's RUN steps)."""
+    return base_layers <= index < count - len(TOP_LAYER_KINDS)
+
+
+def differing_layers(expected: dict[str, Any], rebuilt: dict[str, Any]) -> list[int]:
+    """The positions of the layers that differ (all of them when the counts differ)."""
+    one, other = (image.get("rootfs", {}).get("diff_ids", []) for image in (expected, rebuilt))
+    if len(one) != len(other):
+        return list(range(max(len(one), len(other))))
+    return [index for index, (a, b) in enumerate(zip(one, other)) if a != b]
+
+
+def describe_layer(
+    index: int, expected: dict[str, Any], rebuilt: dict[str, Any], base_layers: int | None = None
+) -> str:
+    """One differing layer in words: where, what it holds, both digests and its files."""
+    one = expected.get("rootfs", {}).get("diff_ids", [])
+    other = rebuilt.get("rootfs", {}).get("diff_ids", [])
+    history = layer_history(rebuilt)
+    made_by = " ".join(history[index].split()) if index < len(history) else "?"
+    return (
+        f"layer {index + 1} of {len(other)} differs, {layer_kind(index, len(other), base_layers)} "
+        f"({one[index][:19] if index < len(one) else '-'}... here {other[index][:19]}...), "
+        f"holding: {made_by}"
+    )
 
 
 def first_difference(expected: dict[str, Any], rebuilt: dict[str, Any]) -> str:
     """Where two image configurations (OCI/Docker image config JSON) differ, in words: the
-    first layer that differs and the instruction that made it, or the configuration."""
+    first layer that differs and what it holds, or the configuration."""
     layers = [image.get("rootfs", {}).get("diff_ids", []) for image in (expected, rebuilt)]
-    history = layer_history(rebuilt)
-    for index, (one, other) in enumerate(zip(*layers)):
-        if one != other:
-            made_by = " ".join(history[index].split()) if index < len(history) else "?"
-            return (
-                f"layer {index + 1} of {len(layers[1])} differs, {layer_kind(made_by + ' ')} "
-                f"({one[:19]}... here {other[:19]}...), made by: {made_by}"
-            )
     if len(layers[0]) != len(layers[1]):
         return f"it has {len(layers[0])} layers, the rebuilt image {len(layers[1])}"
+    differing = differing_layers(expected, rebuilt)
+    if differing:
+        return describe_layer(differing[0], expected, rebuilt)
     keys = sorted(
         key
         for key in {*expected.get("config", {}), *rebuilt.get("config", {})}

@@ -4,7 +4,8 @@ The statement is an in-toto Statement (v1) with an SLSA provenance predicate (v1
 is the image (by digest); what it was built from (`resolvedDependencies`) is the commit, the
 files release_gear.build_inputs names (the gear resolve's lockfile, the gear's Dockerfile and
 BUILD, the shared image definition) by SHA-256, the base image (its digest or image ID) and
-the SBOM pushed beside it; the builder is the engine and its version. It is
+the SBOM pushed beside it; the builder is a URI naming what ran the release (the GitHub
+workflow, or the machine), with the engine and its version. It is
 signed as a DSSE envelope with securesystemslib and an ed25519 key the team holds (keyless
 signing needs a network service these machines cannot reach), and pushed beside the image as
 an OCI artifact tagged `sha256-<image digest hex>.att` (subject: the image).
@@ -36,7 +37,9 @@ PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 TAG_SUFFIX = "att"
-BUILD_TYPE = "https://github.com/example/flywheel-gears/gear-image/v1"
+# What a gear image's build is (SLSA's buildType), under the repository's own address: the
+# SOURCE_URL build argument in pants.toml, the one place a team names its repository.
+BUILD_TYPE_PATH = "/blob/main/docs/releasing.md#what-a-release-is-built-from"
 
 
 # What signs statements: an ed25519 key in memory.
@@ -73,6 +76,7 @@ def statement(
     source: str,
     materials: list[Material],
     builder: str,
+    engine: str,
 ) -> dict[str, Any]:
     """The in-toto Statement of the image `image@digest`."""
     algorithm, _, value = digest.partition(":")
@@ -82,14 +86,14 @@ def statement(
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "buildDefinition": {
-                "buildType": BUILD_TYPE,
+                "buildType": source.rstrip("/") + BUILD_TYPE_PATH,
                 "externalParameters": {"gear": gear, "version": version, "source": source},
                 "resolvedDependencies": [
                     {"uri": f"git+{source}@{commit}", "digest": {"gitCommit": commit}},
                     *(material.to_dict() for material in materials),
                 ],
             },
-            "runDetails": {"builder": {"id": builder}},
+            "runDetails": {"builder": {"id": builder, "version": {"engine": engine}}},
         },
     }
 

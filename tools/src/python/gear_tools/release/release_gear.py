@@ -1,14 +1,11 @@
 """Releases a gear: its image to a registry, by digest, and the gear version to a Flywheel site.
 
     bin/release-gear GEAR [--site-key-file F] [--registry NAME] [--dry-run] [--tag TAG]
-                     [--signing-key FILE] [--allow-unverifiable] [--repo DIR]
+                     [--signing-key FILE] [--repo DIR]
 
 The API key is read from --site-key-file or $FW_KEY and never printed. NAME is a registry of
 pants.toml's `[docker.registries]` (default: `release`). First every check, changing nothing:
 
-0. the image is built with podman, whose builds reproduce, so that bin/verify-gear can check
-   the release; an image built with docker is refused unless --allow-unverifiable, which
-   releases it with `"verifiable": false` in the release record;
 1. the working tree is clean for the gear (its directory, its docs, common/, 3rdparty/,
    pants.toml and the plugins), so that what is released is a commit;
 2. the gear lints and its tests pass (`./pants lint test GEAR::`);
@@ -21,10 +18,14 @@ after an interrupted release), reads the pushed digest from the registry, pushes
 image its CycloneDX SBOM (gear_tools.release.sbom) and a provenance statement signed with the
 team key (--signing-key, else $GEAR_SIGNING_KEY_FILE; gear_tools.release.provenance), registers
 the gear version on the site pinned to it, and records the release (image by digest, gear id,
-commit, tag, engine, whether it is verifiable, and the version's CHANGELOG entry as its notes) in
+commit, tag, engine, and the version's CHANGELOG entry as its notes) in
 dist/<gear>.src.docker/<name>.release.json. A rerun after a failure at any step finishes the
 job without pushing or registering twice. `--dry-run` runs the checks, prints the plan and sends
 nothing.
+
+Any engine may build the release: gear images are written in one canonical form
+(gear_tools.engine.canonical_image), so bin/verify-gear rebuilds the same image with podman 4
+or 5 or Docker.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -51,8 +53,6 @@ from gear_tools.repo import Gear as RepoGear
 from gear_tools.repo import RepoError, Repository, find_root
 
 DEFAULT_REGISTRY = "release"
-# The engine whose builds reproduce bit for bit, so that bin/verify-gear can check a release.
-VERIFIABLE_ENGINE = "podman"
 # What a release must have committed, besides the gear's own directory and docs.
 SHARED_PATHS = ("common", "3rdparty", "pants.toml", "pants-plugins", "BUILD")
 
@@ -211,12 +211,24 @@ def build_inputs(gear: Gear) -> list[str]:
 
 
 def engine_version(engine: str) -> str:
-    """The builder's name and version, e.g. `podman version 4.3.1`."""
+    """The engine's name and version, e.g. `podman version 4.3.1`."""
     try:
         shown = subprocess.run([engine, "--version"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return engine
     return shown.stdout.strip() or engine
+
+
+def builder_id(environ: dict[str, str] | None = None) -> str:
+    """A URI naming what ran the release (SLSA's builder.id): the GitHub workflow run, or this
+    machine's release-gear (GEAR_RELEASE_BUILDER overrides both)."""
+    env = os.environ if environ is None else environ
+    if env.get("GEAR_RELEASE_BUILDER"):
+        return env["GEAR_RELEASE_BUILDER"]
+    if env.get("GITHUB_WORKFLOW_REF"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_WORKFLOW_REF']}"
+    return f"urn:gear-release:host:{socket.gethostname()}"
 
 
 def registry_state(gear: Gear, image_id: str) -> str | None:
@@ -243,35 +255,12 @@ class Release:
     client: Callable[[], flywheel.Client]
     say: Callable[[str], None] = print
     # The engine the image is built with (gear_tools.engine.containers.detect_engine).
-    engine: str = VERIFIABLE_ENGINE
-    allow_unverifiable: bool = False
+    engine: str = "podman"
     # The team's ed25519 key (PEM) the provenance statement is signed with.
     signing_key: Path | None = None
 
-    @property
-    def verifiable(self) -> bool:
-        """Whether bin/verify-gear can rebuild this release bit for bit (podman builds only)."""
-        return self.engine == VERIFIABLE_ENGINE
-
-    def check_engine(self) -> None:
-        if self.verifiable:
-            return
-        if not self.allow_unverifiable:
-            raise ReleaseError(
-                f"images are built with {self.engine} here, whose builds do not reproduce bit "
-                "for bit (the build's times are stamped in), so bin/verify-gear could not "
-                f"verify this release; build with {VERIFIABLE_ENGINE} "
-                f"(GEAR_CONTAINER_ENGINE={VERIFIABLE_ENGINE}, as the release workflow does), or "
-                "pass --allow-unverifiable to release it with that warning recorded"
-            )
-        self.say(
-            f"warning: built with {self.engine}: this release cannot be verified by "
-            "bin/verify-gear (recorded in the release record)"
-        )
-
     def run(self, *, dry_run: bool) -> int:
         gear = self.gear
-        self.check_engine()
         signer = self.signer()
         commit = check_clean(self.repo, gear)
         check_no_todo(self.repo, gear)
@@ -376,7 +365,8 @@ class Release:
             commit=commit,
             source=settings.build_args.get("SOURCE_URL", str(self.repo)),
             materials=materials,
-            builder=engine_version(self.engine),
+            builder=builder_id(),
+            engine=engine_version(self.engine),
         )
         envelope = provenance.sign(document, signer)
         path = gear.files.dist(f"{gear.name}.provenance.dsse.json")
@@ -408,8 +398,6 @@ class Release:
             "commit": commit,
             "tag": release_tag(gear.name, gear.version),
             "engine": self.engine,
-            # False: built where builds do not reproduce (--allow-unverifiable).
-            "verifiable": self.verifiable,
             **base,
             # The CycloneDX SBOM beside it: <name>.sbom.cdx.json here, and in the registry
             # under the tag sha256-<digest hex>.sbom (this is that artifact's manifest).
@@ -483,11 +471,6 @@ def main(argv: list[str]) -> int:
         help="the team's ed25519 key (PEM) to sign the provenance with "
         "(default: $GEAR_SIGNING_KEY_FILE)",
     )
-    parser.add_argument(
-        "--allow-unverifiable",
-        action="store_true",
-        help="release an image built with docker (not verifiable), recording the warning",
-    )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     args = parser.parse_args(argv)
     try:
@@ -503,7 +486,6 @@ def main(argv: list[str]) -> int:
             PantsBuilder(repo),
             site_client(key),
             engine=detect_engine(engine_state(repo)),
-            allow_unverifiable=args.allow_unverifiable,
             signing_key=args.signing_key,
         )
         return release.run(dry_run=args.dry_run)

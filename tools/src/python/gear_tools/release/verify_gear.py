@@ -1,24 +1,29 @@
 """Verifies a released gear image: rebuilds it from the commit it was built from and compares.
 
     bin/verify-gear GEAR [--registry NAME] [REF] [--commit SHA] [--public-key FILE]
-                    [--keep DIR] [--repo DIR]
+                    [--engine podman|docker] [--shared-install] [--keep DIR] [--repo DIR]
 
 REF is the image in the registry (`registry/repository:tag` or `...@sha256:...`); without it,
 the gear's release record (dist/<gear>.src.docker/<name>.release.json, the image by digest),
 else the manifest's version in the `--registry` (default: `release`). The commit is --commit,
 else the image's `org.opencontainers.image.revision` label, else the release record's.
 
-In a clean clone of that commit, with a podman storage of its own (gear_tools.images.scratch_build),
-`./pants package` builds the gear's image; its ID (the digest of its configuration) must be
-the registry's. Then what was pushed beside it, found by the image's digest alone: the
+In a clean clone of that commit (gear_tools.images.scratch_build), with a Pants install and
+caches of its own (as on a machine that never built this repository; --shared-install uses
+this checkout's, faster and proving less) and, with podman, a storage of its own, `./pants
+package` builds the gear's image with --engine (default: the engine ./pants uses here); its ID
+(the digest of its canonical configuration) must be the registry's, whatever engine built
+either. Then what was pushed beside it, found by the image's digest alone: the
 provenance statement must be signed by the team key (--public-key, else
 $GEAR_SIGNING_PUBLIC_KEY), be of this image, and name the commit and that commit's files
 (release_gear.build_inputs: lockfile, Dockerfile, BUILD, image definition) by hash; the SBOM
 must describe this image and be the one the statement names.
-It prints one line: `verified: ...` saying each of these, or what is wrong (which layer
-differs and the instruction that made it; or the provenance's or SBOM's problem), exit code 1.
-Builds are reproducible with podman only (docs/development.md, "Reproducible images"), so the
-rebuild uses podman whatever the engine.
+It prints one line: `verified: ...` saying each of these, or what is wrong, exit code 1:
+`NOT verified` naming each layer that differs and what it holds; or the provenance's or
+SBOM's problem. When only the gear's system-package layers differ and the Debian packages
+the rebuild installed are other versions than the release's SBOM lists, the mirror has moved
+on since the release: exit code 3, `mirror moved`, naming each package whose version moved
+and saying that every other layer was rebuilt the same.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gear_tools.engine.containers import Engine, detect_engine, engine_state
 from gear_tools.images import scratch_build
 from gear_tools.release import provenance, registry, sbom
 from gear_tools.release.release_gear import Gear, build_inputs, load_gear
@@ -43,8 +49,69 @@ REVISION_LABEL = "org.opencontainers.image.revision"
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
+# Exit codes: verified 0, not verified (or cannot be checked) 1, the mirror moved 3.
+MIRROR_MOVED_EXIT = 3
+
+
 class VerifyError(Exception):
-    """Verification cannot be done; the message says why."""
+    """Verification cannot be done, or fails; the message says why."""
+
+
+class MirrorMoved(VerifyError):
+    """The rebuild installed other Debian package versions than the release holds."""
+
+
+def released_debian_packages(document: dict[str, Any]) -> dict[str, str]:
+    """The Debian packages (name: version) an SBOM lists."""
+    return {
+        str(component["name"]): str(component.get("version", ""))
+        for component in document.get("components", [])
+        if str(component.get("purl", "")).startswith("pkg:deb/")
+    }
+
+
+def moved_packages(released: dict[str, str], rebuilt: dict[str, str]) -> list[str]:
+    """Each package whose version differs between the release and the rebuild, in words."""
+    moved = []
+    for name in sorted({*released, *rebuilt}):
+        before, after = released.get(name), rebuilt.get(name)
+        if before != after:
+            moved.append(f"{name} {before or '(absent)'} -> {after or '(absent)'}")
+    return moved
+
+
+def layer_verdict(
+    expected: dict[str, Any],
+    rebuilt: dict[str, Any],
+    base_layers: int,
+    released: dict[str, str],
+    rebuilt_packages: dict[str, str] | None,
+    what: str = "the image is not what the commit builds",
+) -> VerifyError:
+    """Why a rebuild is not the release: MirrorMoved when only system-package layers differ
+    and their packages moved (`rebuilt_packages` None: not read), else NOT verified naming
+    every differing layer."""
+    differing = scratch_build.differing_layers(expected, rebuilt)
+    count = len(rebuilt.get("rootfs", {}).get("diff_ids", []))
+    if not differing:
+        return VerifyError(
+            f"NOT verified: {what}: {scratch_build.first_difference(expected, rebuilt)}"
+        )
+    told = "; ".join(
+        scratch_build.describe_layer(index, expected, rebuilt, base_layers) for index in differing
+    )
+    only_system = all(
+        scratch_build.is_system_layer(index, count, base_layers) for index in differing
+    ) and len(expected.get("rootfs", {}).get("diff_ids", [])) == count
+    moved = moved_packages(released, rebuilt_packages) if rebuilt_packages is not None else []
+    if only_system and moved:
+        same = count - len(differing)
+        return MirrorMoved(
+            f"mirror moved: {what}, as the Debian mirror no longer serves the package versions "
+            f"of the release ({', '.join(moved)}), so its system-package layers cannot be "
+            f"rebuilt; the other {same} of {count} layers are what the commit builds ({told})"
+        )
+    return VerifyError(f"NOT verified: {what}: {told}")
 
 
 def release_record(gear: Gear) -> dict[str, Any] | None:
@@ -113,6 +180,8 @@ def verify(
     commit: str | None,
     keep: Path | None,
     public_key: Path | None = None,
+    engine: Engine | None = None,
+    own_install: bool = True,
 ) -> str:
     """Rebuilds and compares; returns the line to print, or raises VerifyError."""
     gear = load_gear(repo, gear_arg, registry_name)
@@ -120,12 +189,6 @@ def verify(
     if reference is not None:
         image = registry.parse_reference(reference)
     elif record is not None:
-        if record.get("verifiable") is False:
-            raise VerifyError(
-                f"{record['image']} was released with --allow-unverifiable: it was built with "
-                f"{record.get('engine', 'docker')}, whose builds do not reproduce, so a rebuild "
-                "cannot match it; release it again built with podman to make it verifiable"
-            )
         image = registry.parse_reference(record["image"])
     else:
         image = gear.image
@@ -142,13 +205,25 @@ def verify(
     digest = image.tag if image.tag.startswith("sha256:") else registry.manifest_digest(image)
     if digest is None:
         raise VerifyError(f"{image} is not in the registry")
+    engine = engine or detect_engine(engine_state(repo))
     scratch = (keep or Path(tempfile.mkdtemp(prefix="verify-gear-"))).resolve()
     clone = None
     try:
-        # As another machine would: another path, umask and TMPDIR, and its own storage.
-        clone = scratch_build.make_clone(repo, scratch, sha, depth=2, umask=0o077)
+        # As another machine would: another path, umask and TMPDIR, its own Pants install and
+        # caches, and (podman) its own storage.
+        clone = scratch_build.make_clone(
+            repo,
+            scratch,
+            sha,
+            depth=2,
+            umask=0o077,
+            engine=engine,
+            install=scratch / "pants-install" if own_install else None,
+        )
+        install = "its own Pants install" if own_install else "this checkout's Pants install"
         print(
-            f"verify-gear: rebuilding {gear.name} at {sha[:12]} in {clone.repo} ...",
+            f"verify-gear: rebuilding {gear.name} at {sha[:12]} with {engine} in {clone.repo} "
+            f"({install}) ...",
             file=sys.stderr,
         )
         scratch_build.build(repo, clone, gear.target)
@@ -156,21 +231,58 @@ def verify(
         if rebuilt == expected:
             checked = attestations(gear, image, digest, sha, clone.repo, public_key)
             return (
-                f"verified: {image} is {gear.name} built from {sha} (image {expected}); "
-                f"{checked}"
+                f"verified: {image} is {gear.name} built from {sha} (image {expected}, "
+                f"rebuilt with {engine}); {checked}"
             )
-        difference = scratch_build.first_difference(config, clone.image_config(rebuilt))
-        raise VerifyError(
-            f"NOT verified: {image} (image {expected}) is not what {sha[:12]} builds "
-            f"({rebuilt}): {difference}"
+        rebuilt_config = clone.image_config(rebuilt)
+        base_layers = len(clone.image_config(base_image(clone))["rootfs"]["diff_ids"])
+        document = sbom.describing(sbom.fetch_bytes(image, digest), image, digest)
+        released = released_debian_packages(document)
+        count = len(rebuilt_config["rootfs"]["diff_ids"])
+        system_differs = any(
+            scratch_build.is_system_layer(index, count, base_layers)
+            for index in scratch_build.differing_layers(config, rebuilt_config)
         )
-    except scratch_build.ScratchBuildError as exc:
+        rebuilt_packages = debian_packages(clone, rebuilt) if system_differs else None
+        what = f"{image} (image {expected}) is not what {sha[:12]} builds ({rebuilt})"
+        verdict = layer_verdict(
+            config, rebuilt_config, base_layers, released, rebuilt_packages, what
+        )
+        if isinstance(verdict, MirrorMoved):
+            checked = attestations(gear, image, digest, sha, clone.repo, public_key)
+            raise MirrorMoved(f"{verdict}; {checked}")
+        raise verdict
+    except (scratch_build.ScratchBuildError, sbom.SbomError) as exc:
         raise VerifyError(str(exc)) from None
     finally:
         if keep is None:
             if clone is not None:
                 clone.remove()
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def base_image(clone: scratch_build.ScratchClone) -> str:
+    """The base image the clone's build used (its ./pants recorded it)."""
+    boot = clone.install / "bootstrap" if clone.install else None
+    state = (boot / "container.env") if boot else engine_state()
+    found = scratch_build.recorded(state, "GEAR_BASE_IMAGE")
+    if not found:
+        raise VerifyError(f"the rebuild recorded no base image in {state}")
+    return found
+
+
+def debian_packages(clone: scratch_build.ScratchClone, image: str) -> dict[str, str]:
+    """The Debian packages (name: version) of an image the clone built."""
+    saved = os.environ.get("CONTAINERS_STORAGE_CONF")
+    os.environ.update({k: v for k, v in clone.env().items() if k == "CONTAINERS_STORAGE_CONF"})
+    try:
+        inventory = sbom.image_inventory(clone.engine, image)
+    finally:
+        if saved is None:
+            os.environ.pop("CONTAINERS_STORAGE_CONF", None)
+        else:
+            os.environ["CONTAINERS_STORAGE_CONF"] = saved
+    return {str(p["name"]): str(p["version"]) for p in inventory.debian}
 
 
 def main(argv: list[str]) -> int:
@@ -181,6 +293,17 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--registry", default="release", help="a [docker.registries] name")
     parser.add_argument("--commit", help="the commit to rebuild (default: the image's label)")
+    parser.add_argument(
+        "--engine",
+        choices=("podman", "docker"),
+        help="the engine to rebuild with (default: the one ./pants uses here)",
+    )
+    parser.add_argument(
+        "--shared-install",
+        action="store_true",
+        help="rebuild with this checkout's Pants install and caches (faster; by default the "
+        "rebuild has its own, empty ones, as another machine would)",
+    )
     parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
     parser.add_argument(
         "--public-key",
@@ -202,9 +325,14 @@ def main(argv: list[str]) -> int:
                 args.commit,
                 args.keep,
                 args.public_key,
+                engine=args.engine,
+                own_install=not args.shared_install,
             )
         )
         return 0
+    except MirrorMoved as exc:
+        print(f"verify-gear: {exc}", file=sys.stderr)
+        return MIRROR_MOVED_EXIT
     except (VerifyError, RepoError, registry.RegistryError) as exc:
         print(f"verify-gear: {exc}", file=sys.stderr)
         return 1
