@@ -249,3 +249,27 @@ def test_a_layer_is_rewritten_once_per_layers_below(tmp_path: Path) -> None:
     assert first.directories == {"opt": (0o755, 0, 0), "opt/gear": (0o755, 0, 0)}
     with tarfile.open(first.path) as written:
         assert [m.name for m in written.getmembers()][-1] == "opt/gear/run.py"
+
+
+def test_whiteouts_are_names_only_and_opaque_markers_only_where_they_hide_something() -> None:
+    """dicom-to-nifti's apt layer: Docker wrote `var/log/.wh.apt` with mode 0600 where podman
+    wrote 0000, and marked the directories the step made (/usr/share/doc/pigz) opaque."""
+    below = {"usr": (0o755, 0, 0), "usr/share": (0o755, 0, 0), "usr/share/doc": (0o755, 0, 0)}
+    podman = [
+        entry("usr/share/doc/pigz/", kind=tarfile.DIRTYPE, mode=0o755),
+        entry("usr/share/doc/pigz/copyright", b"GPL\n"),
+        entry("var/log/.wh.apt", b"", mode=0o000),
+    ]
+    docker = [
+        *podman[:2],
+        entry("usr/share/doc/pigz/.wh..wh..opq", b"", mode=0o755),
+        entry("var/log/.wh.apt", b"", mode=0o600),
+    ]
+    assert canonical(layer_tar(podman, tarfile.PAX_FORMAT), below) == canonical(
+        layer_tar(docker, tarfile.PAX_FORMAT), below
+    )
+    # Over a directory a lower layer has, the marker hides its contents: it stays.
+    hiding = {**below, "usr/share/doc/pigz": (0o755, 0, 0)}
+    assert canonical(layer_tar(podman, tarfile.PAX_FORMAT), hiding) != canonical(
+        layer_tar(docker, tarfile.PAX_FORMAT), hiding
+    )

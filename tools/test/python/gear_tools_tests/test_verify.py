@@ -4,31 +4,46 @@ released template-gear and an image built from code one byte off.)"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gear_tools.images.scratch_build import first_difference
 from gear_tools.release import registry
-from gear_tools.release.verify_gear import VerifyError, choose_commit, verify
+from gear_tools.release.verify_gear import (
+    MirrorMoved,
+    VerifyError,
+    choose_commit,
+    layer_verdict,
+    released_debian_packages,
+)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def config(commit: str | None = SHA, code: str = "sha256:c0de") -> dict[str, object]:
+def config(commit: str | None = SHA, code: str = "sha256:c0de") -> dict[str, Any]:
+    """A canonical gear image's configuration: one history entry a layer, naming its files."""
     labels = {"org.opencontainers.image.revision": commit} if commit else {}
     return {
         "config": {"Labels": labels, "User": "1000:1000"},
-        "rootfs": {"diff_ids": ["sha256:ba5e", "sha256:0de9", "sha256:aaaa", code]},
+        "rootfs": {"diff_ids": ["sha256:ba5e", "sha256:0de9", "sha256:aaaa", "sha256:bbbb", code]},
         "history": [
-            {"created_by": "/bin/sh -c #(nop) ADD file:x in /"},
-            {"created_by": "/bin/sh -c #(nop) COPY dir:y in /opt/gear "},
-            {"created_by": "/bin/sh -c #(nop) ENV FLYWHEEL=/flywheel/v0", "empty_layer": True},
-            {"created_by": "/bin/sh -c #(nop) COPY file:z in /flywheel/v0/manifest.json "},
-            {"created_by": "/bin/sh -c #(nop) COPY dir:w in /opt/gear/code "},
+            {"created_by": "/bin, /etc/... (5876 files)"},
+            {"created_by": "/etc/passwd, /usr/bin/run (18 files)"},
+            {"created_by": "/opt/gear/bin, /opt/gear/lib (1430 files)"},
+            {"created_by": "/flywheel/v0/manifest.json (1 files)"},
+            {"created_by": "/opt/gear/code (28 files)"},
         ],
     }
+
+
+def with_system_layer(system: str, code: str = "sha256:c0de") -> dict[str, Any]:
+    """dicom-to-nifti's shape: the base image, one layer of system packages (apt), then the four
+    layers every gear image has."""
+    image = config(code=code)
+    image["rootfs"]["diff_ids"].insert(1, system)
+    image["history"].insert(1, {"created_by": "/usr/bin/dcm2niix, /var/lib/dpkg (812 files)"})
+    return image
 
 
 def test_the_commit_comes_from_the_option_the_label_or_the_release_record() -> None:
@@ -53,8 +68,60 @@ def test_an_image_that_cannot_be_rebuilt_is_refused(label: str | None, message: 
 
 def test_a_code_change_is_told_as_the_code_layer() -> None:
     told = first_difference(config(code="sha256:beef"), config())
-    assert told.startswith("layer 4 of 4 differs, the code layer: the gear's code and common/")
-    assert told.endswith("made by: /bin/sh -c #(nop) COPY dir:w in /opt/gear/code")
+    assert told.startswith("layer 5 of 5 differs, the code layer: the gear's code and common/")
+    assert told.endswith("holding: /opt/gear/code (28 files)")
+
+
+RELEASED_SBOM = {
+    "components": [
+        {"name": "dcm2niix", "version": "1.0.20220720-1", "purl": "pkg:deb/debian/dcm2niix@1.0.20220720-1?arch=amd64"},
+        {"name": "pigz", "version": "2.6-1", "purl": "pkg:deb/debian/pigz@2.6-1?arch=amd64"},
+        {"name": "pydicom", "version": "2.4.4", "purl": "pkg:pypi/pydicom@2.4.4"},
+    ]
+}  # fmt: skip
+
+
+def test_a_moved_mirror_is_told_apart_from_tampering() -> None:
+    """The system-package layer alone differs, and the rebuild installed another dcm2niix than
+    the release's SBOM lists: the mirror moved, and the verdict names the package."""
+    released = released_debian_packages(RELEASED_SBOM)
+    assert released == {"dcm2niix": "1.0.20220720-1", "pigz": "2.6-1"}
+    rebuilt = {"dcm2niix": "1.0.20230411-1", "pigz": "2.6-1"}
+    verdict = layer_verdict(
+        with_system_layer("sha256:a971"), with_system_layer("sha256:a972"), 1, released, rebuilt
+    )
+    assert isinstance(verdict, MirrorMoved)
+    assert "(dcm2niix 1.0.20220720-1 -> 1.0.20230411-1)" in str(verdict)
+    assert "the other 5 of 6 layers are what the commit builds" in str(verdict)
+    assert "layer 2 of 6 differs, the gear's system packages" in str(verdict)
+
+
+def test_a_system_layer_that_differs_with_the_same_packages_is_not_verified() -> None:
+    released = released_debian_packages(RELEASED_SBOM)
+    verdict = layer_verdict(
+        with_system_layer("sha256:a971"), with_system_layer("sha256:a972"), 1, released, released
+    )
+    assert not isinstance(verdict, MirrorMoved)
+    assert str(verdict).startswith("NOT verified:")
+
+
+def test_tampered_code_is_not_verified_even_when_the_mirror_moved() -> None:
+    """A moved mirror explains the system-package layers only: a code layer that differs too
+    is named, and the verdict is NOT verified."""
+    released = released_debian_packages(RELEASED_SBOM)
+    rebuilt = {"dcm2niix": "1.0.20230411-1", "pigz": "2.6-1"}
+    verdict = layer_verdict(
+        with_system_layer("sha256:a971", code="sha256:beef"),
+        with_system_layer("sha256:a972"),
+        1,
+        released,
+        rebuilt,
+    )
+    assert not isinstance(verdict, MirrorMoved)
+    told = str(verdict)
+    assert told.startswith("NOT verified:")
+    assert "layer 2 of 6 differs, the gear's system packages" in told
+    assert "layer 6 of 6 differs, the code layer" in told
 
 
 def test_same_layers_other_configuration_names_the_keys() -> None:
@@ -82,15 +149,3 @@ def test_image_references(reference: str, expected: tuple[str, str, str]) -> Non
 def test_a_reference_without_a_registry_is_refused() -> None:
     with pytest.raises(registry.RegistryError, match="names no registry"):
         registry.parse_reference("flywheel-gears/x:0.1.0")
-
-
-def test_a_release_recorded_as_unverifiable_is_refused_with_why(repo: Path) -> None:
-    """release-gear --allow-unverifiable records a docker-built release; nothing is rebuilt."""
-    record = repo / "dist/template_gear.src.docker/template-gear.release.json"
-    record.parent.mkdir(parents=True)
-    image = "127.0.0.1:5055/flywheel-gears/template-gear@sha256:" + "a" * 64
-    record.write_text(
-        json.dumps({"image": image, "commit": SHA, "engine": "docker", "verifiable": False})
-    )
-    with pytest.raises(VerifyError, match="built with docker, whose builds do not reproduce"):
-        verify(repo, "template-gear", "release", None, None, None)

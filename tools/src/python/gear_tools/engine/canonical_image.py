@@ -65,6 +65,15 @@ KEPT_XATTRS = frozenset({"SCHILY.xattr.security.capability"})
 # How many path prefixes a history entry names.
 SUMMARY_PATHS = 12
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# Files every engine mounts over when a container runs (and buildah leaves behind, empty, in
+# the layer of a RUN step when the image has none): never image content.
+MOUNT_POINTS = frozenset(
+    {"etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "run/.containerenv"}
+)
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+# A directory's mode and owner: (mode, uid, gid).
+DirectoryMeta = tuple[int, int, int]
 
 
 class CanonicalImageError(Exception):
@@ -94,6 +103,10 @@ def _member_name(name: str) -> str:
 
 def _canonical_info(member: tarfile.TarInfo, name: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
+    if name.rpartition("/")[2].startswith(WHITEOUT):
+        # A whiteout is a name only: engines give it mode 0 (podman) or 0600 (Docker).
+        info.mode = 0
+        return info
     info.type = member.type
     info.mode = member.mode & 0o7777
     info.uid = member.uid
@@ -156,25 +169,21 @@ def _hard_link_sets(members: Mapping[str, tarfile.TarInfo]) -> dict[str, tuple[s
     return found
 
 
-# Files every engine mounts over when a container runs (and buildah leaves behind, empty, in
-# the layer of a RUN step when the image has none): never image content.
-MOUNT_POINTS = frozenset(
-    {"etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "run/.containerenv"}
-)
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
-# A directory's mode and owner: (mode, uid, gid).
-DirectoryMeta = tuple[int, int, int]
 
 
 def _is_engine_leftover(
     name: str, member: tarfile.TarInfo, names: Sequence[str], lower: Mapping[str, DirectoryMeta]
 ) -> bool:
-    """Whether an entry is the engine's, not the image's: an empty mount point, or a directory
-    that a lower layer has with the same mode and owner and under which this layer has nothing
-    (an engine touched it while running a step; Docker's layers leave such directories out)."""
+    """Whether an entry is the engine's, not the image's: an empty mount point; an opaque
+    marker on a directory no lower layer has (it hides nothing: Docker marks directories a
+    step makes so, podman does not); or a directory that a lower layer has with the same mode
+    and owner and under which this layer has nothing (an engine touched it while running a
+    step; Docker's layers leave such directories out)."""
     if name in MOUNT_POINTS and member.isreg() and member.size == 0:
         return True
+    head, _, base = name.rpartition("/")
+    if base == OPAQUE:
+        return head not in lower
     if not member.isdir():
         return False
     if lower.get(name) != (member.mode & 0o7777, member.uid, member.gid):

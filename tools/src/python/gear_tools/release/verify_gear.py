@@ -1,7 +1,8 @@
 """Verifies a released gear image: rebuilds it from the commit it was built from and compares.
 
     bin/verify-gear GEAR [--registry NAME] [REF] [--commit SHA] [--public-key FILE]
-                    [--engine podman|docker] [--shared-install] [--keep DIR] [--repo DIR]
+                    [--engine podman|docker] [--pants-install DIR | --shared-install]
+                    [--keep DIR] [--repo DIR]
 
 REF is the image in the registry (`registry/repository:tag` or `...@sha256:...`); without it,
 the gear's release record (dist/<gear>.src.docker/<name>.release.json, the image by digest),
@@ -9,8 +10,9 @@ else the manifest's version in the `--registry` (default: `release`). The commit
 else the image's `org.opencontainers.image.revision` label, else the release record's.
 
 In a clean clone of that commit (gear_tools.images.scratch_build), with a Pants install and
-caches of its own (as on a machine that never built this repository; --shared-install uses
-this checkout's, faster and proving less) and, with podman, a storage of its own, `./pants
+caches of its own (as on a machine that never built this repository: new ones, removed after,
+or those in --pants-install DIR, kept for the next verification; --shared-install uses this
+checkout's, faster and proving less) and, with podman, a storage of its own, `./pants
 package` builds the gear's image with --engine (default: the engine ./pants uses here); its ID
 (the digest of its canonical configuration) must be the registry's, whatever engine built
 either. Then what was pushed beside it, found by the image's digest alone: the
@@ -181,8 +183,10 @@ def verify(
     keep: Path | None,
     public_key: Path | None = None,
     engine: Engine | None = None,
-    own_install: bool = True,
+    install: Path | None | bool = True,
 ) -> str:
+    """`install`: the rebuild's own Pants install (True: a new one; a directory: that one;
+    False: this checkout's)."""
     """Rebuilds and compares; returns the line to print, or raises VerifyError."""
     gear = load_gear(repo, gear_arg, registry_name)
     record = release_record(gear)
@@ -218,12 +222,12 @@ def verify(
             depth=2,
             umask=0o077,
             engine=engine,
-            install=scratch / "pants-install" if own_install else None,
+            install=own_install(install, scratch),
         )
-        install = "its own Pants install" if own_install else "this checkout's Pants install"
+        told = "its own Pants install" if install is not False else "this checkout's Pants install"
         print(
             f"verify-gear: rebuilding {gear.name} at {sha[:12]} with {engine} in {clone.repo} "
-            f"({install}) ...",
+            f"({told}) ...",
             file=sys.stderr,
         )
         scratch_build.build(repo, clone, gear.target)
@@ -259,6 +263,15 @@ def verify(
             if clone is not None:
                 clone.remove()
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def own_install(install: Path | None | bool, scratch: Path) -> Path | None:
+    """Where the rebuild's Pants install goes (see verify); None: this checkout's."""
+    if install is True:
+        return scratch / "pants-install"
+    if isinstance(install, Path):
+        return install.resolve()
+    return None
 
 
 def base_image(clone: scratch_build.ScratchClone) -> str:
@@ -298,11 +311,17 @@ def main(argv: list[str]) -> int:
         choices=("podman", "docker"),
         help="the engine to rebuild with (default: the one ./pants uses here)",
     )
-    parser.add_argument(
+    installs = parser.add_mutually_exclusive_group()
+    installs.add_argument(
+        "--pants-install",
+        type=Path,
+        help="the rebuild's own Pants install and caches, kept in DIR for the next run "
+        "(default: new, empty ones, removed after)",
+    )
+    installs.add_argument(
         "--shared-install",
         action="store_true",
-        help="rebuild with this checkout's Pants install and caches (faster; by default the "
-        "rebuild has its own, empty ones, as another machine would)",
+        help="rebuild with this checkout's Pants install and caches (faster, proving less)",
     )
     parser.add_argument("--keep", type=Path, help="make the clone here and keep it")
     parser.add_argument(
@@ -326,7 +345,7 @@ def main(argv: list[str]) -> int:
                 args.keep,
                 args.public_key,
                 engine=args.engine,
-                own_install=not args.shared_install,
+                install=False if args.shared_install else (args.pants_install or True),
             )
         )
         return 0
