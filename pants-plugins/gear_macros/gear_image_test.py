@@ -151,9 +151,35 @@ def test_the_gear_runs_as_a_numeric_non_root_user_that_owns_output_and_work() ->
     assert gear_image.GEAR_UID != 0
     (setup,) = (line for line in final if line.startswith("RUN "))
     assert "chown 1000:1000 /flywheel/v0/output /flywheel/v0/work" in setup
-    assert "getent passwd 1000 >/dev/null || useradd" in setup
+    assert "getent passwd 1000 >/dev/null || (useradd" in setup
     assert final.index(setup) < final.index(f"USER {users[1]}")
     assert not any(line.startswith("USER ") for line in dockerfile())
+
+
+def test_the_gear_users_shadow_entry_has_no_date(tmp_path: Path) -> None:
+    """useradd dates the entry by the build's day unless it reads SOURCE_DATE_EPOCH (Docker's
+    builds differed there): the step blanks the date of the gear user's entry only."""
+    (setup,) = (line for line in final_stage(runtime_dockerfile()) if line.startswith("RUN "))
+    sed = setup[setup.index("sed -i ") : setup.index(" /etc/shadow")]
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root:*:19000:0:99999:7:::\ngear:!:20429:0:99999:7:::\n")
+    subprocess.run(["sh", "-c", f"{sed} {shadow}"], check=True)
+    assert shadow.read_text() == "root:*:19000:0:99999:7:::\ngear:!::0:99999:7:::\n"
+
+
+def test_the_venvs_record_files_list_no_bytecode(tmp_path: Path) -> None:
+    """Whether pex's cache had compiled a wheel decided whether its RECORD listed .pyc files."""
+    (unpack,) = (line for line in runtime_dockerfile() if " venv --scope=deps" in line)
+    find = unpack[unpack.index("find /opt/gear ") :].replace("/opt/gear", str(tmp_path))
+    record = tmp_path / "lib/site-packages/attrs-26.1.0.dist-info/RECORD"
+    record.parent.mkdir(parents=True)
+    record.write_text(
+        "attr/__init__.py,sha256=abc,100\n"
+        "attr/__pycache__/__init__.cpython-311.pyc,,\n"
+        "attrs-26.1.0.dist-info/RECORD,,\n"
+    )
+    subprocess.run(["sh", "-c", find], check=True)
+    assert record.read_text() == "attr/__init__.py,sha256=abc,100\nattrs-26.1.0.dist-info/RECORD,,\n"
 
 
 @pytest.mark.parametrize("entry_point", ["my_app.run", "my_app.cli:main"])

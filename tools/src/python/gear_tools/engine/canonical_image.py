@@ -62,6 +62,8 @@ CREATED_LABEL = "org.opencontainers.image.created"
 EPOCH = "1970-01-01T00:00:00Z"
 # The one extended attribute a layer keeps: file capabilities change what a program may do.
 KEPT_XATTRS = frozenset({"SCHILY.xattr.security.capability"})
+# The rules' version: a cached layer written by other rules is not used (change it with them).
+CANONICAL_FORM = "1"
 # How many path prefixes a history entry names.
 SUMMARY_PATHS = 12
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -300,7 +302,7 @@ class LayerCache:
         self.root = root
 
     def _record(self, engine_diff_id: str, below: Sequence[CanonicalLayer]) -> Path:
-        chain = " ".join([engine_diff_id, *(layer.diff_id for layer in below)])
+        chain = " ".join([CANONICAL_FORM, engine_diff_id, *(layer.diff_id for layer in below)])
         return self.root / "by-engine" / f"{hashlib.sha256(chain.encode()).hexdigest()}.json"
 
     def get(self, engine_diff_id: str, below: Sequence[CanonicalLayer]) -> CanonicalLayer | None:

@@ -257,8 +257,16 @@ def build_key(
         "dockerfile": dockerfile_text,
         "context": context_hash,
         "upstream": upstream_ids,
+        # A gear image is made canonical by these rules: other rules, another image.
+        "canonical": _canonical_rules(),
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical_rules() -> str:
+    """A hash of canonical_image.py beside this file (its rules decide a gear image's ID)."""
+    script = Path(__file__).resolve().parent / "canonical_image.py"
+    return hashlib.sha256(script.read_bytes()).hexdigest() if script.is_file() else ""
 
 
 def stale_images(
