@@ -179,7 +179,9 @@ def test_the_venvs_record_files_list_no_bytecode(tmp_path: Path) -> None:
         "attrs-26.1.0.dist-info/RECORD,,\n"
     )
     subprocess.run(["sh", "-c", find], check=True)
-    assert record.read_text() == "attr/__init__.py,sha256=abc,100\nattrs-26.1.0.dist-info/RECORD,,\n"
+    assert (
+        record.read_text() == "attr/__init__.py,sha256=abc,100\nattrs-26.1.0.dist-info/RECORD,,\n"
+    )
 
 
 @pytest.mark.parametrize("entry_point", ["my_app.run", "my_app.cli:main"])

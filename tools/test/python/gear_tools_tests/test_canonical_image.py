@@ -3,10 +3,12 @@ in (measured between podman 4.3, podman 5.4 and Docker 20.10) does not reach the
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +74,7 @@ def canonical(data: bytes, lower: dict[str, tuple[int, int, int]] | None = None)
     return write_canonical_layer(io.BytesIO(data), io.BytesIO(), lower).diff_id
 
 
-def listing(data: bytes) -> list[tuple[str, str, int, int, int, str]]:
+def listing(data: bytes) -> list[tuple[str, str, int, int, float, str]]:
     out = io.BytesIO()
     write_canonical_layer(io.BytesIO(data), out)
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as archive:
@@ -196,7 +198,7 @@ def layer(diff_id: str, summary: str) -> CanonicalLayer:
 
 def test_the_configuration_keeps_what_the_dockerfile_sets_and_no_engine_fields() -> None:
     layers = [layer("sha256:" + "1" * 64, "/bin (5 files)"), layer("sha256:" + "2" * 64, "/x")]
-    settings = {
+    settings: dict[str, Any] = {
         "User": "1000:1000",
         "Env": ["PATH=/usr/bin:/bin", "FLYWHEEL=/flywheel/v0"],
         "Entrypoint": ["/bin/run"],
@@ -228,7 +230,7 @@ def test_the_configuration_keeps_what_the_dockerfile_sets_and_no_engine_fields()
         {"created": "2026-12-04T13:00:04Z", "created_by": "/x"},
     ]
     assert "io.buildah.version" not in document["config"]["Labels"]
-    assert image_id(one) == "sha256:" + __import__("hashlib").sha256(one).hexdigest()
+    assert image_id(one) == "sha256:" + hashlib.sha256(one).hexdigest()
     # What the gear's definition sets still counts.
     assert canonical_config({**settings, "User": "0"}, platform, layers) != one
 

@@ -24,8 +24,8 @@ from gear_tools.release import provenance, registry, release_gear, sbom
 from gear_tools.release.release_gear import (
     Gear,
     Release,
-    builder_id,
     ReleaseError,
+    builder_id,
     check_tag,
     load_gear,
     read_key,

@@ -11,7 +11,7 @@ import pytest
 from gear_tools.images.scratch_build import first_difference
 from gear_tools.release import registry
 from gear_tools.release.verify_gear import (
-    MirrorMoved,
+    MirrorMovedError,
     VerifyError,
     choose_commit,
     layer_verdict,
@@ -72,13 +72,17 @@ def test_a_code_change_is_told_as_the_code_layer() -> None:
     assert told.endswith("holding: /opt/gear/code (28 files)")
 
 
+def deb(name: str, version: str) -> dict[str, str]:
+    return {"name": name, "version": version, "purl": f"pkg:deb/debian/{name}@{version}?arch=amd64"}
+
+
 RELEASED_SBOM = {
     "components": [
-        {"name": "dcm2niix", "version": "1.0.20220720-1", "purl": "pkg:deb/debian/dcm2niix@1.0.20220720-1?arch=amd64"},
-        {"name": "pigz", "version": "2.6-1", "purl": "pkg:deb/debian/pigz@2.6-1?arch=amd64"},
+        deb("dcm2niix", "1.0.20220720-1"),
+        deb("pigz", "2.6-1"),
         {"name": "pydicom", "version": "2.4.4", "purl": "pkg:pypi/pydicom@2.4.4"},
     ]
-}  # fmt: skip
+}
 
 
 def test_a_moved_mirror_is_told_apart_from_tampering() -> None:
@@ -90,7 +94,7 @@ def test_a_moved_mirror_is_told_apart_from_tampering() -> None:
     verdict = layer_verdict(
         with_system_layer("sha256:a971"), with_system_layer("sha256:a972"), 1, released, rebuilt
     )
-    assert isinstance(verdict, MirrorMoved)
+    assert isinstance(verdict, MirrorMovedError)
     assert "(dcm2niix 1.0.20220720-1 -> 1.0.20230411-1)" in str(verdict)
     assert "the other 5 of 6 layers are what the commit builds" in str(verdict)
     assert "layer 2 of 6 differs, the gear's system packages" in str(verdict)
@@ -101,7 +105,7 @@ def test_a_system_layer_that_differs_with_the_same_packages_is_not_verified() ->
     verdict = layer_verdict(
         with_system_layer("sha256:a971"), with_system_layer("sha256:a972"), 1, released, released
     )
-    assert not isinstance(verdict, MirrorMoved)
+    assert not isinstance(verdict, MirrorMovedError)
     assert str(verdict).startswith("NOT verified:")
 
 
@@ -117,7 +121,7 @@ def test_tampered_code_is_not_verified_even_when_the_mirror_moved() -> None:
         released,
         rebuilt,
     )
-    assert not isinstance(verdict, MirrorMoved)
+    assert not isinstance(verdict, MirrorMovedError)
     told = str(verdict)
     assert told.startswith("NOT verified:")
     assert "layer 2 of 6 differs, the gear's system packages" in told

@@ -26,12 +26,12 @@ the engine shims bin/container-engine writes, with the machine's python3 (3.9 or
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 # Keys of an image configuration's `config` that a Dockerfile sets; engines add others
 # (Docker's Hostname, Image, AttachStdin ...), which carry nothing the image runs with.
@@ -171,8 +171,6 @@ def _hard_link_sets(members: Mapping[str, tarfile.TarInfo]) -> dict[str, tuple[s
     return found
 
 
-
-
 def _is_engine_leftover(
     name: str, member: tarfile.TarInfo, names: Sequence[str], lower: Mapping[str, DirectoryMeta]
 ) -> bool:
@@ -191,7 +189,8 @@ def _is_engine_leftover(
     if lower.get(name) != (member.mode & 0o7777, member.uid, member.gid):
         return False
     prefix = name + "/"
-    return not any(other.startswith(prefix) for other in names)
+    first_after = bisect.bisect_left(names, prefix)  # `names` is sorted
+    return not (first_after < len(names) and names[first_after].startswith(prefix))
 
 
 def apply_layer_dirs(
@@ -243,7 +242,7 @@ def write_canonical_layer(
         links = _hard_link_sets(members)
         hashing = _HashingWriter(destination)
         with tarfile.open(
-            fileobj=hashing, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
+            fileobj=cast(IO[bytes], hashing), mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
         ) as out:
             for name in sorted(members):
                 member = members[name]
@@ -318,7 +317,7 @@ class LayerCache:
             os.utime(record)  # used now: see prune()
         directories = apply_layer_dirs(
             below[-1].directories if below else {},
-            {k: tuple(v) for k, v in found["directories"].items()},  # type: ignore[misc]
+            {k: tuple(v) for k, v in found["directories"].items()},
             found["removed"],
         )
         return CanonicalLayer(found["diff_id"], found["summary"], path, directories)
@@ -506,7 +505,9 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
         archive.addfile(info, buffer)
 
 
-def install(engine: Engine, config: bytes, layers: Sequence[CanonicalLayer], tags: Sequence[str]) -> str:
+def install(
+    engine: Engine, config: bytes, layers: Sequence[CanonicalLayer], tags: Sequence[str]
+) -> str:
     """Loads the canonical image into the engine (unless it has it) and tags it; its ID."""
     canonical = image_id(config)
     if engine.inspect(canonical) is None:

@@ -450,7 +450,9 @@ def _build(podman: Podman, state: Path, arguments: Sequence[str], env: Mapping[s
 
 
 def _is_gear_image(podman: Podman, image: str) -> bool:
-    result = podman.run("image", "inspect", "--format", f'{{{{index .Labels "{GEAR_LABEL}"}}}}', image)
+    result = podman.run(
+        "image", "inspect", "--format", f'{{{{index .Labels "{GEAR_LABEL}"}}}}', image
+    )
     return result.returncode == 0 and result.stdout.strip() not in ("", "<no value>")
 
 

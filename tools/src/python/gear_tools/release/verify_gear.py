@@ -41,7 +41,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gear_tools.engine.containers import Engine, detect_engine, engine_state
+from gear_tools.engine.containers import Engine, detect_engine, engine_state, recorded
 from gear_tools.images import scratch_build
 from gear_tools.release import provenance, registry, sbom
 from gear_tools.release.release_gear import Gear, build_inputs, load_gear
@@ -59,7 +59,7 @@ class VerifyError(Exception):
     """Verification cannot be done, or fails; the message says why."""
 
 
-class MirrorMoved(VerifyError):
+class MirrorMovedError(VerifyError):
     """The rebuild installed other Debian package versions than the release holds."""
 
 
@@ -90,7 +90,7 @@ def layer_verdict(
     rebuilt_packages: dict[str, str] | None,
     what: str = "the image is not what the commit builds",
 ) -> VerifyError:
-    """Why a rebuild is not the release: MirrorMoved when only system-package layers differ
+    """Why a rebuild is not the release: MirrorMovedError when only system-package layers differ
     and their packages moved (`rebuilt_packages` None: not read), else NOT verified naming
     every differing layer."""
     differing = scratch_build.differing_layers(expected, rebuilt)
@@ -102,13 +102,14 @@ def layer_verdict(
     told = "; ".join(
         scratch_build.describe_layer(index, expected, rebuilt, base_layers) for index in differing
     )
-    only_system = all(
-        scratch_build.is_system_layer(index, count, base_layers) for index in differing
-    ) and len(expected.get("rootfs", {}).get("diff_ids", [])) == count
+    only_system = (
+        all(scratch_build.is_system_layer(index, count, base_layers) for index in differing)
+        and len(expected.get("rootfs", {}).get("diff_ids", [])) == count
+    )
     moved = moved_packages(released, rebuilt_packages) if rebuilt_packages is not None else []
     if only_system and moved:
         same = count - len(differing)
-        return MirrorMoved(
+        return MirrorMovedError(
             f"mirror moved: {what}, as the Debian mirror no longer serves the package versions "
             f"of the release ({', '.join(moved)}), so its system-package layers cannot be "
             f"rebuilt; the other {same} of {count} layers are what the commit builds ({told})"
@@ -252,9 +253,9 @@ def verify(
         verdict = layer_verdict(
             config, rebuilt_config, base_layers, released, rebuilt_packages, what
         )
-        if isinstance(verdict, MirrorMoved):
+        if isinstance(verdict, MirrorMovedError):
             checked = attestations(gear, image, digest, sha, clone.repo, public_key)
-            raise MirrorMoved(f"{verdict}; {checked}")
+            raise MirrorMovedError(f"{verdict}; {checked}")
         raise verdict
     except (scratch_build.ScratchBuildError, sbom.SbomError) as exc:
         raise VerifyError(str(exc)) from None
@@ -278,7 +279,7 @@ def base_image(clone: scratch_build.ScratchClone) -> str:
     """The base image the clone's build used (its ./pants recorded it)."""
     boot = clone.install / "bootstrap" if clone.install else None
     state = (boot / "container.env") if boot else engine_state()
-    found = scratch_build.recorded(state, "GEAR_BASE_IMAGE")
+    found = recorded(state, "GEAR_BASE_IMAGE")
     if not found:
         raise VerifyError(f"the rebuild recorded no base image in {state}")
     return found
@@ -349,7 +350,7 @@ def main(argv: list[str]) -> int:
             )
         )
         return 0
-    except MirrorMoved as exc:
+    except MirrorMovedError as exc:
         print(f"verify-gear: {exc}", file=sys.stderr)
         return MIRROR_MOVED_EXIT
     except (VerifyError, RepoError, registry.RegistryError) as exc:
