@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -152,3 +153,87 @@ def test_pants_docker_records_the_whole_image_id(
     last_line = built.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"Successfully built sha256:[0-9a-f]{64}", last_line)
     assert last_line.split()[-1] == docker(env, "image", "inspect", "--format", "{{.Id}}", tag)
+
+
+GEAR_DOCKERFILE = """FROM scratch
+COPY code /opt/gear/code
+COPY manifest.json /flywheel/v0/manifest.json
+LABEL io.flywheel.gear.name=demo org.opencontainers.image.created=2026-12-04T13:00:04Z
+ENV FLYWHEEL=/flywheel/v0
+WORKDIR /flywheel/v0
+USER 1000:1000
+ENTRYPOINT ["/bin/run"]
+"""
+
+
+def gear_context(directory: Path) -> Path:
+    """A gear-labelled image's build context: files of several modes, a directory, a link."""
+    (directory / "code/demo_app").mkdir(parents=True)
+    (directory / "code/demo_app/__init__.py").write_text("")
+    (directory / "code/demo_app/run.py").write_text("print('demo')\n")
+    (directory / "code/demo_app/run.py").chmod(0o755)
+    (directory / "code/demo_app/latest").symlink_to("run.py")
+    (directory / "manifest.json").write_text('{"name": "demo"}\n')
+    (directory / "Dockerfile").write_text(GEAR_DOCKERFILE)
+    return directory
+
+
+def shim_build(shim: Path, context: Path, tag: str, env: dict[str, str]) -> str:
+    """The image ID a `docker` shim reports for a build, as Pants reads it."""
+    built = subprocess.run(
+        [str(shim), "build", "--tag", tag, "--tag", f"{tag.rpartition(':')[0]}:latest",
+         "--file", "Dockerfile", "."],
+        cwd=context, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    return built.stdout.strip().splitlines()[-1].removeprefix("Successfully built ")
+
+
+def test_a_gear_image_is_one_image_from_podman_and_both_docker_builders(
+    docker_host: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The shims write gear images in canonical form: podman (through podman_build.py) and
+    Docker's classic builder and BuildKit report the same image ID, and tag it."""
+    ids = {}
+    for builder in ("classic", "buildkit"):
+        docker_env = {**env, "DOCKER_HOST": docker_host, "GEAR_DOCKER_BUILDER": builder}
+        docker_env["PANTS_BOOTSTRAP_DIR"] = str(tmp_path / f"boot-{builder}")
+        assert container_engine(docker_env, "ensure").returncode == 0
+        shim = Path(docker_env["PANTS_BOOTSTRAP_DIR"]) / "container-bin/docker"
+        context = gear_context(tmp_path / f"context-{builder}")
+        pants_env = {"DOCKER_HOST": docker_host, "DOCKER_CONFIG": env["DOCKER_CONFIG"]}
+        ids[builder] = shim_build(shim, context, f"demo-{builder}/gear:1", pants_env)
+        tagged = docker(
+            docker_env, "image", "inspect", "--format", "{{.Id}}", f"demo-{builder}/gear:1"
+        )
+        assert tagged == ids[builder]
+    # podman with a storage of its own, prepared as ./pants does (the base image named is not
+    # used: the Dockerfile starts FROM scratch).
+    storage = tmp_path / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{tmp_path / "graph"}"\n'
+        f'runroot = "{tmp_path / "run"}"\n'
+    )
+    podman_env = {
+        **env,
+        "GEAR_CONTAINER_ENGINE": "podman",
+        "PANTS_BOOTSTRAP_DIR": str(tmp_path / "boot-podman"),
+        "CONTAINERS_STORAGE_CONF": str(storage),
+    }
+    assert container_engine(podman_env, "ensure").returncode == 0
+    shim = Path(podman_env["PANTS_BOOTSTRAP_DIR"]) / "container-bin/docker"
+    context = gear_context(tmp_path / "context-podman")
+    pants_env = {"CONTAINERS_STORAGE_CONF": str(storage), "BUILDAH_ISOLATION": "chroot"}
+    ids["podman"] = shim_build(shim, context, "demo-podman/gear:1", pants_env)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", ids["podman"])
+    assert ids["classic"] == ids["buildkit"] == ids["podman"], ids
+    inspected = json.loads(
+        subprocess.run(
+            ["podman", "image", "inspect", "localhost/demo-podman/gear:latest"],
+            env={**os.environ, "CONTAINERS_STORAGE_CONF": str(storage)},
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )[0]  # fmt: skip
+    assert f"sha256:{inspected['Id'].removeprefix('sha256:')}" == ids["podman"]
+    assert "io.buildah.version" not in inspected["Config"]["Labels"]
+    assert inspected["Created"].startswith("2026-12-04T13:00:04")

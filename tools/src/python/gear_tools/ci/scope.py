@@ -52,6 +52,8 @@ GLOBAL_INPUTS = (
     "tools/launch",
     "tools/src/python/gear_tools/engine/container_engine.sh",
     "tools/src/python/gear_tools/engine/offline_base_image.sh",
+    # What every gear image is rewritten by: its rules decide every image ID.
+    "tools/src/python/gear_tools/engine/canonical_image.py",
     ".ci/",
     ".github/",
 )

@@ -541,8 +541,17 @@ def canonicalize(engine: Engine, cache: LayerCache, image: str, tags: Sequence[s
             archive = Path(scratch) / "saved.tar"
             engine.save(image, archive)
             layers = _archive_layers(archive, engine_layers, cache)
+    # A layer with no entry changes nothing (BuildKit makes one where a step has nothing to add).
+    layers = [layer for layer in layers if not _is_empty(layer.path)]
     config = canonical_config(inspected.get("Config") or {}, _platform(inspected), layers)
     return install(engine, config, layers, tags)
+
+
+def _is_empty(layer: Path) -> bool:
+    """Whether a canonical layer's tar has no entry (only the end-of-archive blocks)."""
+    if layer.stat().st_size > tarfile.RECORDSIZE:
+        return False
+    return not any(layer.read_bytes())
 
 
 def from_rootfs(
