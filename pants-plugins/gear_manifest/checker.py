@@ -4,7 +4,7 @@ Plain Python (standard library, plus fw-gear for Flywheel's manifest schema; wit
 modules dockerfile_reader and compatibility), so it runs both inside `pants lint` (one process
 in a sandbox for every image linted) and from other tools:
 
-    python -m gear_manifest.checker REQUEST.json
+    python pants-plugins/gear_manifest/checker.py REQUEST.json
 
 where REQUEST.json is {"checks": [request, ...]}, a request being {"manifest": path,
 "dockerfile": path or null, "target": {...}} with the fields of `ImageTarget`, and optionally
@@ -17,13 +17,22 @@ if there is any problem."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import re
 import shlex
+import signal
 import sys
+import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as `python pants-plugins/gear_manifest/checker.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gear_manifest import compatibility, dockerfile_reader
 
@@ -153,18 +162,45 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
     def constant_hook(name: str) -> _NotJson:
         return _NotJson(name)
 
+    def float_hook(number: str) -> float | _NotJson:
+        value = float(number)
+        if math.isinf(value):
+            return _NotJson(
+                f"{number}, beyond the largest number a JSON reader keeps (it reads as infinity)"
+            )
+        return value
+
     if not text.strip():
         return None, ["is empty; expected a JSON object (the gear manifest)"]
     if text.startswith("\ufeff"):
         return None, ["starts with a byte-order mark (U+FEFF); save it as UTF-8 without one"]
     try:
-        manifest = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=constant_hook)
+        manifest = json.loads(
+            text,
+            object_pairs_hook=pairs_hook,
+            parse_constant=constant_hook,
+            parse_float=float_hook,
+        )
     except json.JSONDecodeError as exc:
-        return None, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        joiner = " " if exc.msg.endswith(" at") else " at "
+        return None, [f"not valid JSON: {exc.msg}{joiner}line {exc.lineno} column {exc.colno}"]
     except RecursionError:
         return None, ["not a gear manifest: its JSON is nested too deeply to read"]
+    except ValueError as exc:  # an integer beyond Python's integer-string conversion limit
+        if "digits" in str(exc):
+            return None, [
+                "not a gear manifest: it has an integer of more than 4,300 digits, more than a "
+                "JSON reader keeps"
+            ]
+        return None, [f"not a gear manifest: {bounded(str(exc))}"]
     if not isinstance(manifest, dict):
         return None, [f"expected a JSON object, found {_json_type(manifest)}"]
+    depth = nesting_depth(manifest)
+    if depth > MAX_DEPTH:
+        return None, [
+            f"not a gear manifest: its JSON is nested {depth} levels deep, more than the "
+            f"{MAX_DEPTH} this linter reads (a manifest needs fewer than 10)"
+        ]
     problems = [
         f"key {_quote(key)} appears more than once (JSON keeps only the last value)"
         for key in dict.fromkeys(duplicates)
@@ -172,11 +208,30 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
     not_json = list(_not_json(manifest, ()))
     problems += [
         f"{_schema_path(where) if where else '(manifest)'} is {constant.name}, which is not "
-        "JSON (Python's json writes it for a float that is not finite) and Flywheel refuses; "
-        "give a number or null"
+        "a finite JSON number (Python's json writes NaN and Infinity for floats that are not "
+        "finite) and Flywheel refuses it; give a number or null"
         for where, constant in not_json
     ]
     return (None if not_json else manifest), problems
+
+
+# How deeply a manifest may nest (a real one: under 10); deeper ones are not read further.
+MAX_DEPTH = 64
+
+
+def nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep a parsed JSON value goes (without recursion)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -200,12 +255,27 @@ def _not_json(value: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, .
 # --- Dockerfile ------------------------------------------------------------------------------
 
 
-def _expand(value: str, variables: dict[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return variables.get(name, match.group(0))
+# $NAME, ${NAME}, ${NAME:-word} and ${NAME:+word}: Docker's forms of a variable.
+_REFERENCE = re.compile(r"\$\{(\w+)(?::([-+])([^}]*))?\}|\$(\w+)")
 
-    return re.sub(r"\$\{(\w+)(?::-[^}]*)?\}|\$(\w+)", replace, value)
+
+def _expand(value: str, variables: dict[str, str]) -> str:
+    """A Dockerfile word with the variables it names that are known replaced as Docker does:
+    `${NAME:-word}` is the word when NAME is unset or empty, `${NAME:+word}` the word when
+    NAME is set and not empty, else nothing. Unknown ones (the base image's) stay as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(4)
+        if name not in variables:
+            return match.group(0)
+        known, form, word = variables[name], match.group(2), match.group(3) or ""
+        if form == "-":
+            return known or _expand(word, variables)
+        if form == "+":
+            return _expand(word, variables) if known else ""
+        return known
+
+    return _REFERENCE.sub(replace, value)
 
 
 def _split(text: str, escape: str = "\\") -> list[str]:
@@ -293,6 +363,7 @@ def parse_dockerfile(
     example to build a virtual environment from) are not where the gear starts.
     `upstream` is what the images this one is built FROM have, by the name FROM gives.
     """
+    text = text.removeprefix("\ufeff")  # BuildKit reads a Dockerfile past a byte-order mark
     variables: dict[str, str] = {}
     stages: dict[str, _Stage] = {}
     stage = _Stage()
@@ -377,24 +448,80 @@ def _schema_path(parts: Iterable[Any]) -> str:
     return ".".join(str(part) for part in parts) or "(manifest)"
 
 
+def _schema_nodes(
+    value: Any, where: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Every object under `value` (an input's or config's schema), with where it is."""
+    pending = [(value, where)]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, dict):
+            yield path, item
+            pending.extend((child, (*path, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            pending.extend((child, (*path, index)) for index, child in enumerate(item))
+
+
 def _pattern_problems(manifest: dict[str, Any]) -> list[str]:
-    """Config `pattern`s that are not regular expressions (jsonschema would crash on them)."""
+    """Config and input schemas' `pattern`s that are not regular expressions (jsonschema
+    would crash on them), at any depth (an array's `items.pattern`), and any `$ref`: a
+    manifest's schemas must be whole, and this linter never fetches or follows a reference."""
     problems = []
-    config = manifest.get("config")
-    for key, spec in config.items() if isinstance(config, dict) else ():
-        pattern = spec.get("pattern") if isinstance(spec, dict) else None
-        if pattern is None:
-            continue
-        if not isinstance(pattern, str):
-            problems.append(f"config.{key}.pattern is {_quote(pattern)}; expected a string")
-            continue
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            problems.append(
-                f"config.{key}.pattern is {_quote(pattern)}, not a regular expression: {exc}"
-            )
+    for section in ("config", "inputs"):
+        for path, node in sorted(
+            _schema_nodes(manifest.get(section), (section,)), key=lambda found: str(found[0])
+        ):
+            if "$ref" in node:
+                problems.append(
+                    f"{_schema_path(path)}.$ref is {_quote(node['$ref'])}: a manifest's "
+                    "schemas must be written out whole (Flywheel validates config against "
+                    "the manifest alone), so no reference is followed or fetched"
+                )
+            pattern = node.get("pattern")
+            if pattern is None or path[-1:] == ("properties",):
+                continue
+            if not isinstance(pattern, str):
+                problems.append(
+                    f"{_schema_path(path)}.pattern is {_quote(pattern)}; expected a string"
+                )
+                continue
+            try:
+                re.compile(pattern)
+            except (re.error, RecursionError, OverflowError) as exc:
+                problems.append(
+                    f"{_schema_path(path)}.pattern is {_quote(pattern)}, not a regular "
+                    f"expression: {exc}"
+                )
     return problems
+
+
+# How long the check of one config default against its schema may take: a pattern with nested
+# quantifiers (`(a+)+$`) backtracks for ever on some strings.
+PATTERN_SECONDS = 2.0
+
+
+class _TooSlowError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raises _TooSlowError in the block after `seconds` (a regular expression match included: it
+    checks for signals). Without a limit outside the main thread, where no alarm can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TooSlowError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _spec_message(error: Any, schema: dict[str, Any]) -> str:
@@ -466,13 +593,19 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
     Each place is reported once (its first problem): a bad config `type` fails several of the
     schema's alternatives, which would otherwise each say so.
     """
-    # Present in the linter's own pex (fw-gear and its dependencies), not in Pants' environment.
-    import jsonschema  # pants: no-infer-dep
-    from fw_gear.manifest import Manifest  # pants: no-infer-dep
-
     problems = _pattern_problems(manifest)
     if problems:
         return problems
+    # Present in the linter's own pex (fw-gear and its dependencies), not in Pants' environment.
+    try:
+        import jsonschema  # pants: no-infer-dep
+        from fw_gear.manifest import Manifest  # pants: no-infer-dep
+    except ImportError as exc:
+        return [
+            f"the gear spec cannot be checked here: {exc.name} is not installed (`pants lint` "
+            "runs this checker with fw-gear; standalone, `pip install fw-gear` first)"
+        ]
+
     fw_manifest = Manifest(manifest)
     schema = fw_manifest.schema
     validator = jsonschema.Draft4Validator(schema)
@@ -490,14 +623,26 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
                 if isinstance(spec, dict) and "default" in spec
             }
         }
-        for error in jsonschema.Draft4Validator(config_schema).iter_errors(defaults):
-            key = list(error.absolute_path)[1:2]
-            where = f"config.{key[0]}.default" if key else "config"
-            if error.validator == "enum":
-                allowed = one_of(error.validator_value, error.instance)
-                problems.append(f"{where} is {_quote(error.instance)}, expected {allowed}")
-            else:
-                problems.append(f"{where} is {_quote(error.instance)}: {_error_text(error)}")
+        validator = jsonschema.Draft4Validator(config_schema)
+        for key, default in defaults["config"].items():
+            one = {"config": {key: default}}
+            try:
+                with time_limit(PATTERN_SECONDS):
+                    errors = list(validator.iter_errors(one))
+            except _TooSlowError:
+                problems.append(
+                    f"config.{key}.default: checking it against config.{key}'s schema took more "
+                    f"than {PATTERN_SECONDS:g} s, so it was stopped; a pattern with nested "
+                    "quantifiers (e.g. (a+)+$) backtracks without end on some values: simplify it"
+                )
+                continue
+            for error in errors:
+                where = f"config.{key}.default"
+                if error.validator == "enum":
+                    allowed = one_of(error.validator_value, error.instance)
+                    problems.append(f"{where} is {_quote(error.instance)}, expected {allowed}")
+                else:
+                    problems.append(f"{where} is {_quote(error.instance)}: {_error_text(error)}")
     return problems
 
 
@@ -594,6 +739,14 @@ def check_manifest(
                 f"{target.address} builds {_alternatives(expected)}"
             )
 
+    docker_image = _get(manifest, "custom.docker-image")
+    if docker_image is not None and image is not None and docker_image != image:
+        report.add(
+            f"custom.docker-image is {_quote(docker_image)} but custom.gear-builder.image is "
+            f"{_quote(image)}; fw-gear refuses a manifest where they differ: give one image "
+            "(or drop custom.docker-image, the older name)"
+        )
+
     if dockerfile is not None:
         _check_command(report, manifest, dockerfile)
         used = used_variables(dockerfile, manifest.get("command"), code)
@@ -623,21 +776,34 @@ def _check_keys(report: _Report, manifest: dict[str, Any]) -> None:
     for section in ("inputs", "config"):
         names = manifest.get(section)
         for name in names if isinstance(names, dict) else ():
-            if KEY.match(name):
+            if KEY.fullmatch(name):
                 continue
-            spaces_only = KEY.match(name.replace(" ", "_")) is not None
+            spaces_only = KEY.fullmatch(name.replace(" ", "_")) is not None
             if section == "config" and spaces_only:
                 report.warn(
                     f"config name {_quote(name)} has a space; the gear spec recommends "
                     "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)"
                 )
                 continue
-            odd = sorted({c for c in name if not KEY.match(c)})
+            odd = sorted({c for c in name if not KEY.fullmatch(c)})
             report.add(
-                f"{section} has {_quote(name)}, whose {_quote(''.join(odd))} the gear spec does "
+                f"{section} has {_quote(name)}, whose {_characters(odd)} the gear spec does "
                 f"not allow in {section[:-1] if section == 'inputs' else 'config'} names: use "
                 "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)"
             )
+
+
+def _characters(characters: Sequence[str]) -> str:
+    """Characters as a reader can tell them apart: each by its code point and Unicode name
+    (a Cyrillic letter can look like a Latin one; a newline or a space cannot be seen)."""
+    shown = [
+        f"U+{ord(c):04X} {unicodedata.name(c, 'control character').lower()}"
+        if not c.isascii() or not c.isprintable() or c == " "
+        else _quote(c)
+        for c in characters[:8]
+    ]
+    more = f" and {len(characters) - 8} more" if len(characters) > 8 else ""
+    return ", ".join(shown) + more
 
 
 _PROGRAM_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
@@ -665,7 +831,7 @@ def _check_programs(report: _Report, programs: Any) -> None:
 
 def _env_pattern(value: str) -> re.Pattern[str]:
     """An image ENV value as a pattern: `$VAR` it could not resolve (the base image's) is any."""
-    parts = re.split(r"\$\{\w+(?::-[^}]*)?\}|\$\w+", value)
+    parts = _REFERENCE.split(value)[:: _REFERENCE.groups + 1]
     return re.compile(".*".join(re.escape(part) for part in parts), re.DOTALL)
 
 
@@ -744,6 +910,15 @@ def _check_command(
     if command is not None and not isinstance(command, str):
         return  # The spec check reports the type.
     words = _split(command) if command else []
+    chained = [word for word in words if word in ("&&", "||", ";", "|")]
+    if chained:
+        report.warn(
+            f"command {_quote(command)} chains programs with {_quote(chained[0])}; Flywheel "
+            "runs the command without a shell, so only the first program runs: put the steps "
+            "in the gear's code"
+        )
+    if len(words) > 1 and INTERPRETER.fullmatch(words[0].rsplit("/", 1)[-1]):
+        words = words[1:]  # `python3 /flywheel/v0/gear.pex`: the gear spec's own form
     program = _join("/flywheel/v0", words[0]) if words else DEFAULT_COMMAND
     shown = _quote(command) if command else f"not set (so Flywheel runs {_quote(DEFAULT_COMMAND)})"
     if dockerfile.pex_destinations:
@@ -759,6 +934,9 @@ def _check_command(
         )
 
 
+# A Python interpreter that a command runs a pex or script with.
+INTERPRETER = re.compile(r"python(\d+(\.\d+)?)?")
+
 # Far more than any manifest or Dockerfile; the linter reads no more than this.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -772,6 +950,11 @@ def read_text(path: str) -> tuple[str, str | None]:
         return "", f"cannot be read: {exc.strerror}"
     if len(data) > MAX_FILE_BYTES:
         return "", f"is larger than {MAX_FILE_BYTES:,} bytes; not a gear manifest or Dockerfile"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (data[:2].count(b"\0") == 1):
+        return (
+            "",
+            "is UTF-16 text (every other byte 0, or a UTF-16 byte-order mark); save it as UTF-8",
+        )
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -828,7 +1011,8 @@ def check_request(
     text, problem = read_text(request["manifest"])
     if problem:
         problems.append(f"{request['manifest']}: {problem}")
-    else:
+        return problems, warnings
+    try:
         problems += check_manifest(
             request["manifest"],
             text,
@@ -838,6 +1022,14 @@ def check_request(
             code=code,
             released=_read_released(request.get("released")),
             warnings=warnings,
+        )
+    except (RecursionError, MemoryError, ValueError, TypeError, KeyError, _TooSlowError) as exc:
+        # What the checks above do not foresee still fails lint with a line, not a traceback.
+        problems.append(
+            bounded(
+                f"{request['manifest']}: could not be checked ({type(exc).__name__}: {exc}); "
+                "this is the linter's fault as much as the manifest's: please report it"
+            )
         )
     return problems, warnings
 

@@ -2,18 +2,28 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gear_manifest.checker import (
+    MAX_DEPTH,
     DockerfileCommands,
     ImageTarget,
+    _TooSlowError,
     check_manifest,
     load_manifest,
     main,
     one_of,
     parse_dockerfile,
+    read_text,
+    spec_problems,
+    time_limit,
 )
 
 PATH = "g/src/docker/manifest.json"
@@ -175,8 +185,10 @@ def test_missing_command_means_the_spec_default() -> None:
 def test_command_against_entrypoint_when_no_pex_is_copied() -> None:
     dockerfile = DockerfileCommands("D", entrypoint=("/flywheel/v0/run.py",))
     assert check(changed(command="./run.py"), dockerfile=dockerfile) == []
-    assert check(changed(command="python run.py"), dockerfile=dockerfile) == [
-        f'{PATH}: command is "python run.py" but the ENTRYPOINT of D runs "/flywheel/v0/run.py"'
+    # The interpreter form runs the same file (the gear spec's `python3 /flywheel/v0/gear.pex`).
+    assert check(changed(command="python run.py"), dockerfile=dockerfile) == []
+    assert check(changed(command="python other.py"), dockerfile=dockerfile) == [
+        f'{PATH}: command is "python other.py" but the ENTRYPOINT of D runs "/flywheel/v0/run.py"'
     ]
 
 
@@ -448,8 +460,8 @@ def test_input_and_config_names_outside_the_spec_pattern_fail() -> None:
     assert check(manifest) == [
         f'{PATH}: inputs has "dicom/zip", whose "/" the gear spec does not allow in input '
         "names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
-        f'{PATH}: inputs has "a b", whose " " the gear spec does not allow in input names: use '
-        "letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+        f'{PATH}: inputs has "a b", whose U+0020 space the gear spec does not allow in input '
+        "names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
         f'{PATH}: config has "debug.level", whose "." the gear spec does not allow in config '
         "names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
     ]
@@ -473,8 +485,9 @@ def test_a_space_in_a_config_name_is_a_warning_as_published_gears_have_them() ->
 def test_not_finite_numbers_are_refused_with_the_field_named(constant: str) -> None:
     text = json.dumps(MANIFEST).replace('"default": 3', f'"default": {constant}')
     assert check(text) == [
-        f"{PATH}: config.n.default is {constant}, which is not JSON (Python's json writes it for "
-        "a float that is not finite) and Flywheel refuses; give a number or null"
+        f"{PATH}: config.n.default is {constant}, which is not a finite JSON number (Python's "
+        "json writes NaN and Infinity for floats that are not finite) and Flywheel refuses it; "
+        "give a number or null"
     ]
 
 
@@ -539,3 +552,157 @@ def test_a_long_list_of_values_is_summarised_with_the_closest() -> None:
         'one of 23 values, e.g. "fast", "slow", "medium"; closest: "medium"'
     )
     assert one_of(["a", "b"], "c") == 'one of "a", "b"'
+
+
+# --- Hostile manifests and Dockerfiles: a problem named, never a traceback or a hang ---------
+
+
+def test_an_integer_with_thousands_of_digits_is_a_problem_not_a_crash() -> None:
+    text = json.dumps(MANIFEST).replace('"default": 3', '"default": ' + "9" * 5000)
+    assert check(text) == [
+        f"{PATH}: not a gear manifest: it has an integer of more than 4,300 digits, more than a "
+        "JSON reader keeps"
+    ]
+
+
+def test_a_number_that_reads_as_infinity_is_refused_as_infinity_is() -> None:
+    text = json.dumps(MANIFEST).replace('"default": 3', '"default": 1e400')
+    assert check(text) == [
+        f"{PATH}: config.n.default is 1e400, beyond the largest number a JSON reader keeps (it "
+        "reads as infinity), which is not a finite JSON number (Python's json writes NaN and "
+        "Infinity for floats that are not finite) and Flywheel refuses it; give a number or null"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("depth", "told"),
+    [
+        (MAX_DEPTH + 1, "levels deep, more than the 64 this linter reads"),
+        (200, "levels deep, more than the 64 this linter reads"),
+        (5000, "its JSON is nested too deeply to read"),
+    ],
+)
+def test_a_config_nested_hundreds_of_levels_deep_is_a_problem_not_a_crash(
+    depth: int, told: str
+) -> None:
+    nested = '{"type": "array", "items": ' * depth + '{"type": "string"}' + "}" * depth
+    text = json.dumps(MANIFEST).replace('{"type": "integer", "default": 3, "minimum": 0}', nested)
+    (problem,) = check(text)
+    assert told in problem and len(problem) < 300
+
+
+def test_an_invalid_pattern_anywhere_in_a_config_schema_is_named() -> None:
+    manifest = changed(
+        config={"ids": {"type": "array", "items": {"type": "string", "pattern": "(["}}}
+    )
+    (problem,) = spec_problems(manifest)
+    assert problem.startswith('config.ids.items.pattern is "([", not a regular expression:')
+
+
+@pytest.mark.parametrize(
+    "reference", ["http://127.0.0.1:8765/threads.json", "file:///etc/passwd", "#/definitions/x"]
+)
+def test_a_reference_is_a_problem_never_followed(reference: str) -> None:
+    manifest = changed(config={"threads": {"$ref": reference, "default": 2}})
+    assert spec_problems(manifest) == [
+        f'config.threads.$ref is "{reference}": a manifest\'s schemas must be written out whole '
+        "(Flywheel validates config against the manifest alone), so no reference is followed "
+        "or fetched"
+    ]
+
+
+def test_a_regular_expression_that_backtracks_without_end_is_stopped() -> None:
+    started = time.monotonic()
+    with pytest.raises(_TooSlowError), time_limit(0.5):
+        re.search(r"^(a+)+$", "a" * 40 + "b")
+    assert time.monotonic() - started < 5
+
+
+def test_a_key_ending_in_a_newline_fails_and_a_look_alike_is_shown_by_code_point() -> None:
+    manifest = changed(inputs={"infile\n": {"base": "file"}, "\u0430pi": {"base": "file"}})
+    assert check(manifest) == [
+        f'{PATH}: inputs has "infile\\n", whose U+000A control character the gear spec does not '
+        "allow in input names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+        f'{PATH}: inputs has "\\u0430pi", whose U+0430 cyrillic small letter a the gear spec '
+        "does not allow in input names: use letters, digits, '_' and '-' (^[A-Za-z0-9_-]+$)",
+    ]
+
+
+def test_docker_image_must_agree_with_the_gear_builder_image() -> None:
+    manifest = changed()
+    manifest["custom"]["docker-image"] = "org/my-gear:1.1.0"
+    assert check(manifest) == [
+        f'{PATH}: custom.docker-image is "org/my-gear:1.1.0" but custom.gear-builder.image is '
+        '"org/my-gear:1.2.0"; fw-gear refuses a manifest where they differ: give one image (or '
+        "drop custom.docker-image, the older name)"
+    ]
+    manifest["custom"]["docker-image"] = "org/my-gear:1.2.0"
+    assert check(manifest) == []
+
+
+def test_a_variable_docker_expands_to_nothing_when_unset_is_not_required() -> None:
+    """`${VAR:+word}` is empty when VAR is unset: the image's LD_LIBRARY_PATH is /opt/lib."""
+    dockerfile = parse_dockerfile(
+        "D",
+        "FROM x\nCOPY a/bin.pex /bin/run\n"
+        "ENV LD_LIBRARY_PATH=/opt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\n",
+    )
+    manifest = changed(environment={"LD_LIBRARY_PATH": "/opt/lib"})
+    assert check(manifest, dockerfile=dockerfile) == []
+    wrong = changed(environment={"LD_LIBRARY_PATH": "/usr/lib"})
+    assert check(wrong, dockerfile=dockerfile)[0].startswith(
+        f'{PATH}: environment.LD_LIBRARY_PATH is "/usr/lib" but the image sets'
+    )
+
+
+def test_a_dockerfile_starting_with_a_byte_order_mark_keeps_its_escape_directive() -> None:
+    dockerfile = parse_dockerfile("D", "\ufeff# escape=`\nFROM x\nCOPY a/bin.pex `\n  /bin/run\n")
+    assert dockerfile.pex_destinations == ("/bin/run",)
+
+
+def test_a_command_may_run_the_pex_through_an_interpreter_and_a_chain_is_warned() -> None:
+    assert check(changed(command="python3 /bin/run --verbose")) == []
+    warnings: list[str] = []
+    text = json.dumps(changed(command="/bin/run && rm -rf /flywheel/v0/work"))
+    problems = check_manifest(
+        PATH, text, TARGET, DOCKERFILE, validate_spec=False, warnings=warnings
+    )
+    assert problems == []
+    assert warnings[0].startswith(f'{PATH}: warning: command "/bin/run && rm -rf')
+    assert 'chains programs with "&&"' in warnings[0]
+
+
+def test_utf16_is_named_as_utf16(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(json.dumps(MANIFEST).encode("utf-16"))
+    assert read_text(str(path))[1] == (
+        "is UTF-16 text (every other byte 0, or a UTF-16 byte-order mark); save it as UTF-8"
+    )
+
+
+def test_an_unterminated_string_is_told_without_a_doubled_word() -> None:
+    (problem,) = check('{"name": "my-gear}')
+    assert problem == f"{PATH}: not valid JSON: Unterminated string starting at line 1 column 10"
+
+
+def test_the_checker_runs_as_a_script_as_documented(tmp_path: Path) -> None:
+    """`python pants-plugins/gear_manifest/checker.py REQUEST.json` finds its sibling modules."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(MANIFEST))
+    request = tmp_path / "request.json"
+    target = {"address": ADDRESS, "name": "my-gear", "tags": ["1.2.0", "latest"],
+              "repositories": ["org/my-gear"]}  # fmt: skip
+    request.write_text(json.dumps({"manifest": str(manifest), "target": target}))
+    script = Path(__file__).with_name("checker.py")
+    ran = subprocess.run(
+        [sys.executable, str(script), str(request)], capture_output=True, text=True, check=False
+    )
+    assert ran.stderr == "" and ran.returncode in (0, 1)
+    # This test's environment has no fw-gear (the linter's own has): the line says so.
+    (line,) = ran.stdout.splitlines()
+    assert line == f"{manifest}: agrees with {ADDRESS} and the gear spec" or re.fullmatch(
+        re.escape(f"{manifest}: the gear spec cannot be checked here: ")
+        + r"(fw_gear|jsonschema) is not installed \(`pants lint` runs this checker with fw-gear; "
+        r"standalone, `pip install fw-gear` first\)",
+        line,
+    ), line

@@ -486,3 +486,46 @@ def test_a_base_image_named_by_tag_is_warned_about_not_failed(rule_runner: RuleR
         options=(*options, f"--docker-build-args=['BASE_IMAGE=python:3.11-slim@{digest}']"),
     )
     assert pinned.exit_code == 0 and "warning: the base image" not in pinned.stdout
+
+
+def test_a_pattern_that_backtracks_without_end_is_stopped_and_named(
+    rule_runner: RuleRunner,
+) -> None:
+    """Nested quantifiers and a default that does not match: 33 characters ran for minutes."""
+    config = {"id": {"type": "string", "pattern": "^(a+)+$", "default": "a" * 33 + "!"}}
+    assert_fails_with(
+        lint(rule_runner, with_changes(config=config)),
+        f"{PATH}: config.id.default: checking it against config.id's schema took more than 2 s, "
+        "so it was stopped; a pattern with nested quantifiers (e.g. (a+)+$) backtracks without "
+        "end on some values: simplify it",
+    )
+
+
+def test_a_remote_reference_is_never_fetched(rule_runner: RuleRunner) -> None:
+    """A server on 127.0.0.1 that a `$ref` names gets no request; the reference is a problem."""
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server names it)
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"type": "integer"}')
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/threads.json"
+        config = {"threads": {"$ref": url, "default": 2}}
+        assert_fails_with(
+            lint(rule_runner, with_changes(config=config)),
+            f'{PATH}: config.threads.$ref is "{url}": a manifest\'s schemas must be written out '
+            "whole",
+        )
+    finally:
+        server.shutdown()
+    assert requests == []
