@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,26 @@ def test_bad_records_and_parents_are_reported_before_running(tmp_path: Path) -> 
         "--input-parent text_file='visit:1' is not TYPE:ID with TYPE one of project, subject, "
         "session, acquisition, analysis",
     ]
+
+
+def test_a_local_run_gets_the_gear_directory_and_none_of_the_sites_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The site's key reaches a gear as its api-key input only (a gear that logs its
+    environment printed FW_KEY); the gear runs in its directory, which FLYWHEEL names."""
+    monkeypatch.setenv("FW_KEY", "127.0.0.1:8080:__force_insecure:secret-key")
+    monkeypatch.setenv("GEAR_SIGNING_KEY_FILE", "/keys/signing-key.pem")
+    gear_dir = tmp_path / "job"
+    gear_dir.mkdir()
+    script = tmp_path / "gear.py"
+    script.write_text(
+        "import json, os\n"
+        "json.dump({'cwd': os.getcwd(), 'env': dict(os.environ)}, open('seen.json', 'w'))\n"
+    )
+    assert run_gear.run_command([sys.executable, str(script)], gear_dir) == 0
+    seen = json.loads((gear_dir / "seen.json").read_text())
+    assert seen["cwd"] == str(gear_dir)
+    assert seen["env"]["FLYWHEEL"] == str(gear_dir)
+    assert seen["env"]["FLYWHEEL_GEAR_PATH"] == str(gear_dir)
+    assert "secret-key" not in json.dumps(seen["env"])
+    assert "GEAR_SIGNING_KEY_FILE" not in seen["env"]

@@ -310,10 +310,27 @@ def image_name(repo: Path, gear: str) -> str:
     raise SystemExit(f"no image of {gear} in dist/: run ./pants package {gear}/src/docker:")
 
 
+# Secrets of this shell that a gear must not see: the site's key reaches a gear only as its
+# api-key input (config.json), as on Flywheel; a gear that logs its environment prints it.
+SECRET_VARIABLES = frozenset({"FW_KEY", "GEAR_SIGNING_KEY", "GEAR_SIGNING_KEY_FILE"})
+
+
+def gear_environment(gear_dir: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a gear runs with locally: this shell's less its secrets, with the gear
+    directory where the image's is (`FLYWHEEL`, as the image's ENV sets it, and the job
+    runner's FLYWHEEL_GEAR_PATH)."""
+    base = dict(os.environ if environ is None else environ)
+    env = {key: value for key, value in base.items() if key not in SECRET_VARIABLES}
+    return {**env, GEAR_PATH_ENV: str(gear_dir), "FLYWHEEL": str(gear_dir)}
+
+
 def run_command(command: list[str], gear_dir: Path) -> int:
-    """Runs the gear as a local process on `gear_dir`, its log streamed to this terminal."""
-    env = {**os.environ, GEAR_PATH_ENV: str(gear_dir)}
-    return subprocess.run(command, env=env, check=False).returncode
+    """Runs the gear as a local process in `gear_dir` (its working directory, as /flywheel/v0
+    is in the image: a gear that reads config.json from there finds it), its log streamed to
+    this terminal."""
+    return subprocess.run(
+        command, env=gear_environment(gear_dir), cwd=gear_dir, check=False
+    ).returncode
 
 
 def modalities_of(api_key: str | None) -> dict[str, dict[str, list[str]]] | None:
@@ -536,7 +553,7 @@ def main(argv: list[str], *, build_first: bool = False) -> int:
         )
         exit_code = run.exit_code
     else:
-        exit_code = run_command([str(pex_path(repo, gear))], gear_dir)
+        exit_code = run_command([str(pex_path(repo, gear).resolve())], gear_dir)
     return report(gear_dir, exit_code, modalities_of(args.api_key))
 
 
