@@ -241,14 +241,15 @@ def verify(
             )
         rebuilt_config = clone.image_config(rebuilt)
         base_layers = len(clone.image_config(base_image(clone))["rootfs"]["diff_ids"])
-        document = sbom.describing(sbom.fetch_bytes(image, digest), image, digest)
-        released = released_debian_packages(document)
         count = len(rebuilt_config["rootfs"]["diff_ids"])
         system_differs = any(
             scratch_build.is_system_layer(index, count, base_layers)
             for index in scratch_build.differing_layers(config, rebuilt_config)
         )
-        rebuilt_packages = debian_packages(clone, rebuilt) if system_differs else None
+        released: dict[str, str] = {}
+        rebuilt_packages: dict[str, str] | None = None
+        if system_differs:  # the mirror may have moved: what the release and the rebuild hold
+            released, rebuilt_packages = system_packages(image, digest, clone, rebuilt)
         what = f"{image} (image {expected}) is not what {sha[:12]} builds ({rebuilt})"
         verdict = layer_verdict(
             config, rebuilt_config, base_layers, released, rebuilt_packages, what
@@ -264,6 +265,18 @@ def verify(
             if clone is not None:
                 clone.remove()
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def system_packages(
+    image: registry.ImageName, digest: str, clone: scratch_build.ScratchClone, rebuilt: str
+) -> tuple[dict[str, str], dict[str, str] | None]:
+    """The Debian packages the release's SBOM lists and those the rebuild holds; (..., None)
+    when the release has no SBOM to tell by (then nothing explains a difference)."""
+    try:
+        document = sbom.describing(sbom.fetch_bytes(image, digest), image, digest)
+    except sbom.SbomError:
+        return {}, None
+    return released_debian_packages(document), debian_packages(clone, rebuilt)
 
 
 def own_install(install: Path | None | bool, scratch: Path) -> Path | None:
