@@ -78,8 +78,13 @@ class GearToolkitContext:
 
     @property
     def log(self) -> logging.Logger:
-        """The logger the toolkit's context offered (`context.log.info(...)`)."""
-        return logging.getLogger("GearToolkitContext")
+        """The logger the toolkit's context offered (`context.log.info(...)`); a gear may set
+        its own (`context.log = logger`), as the toolkit's plain attribute allowed."""
+        return self.__dict__.get("_log") or logging.getLogger("GearToolkitContext")
+
+    @log.setter
+    def log(self, logger: logging.Logger) -> None:
+        self.__dict__["_log"] = logger
 
     @property
     def log_level(self) -> str:

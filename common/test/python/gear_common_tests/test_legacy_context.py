@@ -93,3 +93,15 @@ def test_a_config_json_that_is_not_json_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"config\.json: not JSON"):
         GearToolkitContext(gear_path=tmp_path)
+
+
+def test_a_gear_may_set_its_own_logger_as_the_toolkit_allowed(tmp_path: Path) -> None:
+    """`context.log = logger` (flywheel-gear-toolkit's context kept `log` as an attribute)."""
+    import logging
+
+    prepare_gear_dir(tmp_path / "v0")
+    context = GearToolkitContext(gear_path=tmp_path / "v0")
+    assert context.log is logging.getLogger("GearToolkitContext")
+    mine = logging.getLogger("my_gear")
+    context.log = mine
+    assert context.log is mine
