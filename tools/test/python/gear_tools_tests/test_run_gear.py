@@ -221,3 +221,13 @@ def test_a_local_run_gets_the_gear_directory_and_none_of_the_sites_secrets(
     assert seen["env"]["FLYWHEEL_GEAR_PATH"] == str(gear_dir)
     assert "secret-key" not in json.dumps(seen["env"])
     assert "GEAR_SIGNING_KEY_FILE" not in seen["env"]
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["template_gear", "template_gear/", "template-gear", "{root}/template_gear",
+     "{root}/template_gear/src/python"],
+)  # fmt: skip
+def test_a_gear_is_found_by_directory_absolute_path_or_name(given: str) -> None:
+    root = Path.cwd().resolve()
+    assert run_gear.gear_directory(root, given.format(root=root)) == "template_gear"

@@ -267,6 +267,24 @@ def _from_caller(path: str | Path) -> Path:
     return Path(path)
 
 
+def gear_directory(repo: Path, given: str) -> str:
+    """The gear's directory in the repository, from what was typed: the directory (relative
+    to the repository or to where this was run, or absolute), or the manifest's name."""
+    root = repo.resolve()
+    path = Path(given)
+    for candidate in (path,) if path.is_absolute() else (_from_caller(path), root / path):
+        try:
+            parts = candidate.resolve().relative_to(root).parts
+        except ValueError:
+            continue
+        if parts and Repository(repo).is_gear(parts[0]):
+            return parts[0]
+    try:
+        return Repository(repo).gear(given).directory
+    except RepoError:
+        return given.strip("/")
+
+
 def missing_programs(manifest: dict[str, Any]) -> dict[str, str]:
     """The programs the gear runs (manifest `custom.programs`: program -> Debian package) that
     are not on PATH here."""
@@ -479,7 +497,7 @@ def main(argv: list[str], *, build_first: bool = False) -> int:
         sys.stdout.reconfigure(line_buffering=True)
 
     repo = find_root(args.repo)
-    gear = args.gear.strip("/")
+    gear = gear_directory(repo, args.gear)
     manifest_path = Gear(Repository(repo), gear).manifest_path
     if not manifest_path.is_file():
         print(
