@@ -186,6 +186,8 @@ def test_the_gear_moves_in_and_its_code_runs_unchanged(
     assert '"unit_tests/test_stale.py": {"skip_tests": True}' in build
     assert not (tests / "Dockerfile").exists() and not (tests / "bin").exists()
     assert "not moved: README.md" in out and "unit_tests/test_stale.py: it imports tagger" in out
+    docs = (full_repo / "docs/tag_files/README.md").read_text()
+    assert "ported with `bin/new-gear --from-gear`" in docs
     # Pins: upstream's, the toolkit dropped (the shim serves its context), test pins unversioned.
     requirements = (full_repo / "3rdparty/python/tag-files-requirements.txt").read_text()
     assert "backoff==1.10.0" in requirements and "pytest-mock\n" in requirements

@@ -382,7 +382,10 @@ def smoke_case(
     return files
 
 
-def docs_readme(name: str, manifest: Mapping[str, Any], image: str) -> str:
+def docs_readme(
+    name: str, manifest: Mapping[str, Any], image: str, how: str = "--from-manifest"
+) -> str:
+    """The gear's docs page, saying how it was ported (`how`: bin/new-gear's option)."""
     inputs = manifest.get("inputs", {})
     config = manifest.get("config", {})
     lines = [
@@ -390,7 +393,7 @@ def docs_readme(name: str, manifest: Mapping[str, Any], image: str) -> str:
         "",
         str(manifest.get("description") or ""),
         "",
-        f"> {TODO_MARK}: ported with `bin/new-gear --from-manifest`; describe what the gear does,",
+        f"> {TODO_MARK}: ported with `bin/new-gear {how}`; describe what the gear does,",
         "> its outputs and its errors here, and write its work in `main.py`.",
         "",
         f"Image: `{image}`",

@@ -389,7 +389,10 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
     for name, content in port_gear.smoke_case(gear.source_manifest or {}).items():
         files[smoke_dir / "starts" / name] = content
     files[Path(DOCS_DIR) / gear.directory / "README.md"] = from_manifest.docs_readme(
-        gear.name, gear.source_manifest or {}, f"{repository.format(name=gear.name)}:{gear.version}"
+        gear.name,
+        gear.source_manifest or {},
+        f"{repository.format(name=gear.name)}:{gear.version}",
+        how="--from-gear",
     ).encode()
 
 
