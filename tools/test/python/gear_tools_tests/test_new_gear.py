@@ -12,6 +12,7 @@ from fake_flywheel.server import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_common.manifest_config import config_mismatches
 from gear_testing.entry_point import run_entry_point
+from gear_tools.author import new_gear
 from gear_tools.author.new_gear import MAX_NAME_LENGTH, NewGear, NewGearError, create, main
 
 
@@ -351,3 +352,20 @@ def test_a_ported_number_keeps_whole_values_whole(
     assert (default, type(default)) == (1, int)
     with pytest.raises(ValueError, match="greater than 0"):
         module.Config.model_validate({"tag": "x", "threshold": 0})
+
+
+def test_a_new_resolve_is_locked_before_lint_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lint reads the gear resolve's lockfile: locking after it failed every port that made a
+    resolve (`... .lock does not exist on disk`)."""
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(new_gear, "_pants", lambda repo, *args: ran.append(args))
+    requirements = tmp_path / "3rdparty/python/tag-files-requirements.txt"
+    requirements.parent.mkdir(parents=True)
+    requirements.write_text("pyyaml\n")
+    gear = new_gear.NewGear("tag-files", "Tag files", "", "utility", False, resolve="tag-files")
+    new_gear.check_with_pants(tmp_path, gear, ported=True)
+    goals = [args[0] for args in ran]
+    assert goals == ["update-build-files", "generate-lockfiles", "tailor"]
+    assert "lint" in ran[2]

@@ -471,8 +471,9 @@ def _pants(repo: Path, *args: str) -> None:
 
 
 def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
-    """Formats the gear's generated code, checks it as CI does (tailor, update-build-files,
-    lint), then locks its new resolve; raises NewGearError with what failed."""
+    """Formats the gear's generated code, locks its new resolve (lint reads the lockfile),
+    then checks it as CI does (tailor, update-build-files, lint); raises NewGearError with
+    what failed."""
     # Every file new-gear wrote or changed: a new resolve changes 3rdparty/python/BUILD and the
     # prelude (pants-plugins/gear_macros/gear_image.py), which CI checks too.
     specs = [f"{gear.directory}::"]
@@ -480,7 +481,6 @@ def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
         specs += [f"{gear_resolve.REQUIREMENTS_DIR}::", f"{gear_resolve.PRELUDE.parent}::"]
     if ported:
         _pants(repo, "update-build-files", "fmt", *specs)
-    _pants(repo, "tailor", "--check", "update-build-files", "--check", "lint", *specs)
     resolve = gear.own_resolve
     if resolve is not None:
         lock = repo / gear_resolve.lockfile(resolve)
@@ -492,6 +492,7 @@ def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
                 flush=True,
             )
             _pants(repo, "generate-lockfiles", f"--resolve={resolve}")
+    _pants(repo, "tailor", "--check", "update-build-files", "--check", "lint", *specs)
 
 
 def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> str:
@@ -651,13 +652,13 @@ def main(argv: list[str]) -> int:
         except (NewGearError, KeyboardInterrupt) as exc:
             print(
                 f"{exc}\nnew-gear: {gear.directory}/ is written but does not pass the checks "
-                "above; fix what they name and run them again:\n"
-                f"  ./pants tailor --check update-build-files --check lint {gear.directory}::\n"
+                "above; fix what they name and run them again (the lock first: lint reads it):\n"
                 + (
                     f"  ./pants generate-lockfiles --resolve={gear.own_resolve}\n"
                     if gear.own_resolve
                     else ""
                 )
+                + f"  ./pants tailor --check update-build-files --check lint {gear.directory}::\n"
                 + "or remove everything new-gear wrote:\n  "
                 + removal_command(repo, gear, backup),
                 file=sys.stderr,
