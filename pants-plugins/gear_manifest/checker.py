@@ -74,6 +74,9 @@ class DockerfileCommands:
     env_references: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # What runs when a container starts: ("ENTRYPOINT" or "CMD", its arguments as written).
     runtime: tuple[tuple[str, str], ...] = ()
+    # Whether the final image gets the manifest at /flywheel/v0/manifest.json (a COPY or ADD
+    # of its final stage or of the image it is built from); None: not known.
+    manifest_copied: bool | None = None
 
 
 @dataclass
@@ -310,6 +313,7 @@ class _Stage:
     env: dict[str, str] = field(default_factory=dict)
     references: dict[str, tuple[str, ...]] = field(default_factory=dict)
     runtime: dict[str, str] = field(default_factory=dict)
+    manifest_copied: bool = False
 
     def copy(self) -> _Stage:
         return _Stage(
@@ -319,6 +323,7 @@ class _Stage:
             dict(self.env),
             dict(self.references),
             dict(self.runtime),
+            self.manifest_copied,
         )
 
     @classmethod
@@ -330,6 +335,7 @@ class _Stage:
             dict(image.env),
             dict(image.env_references),
             dict(image.runtime),
+            bool(image.manifest_copied),
         )
 
 
@@ -392,9 +398,11 @@ def parse_dockerfile(
             words = [
                 w for w in _words(arguments, escape) if not w.startswith("--") and w not in heredocs
             ]
-            if len(words) < 2:
+            if len(words) < 2 and not (heredocs and words):
                 continue
             *sources, destination = (_expand(word, variables) for word in words)
+            if _copies_manifest(stage.workdir, sources, destination, bool(heredocs)):
+                stage.manifest_copied = True
             for source in sources:
                 if source.endswith(".pex"):
                     target = _join(stage.workdir, destination)
@@ -415,7 +423,31 @@ def parse_dockerfile(
         stage.workdir,
         tuple(stage.references.items()),
         tuple(stage.runtime.items()),
+        stage.manifest_copied,
     )
+
+
+# Where a gear's manifest must be in its image (the gear spec: /flywheel/v0 holds it).
+MANIFEST_IN_IMAGE = "/flywheel/v0/manifest.json"
+
+
+def _copies_manifest(workdir: str, sources: Sequence[str], destination: str, heredoc: bool) -> bool:
+    """Whether a COPY or ADD may put the manifest at MANIFEST_IN_IMAGE: to that path, or into
+    /flywheel/v0 (or a directory above it) a manifest.json, a directory or a wildcard."""
+    target = _join(workdir, destination)
+    if target.rstrip("/") == MANIFEST_IN_IMAGE:
+        return True
+    if heredoc or not MANIFEST_IN_IMAGE.startswith(target.rstrip("/") + "/"):
+        return False
+    inside = target.rstrip("/") == "/flywheel/v0"
+    for source in sources:
+        name = source.rstrip("/").rsplit("/", 1)[-1]
+        if inside and name == "manifest.json":
+            return True
+        directory = name in ("", ".", "..") or source.endswith("/") or "." not in name
+        if directory or any(c in source for c in "*?["):
+            return True  # a directory or a wildcard: it may hold the manifest
+    return False
 
 
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?[-+][^}]*)?\}|\$(\w+)")
@@ -754,6 +786,12 @@ def check_manifest(
         )
 
     if dockerfile is not None:
+        if dockerfile.manifest_copied is False:
+            report.add(
+                f"{dockerfile.path}'s final image never gets the manifest at "
+                f"{MANIFEST_IN_IMAGE} (the gear spec: /flywheel/v0 holds manifest.json); COPY it "
+                "there in the last stage (a COPY in an earlier build stage does not count)"
+            )
         _check_command(report, manifest, dockerfile)
         used = used_variables(dockerfile, manifest.get("command"), code)
         _check_environment(report, manifest, dockerfile, used)

@@ -50,6 +50,8 @@ TARGET = ImageTarget(
     address=ADDRESS, name="my-gear", tags=("1.2.0", "latest"), repositories=("org/my-gear",)
 )
 DOCKERFILE = DockerfileCommands("g/src/docker/Dockerfile", pex_destinations=("/bin/run",))
+# How a gear's Dockerfile puts its manifest where the gear spec wants it.
+COPY_MANIFEST = "COPY g/src/docker/manifest.json /flywheel/v0/manifest.json\n"
 
 
 def check(
@@ -220,6 +222,7 @@ def test_shell_form_entrypoint_relative_to_workdir() -> None:
         ("/flywheel/v0/run.py", "--x"),
         workdir="/flywheel/v0",
         runtime=(("ENTRYPOINT", "./run.py --x"),),
+        manifest_copied=False,
     )
 
 
@@ -232,10 +235,11 @@ def test_only_the_final_stage_counts() -> None:
         'ENTRYPOINT ["/tmp/gear.pex"]\n'
         "FROM ${BASE_IMAGE}\n"
         "COPY --from=venv /opt/gear /opt/gear\n"
+        f"{COPY_MANIFEST}"
         'ENTRYPOINT ["/bin/run"]\n',
     )
     assert dockerfile == DockerfileCommands(
-        "D", (), ("/bin/run",), runtime=(("ENTRYPOINT", '["/bin/run"]'),)
+        "D", (), ("/bin/run",), runtime=(("ENTRYPOINT", '["/bin/run"]'),), manifest_copied=True
     )
     assert check(dockerfile=dockerfile) == []
     assert check(changed(command="/tmp/gear.pex"), dockerfile=dockerfile) == [
@@ -248,7 +252,9 @@ def test_a_stage_built_from_an_earlier_stage_keeps_what_it_set() -> None:
         "D",
         "FROM python AS base\nWORKDIR /app\nCOPY a/bin.pex run\nFROM base\nWORKDIR sub\n",
     )
-    assert dockerfile == DockerfileCommands("D", ("/app/run",), (), workdir="/app/sub")
+    assert dockerfile == DockerfileCommands(
+        "D", ("/app/run",), (), workdir="/app/sub", manifest_copied=False
+    )
 
 
 def test_unusual_dockerfiles_do_not_break_the_parser() -> None:
@@ -311,7 +317,7 @@ def test_main_reads_a_request_and_sets_exit_code(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps(changed(version="2.0.0")))
-    (tmp_path / "Dockerfile").write_text("FROM x\nCOPY a/bin.pex /bin/run\n")
+    (tmp_path / "Dockerfile").write_text(f"FROM x\n{COPY_MANIFEST}COPY a/bin.pex /bin/run\n")
     request = {
         "manifest": str(tmp_path / "manifest.json"),
         "dockerfile": str(tmp_path / "Dockerfile"),
@@ -422,7 +428,9 @@ def test_a_variable_only_the_build_uses_need_not_be_in_the_environment() -> None
 
 def test_a_software_home_a_run_time_path_is_made_from_is_used() -> None:
     dockerfile = parse_dockerfile(
-        "D", "FROM x\nENV FSLDIR=/opt/fsl\nENV PATH=$FSLDIR/bin:$PATH\nCOPY a/bin.pex /bin/run\n"
+        "D",
+        f"FROM x\nENV FSLDIR=/opt/fsl\nENV PATH=$FSLDIR/bin:$PATH\n{COPY_MANIFEST}"
+        "COPY a/bin.pex /bin/run\n",
     )
     environment = {"PATH": "/opt/fsl/bin:/usr/bin"}
     assert [
@@ -432,7 +440,9 @@ def test_a_software_home_a_run_time_path_is_made_from_is_used() -> None:
     # A variable expanded into another when the image is built is not needed when it runs,
     # nor one that only a comment names.
     build_only = parse_dockerfile(
-        "D", "FROM x\nENV BASE=/flywheel/v0\nENV OUT=$BASE/out\nCOPY a/bin.pex /bin/run\n"
+        "D",
+        f"FROM x\nENV BASE=/flywheel/v0\nENV OUT=$BASE/out\n{COPY_MANIFEST}"
+        "COPY a/bin.pex /bin/run\n",
     )
     code = ["out = os.environ['OUT']\n# cd $BASE first\n"]
     assert [
@@ -496,6 +506,9 @@ def test_a_heredoc_is_content_not_instructions() -> None:
         "D",
         "FROM python:3.11\n"
         "COPY a/bin.pex /bin/run\n"
+        "COPY <<MANIFEST /flywheel/v0/manifest.json\n"
+        '{"name": "my-gear"}\n'
+        "MANIFEST\n"
         "RUN python3 <<EOF\n"
         "from pathlib import Path\n"
         "FROM python:3.12\n"
@@ -644,7 +657,7 @@ def test_a_variable_docker_expands_to_nothing_when_unset_is_not_required() -> No
     """`${VAR:+word}` is empty when VAR is unset: the image's LD_LIBRARY_PATH is /opt/lib."""
     dockerfile = parse_dockerfile(
         "D",
-        "FROM x\nCOPY a/bin.pex /bin/run\n"
+        f"FROM x\n{COPY_MANIFEST}COPY a/bin.pex /bin/run\n"
         "ENV LD_LIBRARY_PATH=/opt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\n",
     )
     manifest = changed(environment={"LD_LIBRARY_PATH": "/opt/lib"})
@@ -706,3 +719,35 @@ def test_the_checker_runs_as_a_script_as_documented(tmp_path: Path) -> None:
         r"standalone, `pip install fw-gear` first\)",
         line,
     ), line
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "copied"),
+    [
+        # Only a builder stage gets it: the image does not.
+        (f"FROM x AS build\n{COPY_MANIFEST}RUN make\nFROM x\nCOPY a/bin.pex /bin/run\n", False),
+        ("FROM x\nCOPY a/bin.pex /bin/run\n", False),
+        (f"FROM x\n{COPY_MANIFEST}COPY a/bin.pex /bin/run\n", True),
+        ("FROM x\nWORKDIR /flywheel/v0\nCOPY g/src/docker/manifest.json .\n", True),
+        ("FROM x\nCOPY g/src/docker/manifest.json run.sh /flywheel/v0/\n", True),
+        ("FROM x\nCOPY . /flywheel/v0\n", True),  # a whole directory may hold it
+        ("FROM x\nCOPY g/src/docker/manifest.json /flywheel/v0/other.json\n", False),
+        # The final stage starts from a stage that got it.
+        (f"FROM x AS base\n{COPY_MANIFEST}FROM base\nCOPY a/bin.pex /bin/run\n", True),
+    ],
+)
+def test_the_final_image_must_get_the_manifest(dockerfile: str, copied: bool) -> None:
+    parsed = parse_dockerfile("D", dockerfile)
+    assert parsed.manifest_copied is copied
+    problems = [p for p in check(dockerfile=parsed) if "never gets the manifest" in p]
+    assert problems == ([] if copied else [
+        f"{PATH}: D's final image never gets the manifest at /flywheel/v0/manifest.json (the "
+        "gear spec: /flywheel/v0 holds manifest.json); COPY it there in the last stage (a COPY "
+        "in an earlier build stage does not count)"
+    ])  # fmt: skip
+
+
+def test_an_image_built_from_one_that_got_the_manifest_has_it() -> None:
+    upstream = parse_dockerfile("R", f"FROM x\n{COPY_MANIFEST}")
+    gear = parse_dockerfile("D", "FROM runtime\nCOPY a/bin.pex /bin/run\n", {"runtime": upstream})
+    assert gear.manifest_copied is True

@@ -347,6 +347,7 @@ def test_environment_is_checked_against_the_image_and_the_image_it_is_built_from
         "docker_image(name='my-gear', source=None, image_tags=['0.1.0', 'latest'], "
         "dependencies=[':manifest', ':my-gear-system', ':start'], instructions=["
         "'ARG SYS=gear/src/docker:my-gear-system', 'FROM ${SYS}', 'ENV FLYWHEEL=/flywheel/v0', "
+        "'COPY gear/src/docker/manifest.json /flywheel/v0/manifest.json', "
         "'COPY gear.src.python.app/bin.pex /bin/run', 'ENTRYPOINT [\"/bin/run\"]'])\n"
     )
     # The gear's code (here a script in the image) reads FLYWHEEL when it runs.
