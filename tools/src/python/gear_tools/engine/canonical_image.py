@@ -6,7 +6,9 @@
 `canonicalize` rewrites an image an engine built: every layer is written again by this file
 (entries sorted by path, one tar format (POSIX pax, ustar headers where they suffice),
 permission bits only in the mode, numeric owners without names, every time the epoch, no
-extended attribute but file capabilities, hard links to the first name in order), and the
+extended attribute but file capabilities, hard links to the first name in order, whiteouts
+as names only; left out what is the engine's, not the image's: empty mount points, opaque
+markers that hide nothing, directories a step touched without changing, empty layers), and the
 configuration keeps only what a Dockerfile sets (user, environment, entrypoint, command,
 working directory, labels but buildah's version, ports, volumes, stop signal), with one
 history entry per layer naming what it holds and the time of the image's
@@ -18,7 +20,8 @@ any engine that built the same files.
 `from-rootfs` makes a one-layer image from a root file system's tar and a configuration
 (`{"config": {...}}`, as above) the same way: the local stand-in base image.
 
-Layers already rewritten are kept in CACHE_DIR, by the engine's digest of the layer: a layer
+Layers already rewritten are kept in CACHE_DIR, by the engine's digest of the layer (and the
+canonical layers below it, and the rules' version): a layer
 that many images share (the base image, a runtime) is rewritten once on a machine, and an
 image whose every layer is known is not exported at all. Standard library only: it runs from
 the engine shims bin/container-engine writes, with the machine's python3 (3.9 or later).
@@ -562,8 +565,7 @@ def from_rootfs(
         layer = cache.put(None, [], source)
     platform = {"architecture": _machine_architecture(), "os": "linux"}
     config = canonical_config(settings.get("config") or {}, platform, [layer])
-    canonical = install(engine, config, [layer], [tag])
-    return canonical
+    return install(engine, config, [layer], [tag])
 
 
 def _machine_architecture() -> str:
