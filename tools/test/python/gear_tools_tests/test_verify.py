@@ -153,3 +153,14 @@ def test_image_references(reference: str, expected: tuple[str, str, str]) -> Non
 def test_a_reference_without_a_registry_is_refused() -> None:
     with pytest.raises(registry.RegistryError, match="names no registry"):
         registry.parse_reference("flywheel-gears/x:0.1.0")
+
+
+def test_another_number_of_layers_is_told_as_such() -> None:
+    """A release with a system layer the rebuild lacks: the counts, not a layer past the end."""
+    released = released_debian_packages(RELEASED_SBOM)
+    verdict = layer_verdict(with_system_layer("sha256:a971"), config(), 1, released, released)
+    assert not isinstance(verdict, MirrorMovedError)
+    assert str(verdict) == (
+        "NOT verified: the image is not what the commit builds: it has 6 layers, the rebuilt "
+        "image 5"
+    )

@@ -95,16 +95,16 @@ def layer_verdict(
     every differing layer."""
     differing = scratch_build.differing_layers(expected, rebuilt)
     count = len(rebuilt.get("rootfs", {}).get("diff_ids", []))
-    if not differing:
+    if not differing or len(expected.get("rootfs", {}).get("diff_ids", [])) != count:
+        # The configuration alone, or another number of layers: first_difference says which.
         return VerifyError(
             f"NOT verified: {what}: {scratch_build.first_difference(expected, rebuilt)}"
         )
     told = "; ".join(
         scratch_build.describe_layer(index, expected, rebuilt, base_layers) for index in differing
     )
-    only_system = (
-        all(scratch_build.is_system_layer(index, count, base_layers) for index in differing)
-        and len(expected.get("rootfs", {}).get("diff_ids", [])) == count
+    only_system = all(
+        scratch_build.is_system_layer(index, count, base_layers) for index in differing
     )
     moved = moved_packages(released, rebuilt_packages) if rebuilt_packages is not None else []
     if only_system and moved:
