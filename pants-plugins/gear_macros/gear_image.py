@@ -66,7 +66,11 @@ GEAR_IMAGE_BUILD_ARGS = ("GIT_COMMIT", "GIT_COMMIT_TIME", "SOURCE_DATE_EPOCH")
 # each set of gears with pins of their own (`bin/new-gear --resolve NAME` adds it here). The
 # libraries of common/ that gears import are in every one of them (`gear_resolves()`).
 DEFAULT_RESOLVE = "python-default"
-GEAR_RESOLVES = ("python-default", "gear-pydicom2", "gear-sdk16")
+GEAR_RESOLVES = (
+    "python-default",
+    "gear-pydicom2",
+    "gear-sdk16",
+)
 # Requirements that are for mypy only (type stubs), excluded from every pex_binary (the root
 # BUILD's defaults, and the dependencies pex below) so that they never reach a gear's image.
 # A stub package added to 3rdparty/python/requirements.txt goes here too (a test checks).

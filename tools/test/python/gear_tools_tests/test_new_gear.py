@@ -13,7 +13,14 @@ from gear_common.gear_dir import prepare_gear_dir
 from gear_common.manifest_config import config_mismatches
 from gear_testing.entry_point import run_entry_point
 from gear_tools.author import new_gear
-from gear_tools.author.new_gear import MAX_NAME_LENGTH, NewGear, NewGearError, create, main
+from gear_tools.author.new_gear import (
+    MAX_DIRECTORY_LENGTH,
+    MAX_NAME_LENGTH,
+    NewGear,
+    NewGearError,
+    create,
+    main,
+)
 
 
 def gear(name: str = "dicom-qc", **changes: object) -> NewGear:
@@ -71,15 +78,50 @@ def test_renames_everything_consistently(repo: Path) -> None:
     assert not list(repo.glob(".new-gear-*"))
 
 
-def test_the_longest_name_still_fits_the_line_length(repo: Path) -> None:
-    """Ruff would reformat (and lint would fail on) a generated line longer than 100."""
-    longest = "a" * MAX_NAME_LENGTH
-    created = create(repo, gear(longest))
-    code = [path for path in created if path.suffix == ".py" or path.name == "BUILD"]
+@pytest.mark.parametrize(
+    ("name", "directory"),
+    [
+        ("a" * MAX_DIRECTORY_LENGTH, None),
+        ("a" * 60 + "-" + "b" * (MAX_NAME_LENGTH - 61), "long_name"),
+    ],
+    ids=["longest-directory", "longest-name"],
+)
+def test_the_longest_names_still_fit_the_line_length(
+    repo: Path, name: str, directory: str | None
+) -> None:
+    """Ruff would reformat (and lint would fail on) a generated line longer than 100; a name as
+    long as Flywheel allows is taken, with a shorter directory."""
+    created = create(repo, gear(name, directory_name=directory))
+    code = [path for path in created if path.suffix == ".py"]
     assert code
     for path in code:
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             assert len(line) <= 100, f"{path}:{number}: {len(line)} characters"
+    builds = [path for path in created if path.name == "BUILD"]
+    for path in builds:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            # A lone word (`name="<the gear name>",`) is the one kind of line Ruff lets run long.
+            assert len(line) <= 100 or " " not in line.strip(), f"{path}:{number}"
+    manifest = json.loads(next(p for p in created if p.name == "manifest.json").read_text())
+    assert manifest["name"] == name
+
+
+def test_a_name_too_long_for_a_directory_is_told_a_shorter_one(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "bids-fmriprep-with-freesurfer-and-extra-options"
+    before = tree(repo)
+    assert main([name, "--repo", str(repo), "--no-pants-checks"]) == 1
+    error = capsys.readouterr().err
+    assert (
+        "give a shorter one with --directory, e.g. --directory bids_fmriprep_with_freesurfer"
+        in (error)
+    )
+    assert tree(repo) == before
+    assert main([name, "--repo", str(repo), "--no-pants-checks", "--directory", "fmriprep"]) == 0
+    manifest = json.loads((repo / "fmriprep/src/docker/manifest.json").read_text())
+    assert manifest["name"] == name
+    assert (repo / "fmriprep/src/python/fmriprep_app/run.py").is_file()
 
 
 def test_api_key_input_and_version_reset(repo: Path) -> None:
@@ -97,7 +139,8 @@ def test_api_key_input_and_version_reset(repo: Path) -> None:
     [
         ("Bad_Name", "'Bad_Name' is not a valid gear name"),
         ("9lives", "'9lives' is not a valid gear name"),
-        ("x" * 33, "at most 32 characters"),
+        ("x" * 101, "at most 100 characters, Flywheel's limit"),
+        ("x" * 33, "is 33 characters, longer than the 32"),
         ("template-gear", "the gear name 'template-gear' is taken by"),
     ],
 )

@@ -302,3 +302,42 @@ def test_the_removal_command_new_gear_prints_puts_the_repository_back(
         ["git", "status", "--porcelain"], cwd=full_repo, capture_output=True, text=True, check=True
     )
     assert status.stdout == ""
+
+
+def test_the_removal_command_removes_only_its_own_gears_lines(full_repo: Path) -> None:
+    """Two gears written and not committed: removing the first keeps every line the second
+    added to the shared files, and removes the lockfile a later lock made for the first."""
+    subprocess.run(["git", "init", "-q"], cwd=full_repo, check=True)
+
+    def gear(name: str, pin: str) -> NewGear:
+        return NewGear(name, name, "Tags.", "utility", False, resolve=name, pins=(pin,))
+
+    first, second = gear("tag-files", "backoff==1.10.0"), gear("count-words", "six==1.16.0")
+    backup = {
+        path: (full_repo / path).read_bytes()
+        for path in _shared_files(first)
+        if (full_repo / path).is_file()
+    }
+    create(full_repo, first)
+    command = removal_command(full_repo, first, backup)
+    create(full_repo, second)
+    # The lock the failure message told the author to make, after the command was printed.
+    (full_repo / "3rdparty/python/tag-files.lock").write_text("{}\n")
+    with_both = {
+        path: (full_repo / path).read_text() for path in _shared_files(first) if path in backup
+    }
+    subprocess.run(["bash", "-c", command], cwd=full_repo, check=True)
+    for path, text in with_both.items():
+        after = (full_repo / path).read_text()
+        assert "tag-files" not in after and "tag_files" not in after, path
+        kept = [
+            line for line in text.splitlines() if "count-words" in line or "count_words" in line
+        ]
+        assert all(line in after.splitlines() for line in kept), path
+    assert "count-words" in (full_repo / "pants.toml").read_text()
+    assert not (full_repo / "tag_files").exists()
+    assert not (full_repo / "3rdparty/python/tag-files.lock").exists()
+    assert not (full_repo / "3rdparty/python/tag-files-requirements.txt").exists()
+    assert (full_repo / "count_words").is_dir()
+    assert (full_repo / "3rdparty/python/count-words-requirements.txt").is_file()
+    assert not list((full_repo / ".git").glob("new-gear-undo-*"))

@@ -140,12 +140,9 @@ def _module_mapping(entries: list[str]) -> str:
 
 
 def _gear_resolves_line(names: list[str]) -> str:
-    """`GEAR_RESOLVES = (...)` as `ruff format` writes it."""
-    quoted = [f'"{name}"' for name in names]
-    line = f"GEAR_RESOLVES = ({', '.join(quoted)})"
-    if len(line) <= LINE_LENGTH:
-        return line
-    return "GEAR_RESOLVES = (\n" + "".join(f"    {name},\n" for name in quoted) + ")"
+    """`GEAR_RESOLVES = (...)`, a name a line (the trailing comma keeps `ruff format` from
+    joining them): a new resolve adds a line of its own, which bin/new-gear's undo removes."""
+    return "GEAR_RESOLVES = (\n" + "".join(f'    "{name}",\n' for name in names) + ")"
 
 
 def add_resolve(

@@ -2,7 +2,8 @@
 
     bin/new-gear NAME [--label L] [--description D] [--category CATEGORY]
                  [--with-api-key] [--from-manifest PATH | --from-gear DIR]
-                 [--resolve NAME] [--requirement SPEC]... [--repo DIR] [--no-pants-checks]
+                 [--resolve NAME] [--requirement SPEC]... [--directory DIR] [--repo DIR]
+                 [--no-pants-checks]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
 digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,12 +44,15 @@ TEMPLATE_DIR = "template_gear"
 TEMPLATE_APP = "template_app"
 TEMPLATE_NAME = "template-gear"
 FIRST_VERSION = "0.1.0"
-# The gear spec allows ^[a-z0-9\-]+$ (at most 100 characters); the name also becomes a Python
-# package, so it must start with a letter. The generated BUILD files and code name the gear's
-# directory and package on one line (`pex="<dir>/src/python/<dir>_app:bin"`), which fits
-# Ruff's line length for names of up to MAX_NAME_LENGTH characters.
-MAX_NAME_LENGTH = 32
+# The gear spec allows ^[a-z0-9\-]+$ of at most 100 characters (fw-gear's manifest schema); the
+# name here must also start with a letter, as its directory and Python package do.
+MAX_NAME_LENGTH = 100
 NAME_PATTERN = re.compile(rf"^[a-z][a-z0-9\-]{{0,{MAX_NAME_LENGTH - 1}}}$")
+# The generated BUILD files and code name the gear's directory and package on one line
+# (`pex="<dir>/src/python/<dir>_app:bin"`), which fits Ruff's line length for directories of up
+# to MAX_DIRECTORY_LENGTH characters; a longer name gets a shorter directory (--directory).
+MAX_DIRECTORY_LENGTH = 32
+DIRECTORY_PATTERN = re.compile(rf"^[a-z][a-z0-9_]{{0,{MAX_DIRECTORY_LENGTH - 1}}}$")
 # The categories a Flywheel site accepts (flywheel.models.GearCategory).
 CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
@@ -83,6 +89,8 @@ class NewGear:
     upstream: port_gear.UpstreamGear | None = None
     # Module mappings for the gear's resolve (projects whose modules have other names).
     module_mapping: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The gear's directory (and `<directory>_app` package) when not the name with '_' for '-'.
+    directory_name: str | None = None
 
     @property
     def version(self) -> str:
@@ -99,7 +107,7 @@ class NewGear:
 
     @property
     def directory(self) -> str:
-        return self.name.replace("-", "_")
+        return self.directory_name or self.name.replace("-", "_")
 
     @property
     def app(self) -> str:
@@ -110,15 +118,44 @@ class NewGear:
         return "".join(part.capitalize() for part in self.name.split("-"))
 
 
+def short_directory(name: str) -> str:
+    """A directory name of at most MAX_DIRECTORY_LENGTH characters for a long gear name: its
+    words from the first, as many as fit, else the name cut."""
+    words = name.split("-")
+    kept: list[str] = []
+    for word in words:
+        if len("_".join([*kept, word])) > MAX_DIRECTORY_LENGTH:
+            break
+        kept.append(word)
+    return "_".join(kept) or name[:MAX_DIRECTORY_LENGTH]
+
+
+def name_problems(name: str, directory: str) -> list[str]:
+    """What is wrong with a gear name and its directory (empty when both are right)."""
+    problems = []
+    if not NAME_PATTERN.match(name):
+        problems.append(
+            f"{name!r} is not a valid gear name: use lower-case letters, digits and '-', "
+            f"starting with a letter (at most {MAX_NAME_LENGTH} characters, Flywheel's limit)"
+        )
+    elif not DIRECTORY_PATTERN.match(directory):
+        problems.append(
+            f"the gear's directory and package name {directory!r} "
+            + (
+                f"is {len(directory)} characters, longer than the {MAX_DIRECTORY_LENGTH} "
+                "that generated code fits on one line: give a shorter one with --directory, "
+                f"e.g. --directory {short_directory(name)} (the gear keeps its name)"
+                if len(directory) > MAX_DIRECTORY_LENGTH
+                else "is not valid: use lower-case letters, digits and '_', starting with a letter"
+            )
+        )
+    return problems
+
+
 def check(repo: Path, gear: NewGear) -> None:
     """Raises NewGearError listing every reason the gear cannot be created."""
-    problems = []
-    if not NAME_PATTERN.match(gear.name):
-        problems.append(
-            f"{gear.name!r} is not a valid gear name: use lower-case letters, digits and '-', "
-            f"starting with a letter (at most {MAX_NAME_LENGTH} characters)"
-        )
-    else:
+    problems = name_problems(gear.name, gear.directory)
+    if not problems:
         for path in (repo / gear.directory, repo / DOCS_DIR / gear.directory):
             if path.exists():
                 problems.append(f"{path} already exists")
@@ -146,8 +183,14 @@ def _rename(text: str, gear: NewGear) -> str:
         .replace(TEMPLATE_DIR, gear.directory)
         .replace(TEMPLATE_NAME, gear.name)
         .replace("Template gear", gear.label)
-        .replace("template gear", gear.name)
+        .replace("template gear", _gear_words(gear))
     )
+
+
+def _gear_words(gear: NewGear) -> str:
+    """How the renamed text names the gear: by its name, or "gear" when that is longer than a
+    generated line can hold beside the rest."""
+    return gear.name if len(gear.name) <= MAX_DIRECTORY_LENGTH else "gear"
 
 
 # What a ported manifest keeps besides inputs and config (the rest is the repository's own).
@@ -238,8 +281,9 @@ def _package_docstring(gear: NewGear) -> str:
     line = f'"""{gear.label}: {gear.description.rstrip(".")}."""\n'
     if len(line) <= 100:
         return line
+    summary = textwrap.fill(f"{gear.label}.", 96)
     body = textwrap.fill(gear.description, 96)
-    return f'"""{gear.label}.\n\n{body}\n"""\n'
+    return f'"""{summary}\n\n{body}\n"""\n'
 
 
 def _docker_build(text: str, version: str, resolve: str | None) -> str:
@@ -495,16 +539,42 @@ def check_with_pants(repo: Path, gear: NewGear, *, ported: bool) -> None:
     _pants(repo, "tailor", "--check", "update-build-files", "--check", "lint", *specs)
 
 
+def undo_patch_path(repo: Path, gear: NewGear) -> Path:
+    """Where the reverse of new-gear's edits to shared files is kept: inside .git (never
+    committed), or the system's temporary directory outside a git checkout."""
+    name = f"new-gear-undo-{gear.directory}.patch"
+    return repo / ".git" / name if (repo / ".git").is_dir() else Path(tempfile.gettempdir()) / name
+
+
+def _edits(repo: Path, backup: Mapping[Path, bytes], paths: list[Path]) -> str:
+    """new-gear's edits of `paths` as a unified diff without context: only its own lines."""
+    hunks: list[str] = []
+    for path in paths:
+        before = backup[path].decode("utf-8").splitlines(keepends=True)
+        after = (repo / path).read_text(encoding="utf-8").splitlines(keepends=True)
+        hunks += difflib.unified_diff(before, after, f"a/{path}", f"b/{path}", n=0)
+    return "".join(hunks)
+
+
 def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> str:
-    """The shell command that removes what new-gear wrote and puts back what it changed."""
+    """The shell command that removes exactly what new-gear added: its directories, the files
+    it made (the new resolve's lockfile too, which a later lock makes), and its own lines in
+    shared files (a reverse patch, so other uncommitted work in them stays)."""
     written = [str(root) for _, root in _copied_trees(repo, gear)]
-    changed = [str(path) for path in _shared_files(gear) if path in backup]
+    lock = [gear_resolve.lockfile(gear.own_resolve)] if gear.own_resolve is not None else []
     created = [
-        str(path) for path in _shared_files(gear) if path not in backup and (repo / path).exists()
+        str(path)
+        for path in _shared_files(gear)
+        if path not in backup and ((repo / path).exists() or path in lock)
     ]
     command = f"rm -rf {' '.join(written + created)}"
-    if changed:
-        command += f" && git checkout -- {' '.join(changed)}"
+    changed = [path for path in _shared_files(gear) if path in backup and (repo / path).is_file()]
+    edits = _edits(repo, backup, changed)
+    if edits:
+        # The patch first: it refuses (and nothing is removed) if those lines were edited since.
+        patch = shlex.quote(str(undo_patch_path(repo, gear)))
+        undo_patch_path(repo, gear).write_text(edits, encoding="utf-8")
+        command = f"git apply -R --unidiff-zero {patch} && {command} && rm {patch}"
     return command
 
 
@@ -512,8 +582,12 @@ def _read_port(args: argparse.Namespace, notes: list[str]) -> port_gear.Upstream
     if args.from_gear is None:
         return None
     upstream = port_gear.read_upstream(args.from_gear)
-    app = f"{args.name.replace('-', '_')}_app"
-    return port_gear.moved(upstream, app, notes)
+    return port_gear.moved(upstream, _app(args), notes)
+
+
+def _app(args: argparse.Namespace) -> str:
+    """The gear's app package, as NewGear.app names it, from the command line."""
+    return f"{args.directory or args.name.replace('-', '_')}_app"
 
 
 def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str]) -> None:
@@ -576,6 +650,12 @@ def main(argv: list[str]) -> int:
         help="a pin of the gear's resolve, e.g. 'pydicom>=2.4,<3' (repeatable; with "
         "--from-gear it replaces the gear's own pin of that project)",
     )
+    parser.add_argument(
+        "--directory",
+        metavar="DIR",
+        help="the gear's directory (and DIR_app package) when not the name with '_' for '-'; "
+        f"at most {MAX_DIRECTORY_LENGTH} characters",
+    )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     parser.add_argument(
         "--no-pants-checks",
@@ -586,6 +666,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.from_gear is not None and args.from_manifest is not None:
         parser.error("give --from-gear or --from-manifest, not both")
+    # Checked before a port reads the gear and its pins (which can take a while).
+    naming = name_problems(args.name, args.directory or args.name.replace("-", "_"))
+    if naming:
+        print("new-gear: cannot create the gear:\n  " + "\n  ".join(naming), file=sys.stderr)
+        return 1
     notes: list[str] = []
     source: dict[str, Any] | None = None
     try:
@@ -604,7 +689,7 @@ def main(argv: list[str]) -> int:
     try:
         repo = find_root(args.repo)
         if upstream is not None:
-            app = f"{args.name.replace('-', '_')}_app"
+            app = _app(args)
             pins_, mapping, provided = port_gear.resolve_pins(
                 repo, upstream, app, args.requirement, notes
             )
@@ -629,6 +714,7 @@ def main(argv: list[str]) -> int:
         pins=tuple(pins_),
         upstream=upstream,
         module_mapping=tuple((name, tuple(modules)) for name, modules in mapping.items()),
+        directory_name=args.directory,
     )
     try:
         backup = {
