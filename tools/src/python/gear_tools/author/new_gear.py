@@ -597,6 +597,10 @@ def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str
         f"{gear.app}/ (entry point {upstream.entry_point}) and {len(upstream.tests)} test "
         f"files to {gear.directory}/test/python/{gear.app}_tests/"
     )
+    if upstream.requirement_sources:
+        print(f"new-gear: requirements read from {', '.join(upstream.requirement_sources)}")
+    for note in upstream.requirement_notes:
+        print(f"new-gear: {note}")
     if gear.pins:
         print(f"new-gear: the {gear.resolve} resolve pins {', '.join(gear.pins)}")
     for name, modules in gear.module_mapping:

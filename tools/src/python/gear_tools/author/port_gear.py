@@ -8,15 +8,17 @@ Here they become
   (gear_tools.author.import_rewrite); the manifest's command's script is the pex's entry point;
 - `<gear>/test/python/<app>_tests/`: the tests and their data (a `files` target), pytest
   plugins (`pytest-*` test requirements) as explicit dependencies;
-- the gear's own resolve: its requirements, the pip installs of its Dockerfile and the test
+- the gear's own resolve: its requirements (requirements files, setup.py/cfg, pyproject.toml,
+  Pipfile, at the versions of its lock file: gear_tools.author.upstream_requirements), the pip
+  installs of its Dockerfile (not installers such as pipenv or poetry) and the test
   requirements (those without their old versions, which predate pytest 8), each checked before
   anything is written (gear_tools.author.pins), with module mappings read from the wheels;
 - `src/docker/Dockerfile`: the system packages of the upstream Dockerfile's apt lines, and a
   comment for each thing that cannot be carried (gear_tools.author.upstream_dockerfile).
 
 Upstream code and tests keep their own style: ruff and mypy skip their targets (the BUILD
-files say why). Upstream-only files (CI configs, tests/Dockerfile, requirements files, bin/
-scripts) are not moved; each is named in the output.
+files say why). Upstream-only files (CI configs, tests/Dockerfile, bin/ scripts) are not
+moved; each is named in the output.
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from gear_tools.author import from_manifest, import_rewrite, pins, upstream_dockerfile
+from gear_tools.author import (
+    from_manifest,
+    import_rewrite,
+    pins,
+    upstream_dockerfile,
+    upstream_requirements,
+)
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import MANIFEST
 
@@ -43,15 +51,6 @@ TEST_DIRS = ("tests", "test")
 NOT_CODE_DIRS = {"docs", "doc", "examples", "example", "bin", "scripts", "build", "dist"}
 NOT_CODE_FILES = {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"}
 SKIPPED_NAMES = {"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints"}
-REQUIREMENTS_FILES = ("requirements.txt",)
-TEST_REQUIREMENTS_FILES = (
-    "tests/requirements.txt",
-    "test/requirements.txt",
-    "requirements-dev.txt",
-    "requirements_dev.txt",
-    "requirements-test.txt",
-    "dev-requirements.txt",
-)
 # Test requirements this repository brings itself (pytest, coverage through Pants) or that are
 # linters, not test dependencies.
 NOT_TEST_PINS = {
@@ -83,6 +82,9 @@ class UpstreamGear:
     left_out: list[str] = field(default_factory=list)
     # Test files left out of the tests target, and why (an import nothing here provides).
     excluded_tests: dict[PurePosixPath, str] = field(default_factory=dict)
+    # The files the requirements were read from, and what to know about them.
+    requirement_sources: list[str] = field(default_factory=list)
+    requirement_notes: list[str] = field(default_factory=list)
 
     @property
     def top_level(self) -> set[str]:
@@ -102,15 +104,6 @@ def _files(root: Path) -> list[Path]:
         and not SKIPPED_NAMES & set(path.relative_to(root).parts)
         and path.suffix != ".pyc"
     )
-
-
-def _requirement_lines(path: Path) -> list[str]:
-    lines = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.split(" #")[0].strip()
-        if line and not line.startswith(("#", "-")):
-            lines.append(line)
-    return lines
 
 
 def _entry_point(manifest: Mapping[str, Any], code: Mapping[PurePosixPath, bytes]) -> PurePosixPath:
@@ -171,16 +164,15 @@ def read_upstream(root: Path) -> UpstreamGear:
             code[relative] = path.read_bytes()
         else:
             left_out.append(f"{top}/" if f"{top}/" not in left_out else "")
-    requirements = []
-    for name in REQUIREMENTS_FILES:
-        if (root / name).is_file():
-            requirements += _requirement_lines(root / name)
-    test_requirements = []
-    for name in TEST_REQUIREMENTS_FILES:
-        if (root / name).is_file():
-            test_requirements += _requirement_lines(root / name)
+    found = upstream_requirements.read_requirements(root)
+    requirements = list(found.requirements)
     dockerfile = upstream_dockerfile.read_dockerfile(root / "Dockerfile")
-    requirements += [r for r in dockerfile.pip_requirements if r not in requirements]
+    requirements += [
+        r
+        for r in dockerfile.pip_requirements
+        if r not in requirements and project_name(r) not in upstream_requirements.INSTALLERS
+    ]
+    read = set(found.sources) | set(upstream_requirements.READ_FILES)
     return UpstreamGear(
         root=root,
         manifest=manifest,
@@ -188,10 +180,15 @@ def read_upstream(root: Path) -> UpstreamGear:
         tests=tests,
         tests_dir=tests_dir,
         requirements=requirements,
-        test_requirements=test_requirements,
+        test_requirements=found.test_requirements,
         dockerfile=dockerfile,
         entry_point=_entry_point(manifest, code),
-        left_out=sorted({entry for entry in left_out if entry}),
+        left_out=sorted({entry for entry in left_out if entry and entry not in read}),
+        requirement_sources=[name for name in found.sources if (root / name).is_file()],
+        requirement_notes=[
+            *(f"pinned to the version its lock file holds: {pin}" for pin in found.locked),
+            *(f"requirements not read: {entry}" for entry in found.unread),
+        ],
     )
 
 
