@@ -13,25 +13,32 @@ from typing import Any
 
 
 def release_files(
-    version: str, *wheel_tags: str, sdist: bool = True, python: str = ""
+    version: str,
+    *wheel_tags: str,
+    sdist: bool = True,
+    python: str = "",
+    uploaded: str = "",
+    project: str = "demo",
 ) -> list[dict[str, Any]]:
     """A release's files: a wheel per tag (`cp311-cp311-manylinux_2_17_x86_64`) and an sdist,
-    each with `requires_python` (`python`)."""
+    each with `requires_python` (`python`) and, if given, its upload time (`uploaded`); named
+    after `project` (files of the same name and version are one project's)."""
     files = [
         {
-            "filename": f"demo-{version}-{tag}.whl",
+            "filename": f"{project}-{version}-{tag}.whl",
             "packagetype": "bdist_wheel",
             "yanked": False,
             "requires_python": python or None,
+            "upload_time_iso_8601": uploaded or None,
             # Relative to the index (PyPI's are absolute); its core metadata at `<url>.metadata`.
-            "url": f"/files/{version}/demo-{version}-{tag}.whl",
+            "url": f"/files/{version}/{project}-{version}-{tag}.whl",
         }
         for tag in wheel_tags
     ]
     if sdist:
         files.append(
             {
-                "filename": f"demo-{version}.tar.gz",
+                "filename": f"{project}-{version}.tar.gz",
                 "packagetype": "sdist",
                 "requires_python": python or None,
             }

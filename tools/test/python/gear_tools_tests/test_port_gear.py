@@ -5,6 +5,7 @@ nothing. Pins are checked against a package index on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -98,6 +99,18 @@ PYPI: dict[str, dict[str, Any]] = {
         "modules": {"old_metadata/__init__.py": "from pkg_resources import iter_entry_points\n"},
     },
     "pytest-mock": {"releases": {"3.14.0": release_files("3.14.0", "py3-none-any")}},
+    # 1.0.0 only for CPython 3.7 (on x86_64); 1.2.0 for 3.11.
+    "fastcore": {
+        "releases": {
+            "1.0.0": release_files("1.0.0", "cp37-cp37m-manylinux1_x86_64", project="fastcore"),
+            "1.2.0": release_files(
+                "1.2.0",
+                "cp311-cp311-manylinux_2_17_x86_64",
+                "cp311-cp311-manylinux_2_17_aarch64",
+                project="fastcore",
+            ),
+        }
+    },
 }
 SHARED = (
     "3rdparty/python/BUILD",
@@ -341,3 +354,34 @@ def test_the_removal_command_removes_only_its_own_gears_lines(full_repo: Path) -
     assert (full_repo / "count_words").is_dir()
     assert (full_repo / "3rdparty/python/count-words-requirements.txt").is_file()
     assert not list((full_repo / ".git").glob("new-gear-undo-*"))
+
+
+def test_pins_that_do_not_work_print_the_one_command_that_continues(
+    full_repo: Path,
+    upstream: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gear's Pipfile pins a release without a wheel for CPython 3.11: nothing is written,
+    and the printed command (the same port with the settled pins) moves the gear in."""
+    (upstream / "requirements.txt").unlink()
+    (upstream / "Pipfile").write_text('[packages]\nbackoff = "==1.10.0"\nfastcore = "*"\n')
+    (upstream / "Pipfile.lock").write_text(
+        json.dumps({"default": {"fastcore": {"version": "==1.0.0"}}})
+    )
+    before = _tree(full_repo)
+    assert port(full_repo, upstream) == 1
+    error = capsys.readouterr().err
+    assert "fastcore==1.0.0: fastcore 1.0.0 has no wheel for CPython 3.11" in error
+    assert _tree(full_repo) == before
+    command = error.split("Next (the same port with those pins):\n  bin/new-gear ")[1]
+    argv = shlex.split(command.strip())
+    assert argv[-2:] == ["--requirement", "fastcore==1.2.0"]
+    with pypi_server(PYPI) as url:
+        monkeypatch.setenv("GEAR_PYPI_URL", url)
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Pipfile, Pipfile.lock" in out
+    assert "pinned to the version its lock file holds: fastcore==1.0.0" in out
+    requirements = (full_repo / "3rdparty/python/tag-files-requirements.txt").read_text()
+    assert "fastcore==1.2.0" in requirements and "backoff==1.10.0" in requirements

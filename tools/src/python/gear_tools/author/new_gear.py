@@ -700,6 +700,18 @@ def main(argv: list[str]) -> int:
             if provided is not None:
                 upstream = port_gear.exclude_unrunnable_tests(upstream, app, provided, notes)
             resolve = resolve or (args.name if pins_ else None)
+    except port_gear.PinChoiceError as exc:
+        print(f"new-gear: {exc}", file=sys.stderr)
+        if exc.requirements:
+            more = [word for pin in exc.requirements for word in ("--requirement", pin)]
+            print(
+                "Next (the same port with "
+                + ("those pins" if not exc.settled_problems else "the proposals so far")
+                + "):\n  bin/new-gear "
+                + shlex.join([*argv, *more]),
+                file=sys.stderr,
+            )
+        return 1
     except (NewGearError, RepoError, port_gear.PortError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)
         return 1

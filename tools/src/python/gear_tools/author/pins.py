@@ -2,7 +2,9 @@
 
 A pin works when the release pip would choose for it has a wheel for the gear's Python
 (CPython 3.11) on the image's platform (Linux, glibc), or is pure Python, and when it agrees
-with what common/'s libraries need (they are in every gear resolve). Releases and their
+with what common/'s libraries need (they are in every gear resolve); a compiled release that
+needs numpy must have been built after numpy 2 existed when common/ makes every resolve install
+numpy 2 (an older build fails at import, though its metadata resolves). Releases and their
 dependencies are read from PyPI's JSON API (`GEAR_PYPI_URL`, default https://pypi.org).
 
     pandas~=1.0.1: pandas 1.0.5 has no wheel for CPython 3.11 on Linux x86_64 ...; nearest
@@ -38,6 +40,8 @@ from packaging.version import InvalidVersion, Version
 PYPI_URL_ENV = "GEAR_PYPI_URL"
 DEFAULT_PYPI_URL = "https://pypi.org"
 PYTHON = (3, 11)
+# A numpy 1 release: a specifier that excludes it makes a resolve install numpy 2.
+NUMPY_1_LAST = "1.26.4"
 # The oldest and newest glibc a manylinux wheel may ask for on the base image (Debian 12).
 _GLIBC_MINORS = range(36, 4, -1)
 
@@ -72,6 +76,8 @@ class Release:
     has_sdist: bool
     # Each file's name and address (a wheel's core metadata is at `<address>.metadata`).
     urls: tuple[tuple[str, str], ...] = ()
+    # When its first file was uploaded (ISO 8601, as the index says; "" if it does not).
+    uploaded: str = ""
 
 
 class PyPI:
@@ -121,7 +127,8 @@ class PyPI:
                 for f in files
                 if f.get("url")
             )
-            found.append(Release(version, wheels, sdist, urls))
+            times = [str(f["upload_time_iso_8601"]) for f in files if f.get("upload_time_iso_8601")]
+            found.append(Release(version, wheels, sdist, urls, min(times, default="")))
         return sorted(found, key=lambda release: release.version)
 
     def wheel(self, project: str, version: Version) -> zipfile.ZipFile | None:
@@ -236,11 +243,11 @@ def chosen_release(releases: list[Release], specifier: SpecifierSet) -> Release 
     return matching[-1] if matching else None
 
 
-def _proposal(name: str, specifier: SpecifierSet, release: Release) -> str:
-    """A pin in the style of the original one, for `release`."""
-    if any(spec.operator == "~=" for spec in specifier):
-        return f"{name}~={release.version}"
-    return f"{name}=={release.version}"
+def _proposal(requirement: Requirement, release: Release) -> str:
+    """A pin in the style of the original one (its extras kept), for `release`."""
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    operator = "~=" if any(spec.operator == "~=" for spec in requirement.specifier) else "=="
+    return f"{requirement.name}{extras}{operator}{release.version}"
 
 
 @dataclass(frozen=True)
@@ -331,6 +338,9 @@ def check_pins(
             own_pins[canonicalize_name(Requirement(pin).name)] = Requirement(pin)
         except InvalidRequirement:
             continue
+    # Whether (and since when) numpy 2 is what the resolve installs: compiled pins need builds
+    # for it.
+    since = _numpy_2_since(pypi, constraints, own_pins.get("numpy"))
     for pin in pins:
         try:
             requirement = Requirement(pin)
@@ -346,7 +356,14 @@ def check_pins(
             continue
         chosen = chosen_release(releases, requirement.specifier)
         compiled = any(not _pure(wheel) for r in releases for wheel in r.wheels)
-        working = [r for r in releases if _works(r, compiled, tags) and not r.version.is_prerelease]
+        # Releases that work here and that common/'s libraries accept: what a proposal may be.
+        working = [
+            r
+            for r in releases
+            if _works(r, compiled, tags)
+            and not r.version.is_prerelease
+            and all(c.specifier.contains(r.version) for c in constraints.get(name, []))
+        ]
         if chosen is None:
             latest = working[-1] if working else None
             problems.append(
@@ -361,9 +378,7 @@ def check_pins(
             later = [r for r in working if r.version > chosen.version]
             earlier = [r for r in working if r.version < chosen.version]
             nearest = later[0] if later else (earlier[-1] if earlier else None)
-            proposal = (
-                _proposal(requirement.name, requirement.specifier, nearest) if nearest else None
-            )
+            proposal = _proposal(requirement, nearest) if nearest else None
             problems.append(
                 PinProblem(
                     f"{pin}: {requirement.name} {chosen.version} has no wheel for CPython 3.11 on "
@@ -378,7 +393,7 @@ def check_pins(
             fixed = _first_without_removed_names(
                 pypi, requirement.name, [r for r in working if r.version > chosen.version]
             )
-            proposal = _proposal(requirement.name, requirement.specifier, fixed) if fixed else None
+            proposal = _proposal(requirement, fixed) if fixed else None
             problems.append(
                 PinProblem(
                     f"{pin}: {requirement.name} {chosen.version} uses {removed}, which Python 3.10 "
@@ -387,6 +402,10 @@ def check_pins(
                     proposal,
                 )
             )
+            continue
+        abi = _built_for_numpy_1(pypi, requirement, chosen, constraints, working, compiled, since)
+        if abi is not None:
+            problems.append(abi)
             continue
         conflicting = [
             c
@@ -420,18 +439,163 @@ def check_pins(
                         wanted,
                     )
                 )
-            for constraint in constraints.get(dependency_name, []):
-                dependency_releases = pypi.releases(dependency_name) or []
-                if not _agree(dependency_releases, dependency.specifier, constraint.specifier):
-                    problems.append(
-                        PinProblem(
-                            f"{pin}: {requirement.name} {chosen.version} needs {dependency}, "
-                            f"which conflicts with {constraint.source} (needs "
-                            f"{dependency.name}{constraint.specifier}); pin another release of "
-                            f"{requirement.name}"
-                        )
-                    )
+        clashes = _clashes_with_common(pypi, requirement.name, chosen.version, constraints)
+        if clashes:
+            fixed = _first_agreeing(pypi, requirement.name, chosen, working, constraints)
+            proposal = _proposal(requirement, fixed) if fixed else None
+            problems.append(
+                PinProblem(
+                    f"{pin}: {requirement.name} {chosen.version} needs "
+                    + ", and ".join(clashes)
+                    + (
+                        f"; nearest release that agrees: {proposal}"
+                        if proposal
+                        else f"; pin another release of {requirement.name}"
+                    ),
+                    proposal,
+                )
+            )
     return problems
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Where applying the proposals led: the pins reached, the problems they still have (none:
+    they work together) and how many rounds of checks it took."""
+
+    pins: list[str]
+    problems: list[PinProblem]
+    rounds: int
+    # What the pins as given had.
+    first_problems: list[PinProblem]
+
+
+def _project(pin: str) -> str:
+    try:
+        return canonicalize_name(Requirement(pin).name)
+    except InvalidRequirement:
+        return pin
+
+
+def settle_pins(
+    pins: list[str],
+    constraints: Mapping[str, list[Constraint]],
+    *,
+    pypi: PyPI | None = None,
+    machine: str | None = None,
+    rounds: int = 6,
+) -> Settled:
+    """Applies every problem's proposal at once and checks the whole set again, until it works,
+    a problem has no proposal (a person must decide) or nothing changes: one consistent set to
+    suggest instead of one pin at a time."""
+    pypi = pypi or PyPI()
+    current = list(pins)
+    first: list[PinProblem] | None = None
+    for done in range(1, rounds + 1):
+        problems = check_pins(current, constraints, pypi=pypi, machine=machine)
+        first = problems if first is None else first
+        proposals = {_project(p.proposal): p.proposal for p in problems if p.proposal}
+        if not proposals:
+            return Settled(current, problems, done, first)
+        changed = [proposals.get(_project(pin), pin) for pin in current]
+        changed += [pin for name, pin in proposals.items() if name not in map(_project, current)]
+        if changed == current:
+            return Settled(current, problems, done, first)
+        current = changed
+    last = check_pins(current, constraints, pypi=pypi, machine=machine)
+    return Settled(current, last, rounds, first or [])
+
+
+# How many later releases are read (one metadata request each) looking for one that agrees.
+AGREEING_SEARCH = 40
+
+
+def _clashes_with_common(
+    pypi: PyPI, project: str, version: Version, constraints: Mapping[str, list[Constraint]]
+) -> list[str]:
+    """The release's dependencies that no release can satisfy together with what common/'s
+    libraries need, each with what needs the other range."""
+    clashes = []
+    for dependency in pypi.requires(project, version):
+        dependency_name = canonicalize_name(dependency.name)
+        for constraint in constraints.get(dependency_name, []):
+            dependency_releases = pypi.releases(dependency_name) or []
+            if not _agree(dependency_releases, dependency.specifier, constraint.specifier):
+                clashes.append(
+                    f"{dependency}, which conflicts with {constraint.source} (needs "
+                    f"{dependency.name}{constraint.specifier})"
+                )
+    return clashes
+
+
+def _first_agreeing(
+    pypi: PyPI,
+    project: str,
+    chosen: Release,
+    working: list[Release],
+    constraints: Mapping[str, list[Constraint]],
+) -> Release | None:
+    """The first release after `chosen` that works here and whose dependencies agree with
+    common/'s libraries (the newest one when none of the next AGREEING_SEARCH does)."""
+    later = [r for r in working if r.version > chosen.version]
+    for release in [*later[:AGREEING_SEARCH], *later[AGREEING_SEARCH:][-1:]]:
+        if not _clashes_with_common(pypi, project, release.version, constraints):
+            return release
+    return None
+
+
+def _numpy_2_since(
+    pypi: PyPI, constraints: Mapping[str, list[Constraint]], own_pin: Requirement | None
+) -> str | None:
+    """When numpy 2's first release (a pre-release) was uploaded, if the gear's resolve installs
+    numpy 2 (the newest release its pin, or else common/'s libraries, allow); None if it
+    installs numpy 1 (or the index cannot say)."""
+    releases = pypi.releases("numpy") or []
+    own = [str(own_pin.specifier)] if own_pin is not None else []
+    wanted = SpecifierSet(",".join(own + [str(c.specifier) for c in constraints.get("numpy", [])]))
+    installed = chosen_release(releases, wanted)
+    if installed is None or installed.version.major < 2:
+        return None
+    first = next((r for r in releases if r.version.major >= 2), None)
+    return first.uploaded if first is not None and first.uploaded else None
+
+
+def _built_for_numpy_1(
+    pypi: PyPI,
+    requirement: Requirement,
+    chosen: Release,
+    constraints: Mapping[str, list[Constraint]],
+    working: list[Release],
+    compiled: bool,
+    since: str | None,
+) -> PinProblem | None:
+    """A compiled release that needs numpy and was uploaded before numpy 2 existed was built
+    against numpy 1, whose binary interface numpy 2 changed: with numpy 2 installed it fails at
+    import (`numpy.dtype size changed, may indicate binary incompatibility`)."""
+    if (
+        not compiled
+        or not chosen.uploaded
+        or not any(
+            canonicalize_name(dependency.name) == "numpy"
+            for dependency in pypi.requires(requirement.name, chosen.version)
+        )
+    ):
+        return None
+    if since is None or chosen.uploaded >= since:
+        return None
+    later = [r for r in working if r.version > chosen.version and r.uploaded >= since]
+    proposal = _proposal(requirement, later[0]) if later else None
+    needs = (
+        "; ".join(f"{c.source} needs numpy{c.specifier}" for c in constraints.get("numpy", []))
+        or "the gear's own numpy pin"
+    )
+    return PinProblem(
+        f"{requirement}: {requirement.name} {chosen.version} is compiled against numpy 1 (its "
+        f"files were uploaded {chosen.uploaded[:10]}, before numpy 2 existed, {since[:10]}) and "
+        f"every gear here installs numpy 2 ({needs}): it fails at import (numpy.dtype size "
+        "changed)" + (f"; nearest release built for numpy 2: {proposal}" if proposal else ""),
+        proposal,
+    )
 
 
 _PKG_RESOURCES = re.compile(rb"^\s*(import pkg_resources|from pkg_resources import)", re.MULTILINE)

@@ -66,6 +66,34 @@ class PortError(Exception):
     """The gear's repository cannot be moved in as it is (the message says why)."""
 
 
+class PinChoiceError(PortError):
+    """The gear's pins do not work here: what is wrong with each and, where applying the
+    proposals led to a set that works, that set (`requirements`: the --requirement values)."""
+
+    def __init__(self, pins_: list[str], settled: pins.Settled) -> None:
+        self.requirements = [pin for pin in settled.pins if pin not in pins_]
+        self.settled_problems = settled.problems
+        lines = ["these pins of the gear cannot be locked for CPython 3.11 here:"]
+        lines += [f"  {problem}" for problem in settled.first_problems]
+        if settled.problems:
+            if self.requirements:
+                lines.append(
+                    f"With the proposals applied ({', '.join(self.requirements)}), checked "
+                    f"together ({settled.rounds} rounds), these are left:"
+                )
+                lines += [f"  {problem}" for problem in settled.problems]
+            lines.append(
+                "Nothing was written. A person must choose a pin for each left (--requirement "
+                "SPEC replaces the gear's pin of that project)."
+            )
+        else:
+            lines.append(
+                f"Nothing was written. Checked together ({settled.rounds} rounds of checks), "
+                "these pins work here: " + ", ".join(self.requirements)
+            )
+        super().__init__("\n".join(lines))
+
+
 @dataclass
 class UpstreamGear:
     """A gear's repository, read: what is moved in and what is left out."""
@@ -172,7 +200,8 @@ def read_upstream(root: Path) -> UpstreamGear:
         for r in dockerfile.pip_requirements
         if r not in requirements and project_name(r) not in upstream_requirements.INSTALLERS
     ]
-    read = set(found.sources) | set(upstream_requirements.READ_FILES)
+    # Read, not dropped: their requirements and system packages are carried.
+    read = {*found.sources, *upstream_requirements.READ_FILES, "Dockerfile"}
     return UpstreamGear(
         root=root,
         manifest=manifest,
@@ -533,20 +562,12 @@ def resolve_pins(
     pypi = pins.PyPI()
     try:
         constraints = pins.common_constraints(repo, [project_name(pin) for pin in pins_])
-        problems = pins.check_pins(pins_, constraints, pypi=pypi)
+        settled = pins.settle_pins(pins_, constraints, pypi=pypi)
     except pins.PinError as exc:
         notes.append(f"the pins were not checked ({exc}); the lock will tell")
         return pins_, {}, None
-    if problems:
-        rerun = " ".join(
-            f"--requirement '{problem.proposal}'" for problem in problems if problem.proposal
-        )
-        raise PortError(
-            "these pins of the gear cannot be locked for CPython 3.11 here:\n  "
-            + "\n  ".join(map(str, problems))
-            + "\nNothing was written. Give a working pin for each with --requirement (it "
-            "replaces the gear's pin of that project)" + (f", e.g. {rerun}" if rerun else "")
-        )
+    if settled.rounds > 1 or settled.problems:
+        raise PinChoiceError(pins_, settled)
     # What the wheels say (best effort: a wheel that cannot be read is left out).
     needing = pins.undeclared_setuptools(pins_, pypi)
     if needing and not any(project_name(pin) == "setuptools" for pin in pins_):

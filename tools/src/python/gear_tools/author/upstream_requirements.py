@@ -240,8 +240,10 @@ def _pinned(requirement: str, versions: dict[str, str], found: FoundRequirements
         return requirement
     extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
     marker = f"; {parsed.marker}" if parsed.marker else ""
-    found.locked.append(f"{parsed.name}=={version}")
-    return f"{parsed.name}{extras}=={version}{marker}"
+    pinned = f"{parsed.name}{extras}=={version}{marker}"
+    if pinned != requirement:
+        found.locked.append(f"{parsed.name}=={version}")
+    return pinned
 
 
 def _merge(into: list[str], more: list[str]) -> None:
