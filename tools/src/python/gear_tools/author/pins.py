@@ -340,7 +340,7 @@ def check_pins(
             continue
     # Whether (and since when) numpy 2 is what the resolve installs: compiled pins need builds
     # for it.
-    since = _numpy_2_since(pypi, constraints, own_pins.get("numpy"))
+    since = _numpy_2_since(pypi, constraints, own_pins.get(canonicalize_name("numpy")))
     for pin in pins:
         try:
             requirement = Requirement(pin)
