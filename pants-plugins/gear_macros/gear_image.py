@@ -25,7 +25,9 @@ once, for every gear. The call defines these targets in the gear's `src/docker/`
 - `<name>-code`: a `gear_code` directory (pants-plugins/gear_code) of the gear's code and
   `common/`, compiled;
 - `<name>`: the gear image, tagged `<version>` and `latest`, built FROM the runtime image
-  with the manifest, the version label and, last, the code: a code change (the gear's or
+  with the manifest, the version label, the gear's own files under /flywheel/v0 if it has
+  any (`flywheel_files=`, a `files` target whose directory is copied there: data files a
+  gear opens at /flywheel/v0/...) and, last, the code: a code change (the gear's or
   common/'s) makes one small layer, with no container run and no step before it to redo.
 
 The system and runtime images are helpers (tagged `<version>`, never pushed, never run as a
@@ -256,13 +258,31 @@ def runtime_dockerfile(
     )
 
 
+def flywheel_files_directory(address: str, build_dir: str) -> str:
+    """The directory of the `files` target `address` (`dir:name`, or `:name` in `build_dir`):
+    what gear_image(flywheel_files=...) copies to /flywheel/v0."""
+    directory, separator, target = address.partition(":")
+    if not separator or not target or directory.startswith(("/", ".")):
+        raise ValueError(
+            f"gear_image(flywheel_files=...): {address!r} is not a target address "
+            "(`<gear>/src/flywheel:files`, the `files` target of the gear's /flywheel/v0 files)"
+        )
+    return directory or build_dir
+
+
 def gear_dockerfile(
-    name: str, version: str, runtime_image: str, code_path: str, manifest_path: str
+    name: str,
+    version: str,
+    runtime_image: str,
+    code_path: str,
+    manifest_path: str,
+    flywheel_files: str = "",
 ) -> tuple[str, ...]:
     """The Dockerfile of a gear image, one instruction per item.
 
     `runtime_image` is the address of the gear's runtime image target; `code_path` and
-    `manifest_path` are where the build context holds the gear's code layer and manifest.
+    `manifest_path` are where the build context holds the gear's code layer and manifest;
+    `flywheel_files` the directory whose files go to /flywheel/v0 ("" if none).
     """
     return (
         f"ARG {RUNTIME_ARG}={runtime_image}",
@@ -279,6 +299,8 @@ def gear_dockerfile(
         'org.opencontainers.image.revision="${GIT_COMMIT}" '
         'org.opencontainers.image.created="${GIT_COMMIT_TIME}" '
         'org.opencontainers.image.source="${SOURCE_URL}"',
+        # The gear's own files under /flywheel/v0 (data it opens there), root's and read-only.
+        *([f"COPY {flywheel_files} {FLYWHEEL_DIR}/"] if flywheel_files else []),
         # Last, as what changes most often (any change to the gear's code or to common/): the
         # only layer such a change makes.
         f"COPY {code_path} {GEAR_CODE}",
@@ -292,6 +314,7 @@ def gear_image(
     entry_point: str = "run.py",
     resolve: str = DEFAULT_RESOLVE,
     writable: tuple[str, ...] = (),  # a list in a BUILD file is taken too
+    flywheel_files: str = "",
     **docker_image_fields: object,
 ) -> None:
     """Defines a gear's manifest, system and runtime images, pex, code and image (see the
@@ -300,7 +323,9 @@ def gear_image(
     `entry_point` is the `entry_point` of the gear pex `pex` (`run.py` unless it says
     otherwise); `resolve` the gear's Python resolve (one of GEAR_RESOLVES); `writable` the
     directories the gear may write besides /flywheel/v0/output and /flywheel/v0/work (the image
-    is read-only to the gear elsewhere), e.g. `writable=["/flywheel/v0/cache"]`. Other
+    is read-only to the gear elsewhere), e.g. `writable=["/flywheel/v0/cache"]`;
+    `flywheel_files` the address of a `files` target whose directory's files the image has
+    under /flywheel/v0 (`<dir>/data/atlas.nii.gz` at /flywheel/v0/data/atlas.nii.gz). Other
     `docker_image` fields (e.g. `repository=`) are passed on to the gear image.
     """
     manifest = "manifest.json"
@@ -359,8 +384,16 @@ def gear_image(
             runtime_image=f"{directory}:{runtime}",
             code_path=code_context_path(f"{directory}:{code}"),
             manifest_path=f"{directory}/{manifest}",
+            flywheel_files=(
+                flywheel_files_directory(flywheel_files, directory) if flywheel_files else ""
+            ),
         ),
-        dependencies=[":manifest", f":{runtime}", f":{code}"],
+        dependencies=[
+            ":manifest",
+            f":{runtime}",
+            f":{code}",
+            *([flywheel_files] if flywheel_files else []),
+        ],
         image_tags=[version, "latest"],
         extra_build_args=list(GEAR_IMAGE_BUILD_ARGS),
         **docker_image_fields,

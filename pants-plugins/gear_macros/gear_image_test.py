@@ -277,6 +277,42 @@ def test_gear_image_in_a_build_file_defines_manifest_images_pex_and_code(
         assert helper[DockerImageRegistriesField].value == ()
 
 
+def test_a_gears_own_flywheel_files_are_copied_to_flywheel_v0_before_the_code(
+    rule_runner: RuleRunner,
+) -> None:
+    rule_runner.write_files(
+        {
+            "g/src/docker/BUILD": (
+                f'gear_image(name="g", version="2.0.0", pex="{PEX}", '
+                'flywheel_files="g/src/flywheel:flywheel")'
+            ),
+            "g/src/docker/manifest.json": "{}",
+            "g/src/docker/Dockerfile": "FROM scratch\n",
+            "g/src/flywheel/BUILD": 'files(name="flywheel", sources=["data/**/*"])',
+            "g/src/flywheel/data/lut.txt": "1 gray\n",
+        }
+    )
+    image = rule_runner.get_target(Address("g/src/docker", target_name="g"))
+    assert image[Dependencies].value == (
+        ":manifest",
+        ":g-runtime",
+        ":g-code",
+        "g/src/flywheel:flywheel",
+    )
+    lines = image[DockerImageInstructionsField].value
+    assert lines is not None
+    assert lines[-2:] == (
+        "COPY g/src/flywheel /flywheel/v0/",
+        "COPY g.src.docker/g-code /opt/gear/code",
+    )
+
+
+@pytest.mark.parametrize("address", ["g/src/flywheel", "./data:files", "/abs:files"])
+def test_flywheel_files_must_be_a_target_address(address: str) -> None:
+    with pytest.raises(ValueError, match=r"gear_image\(flywheel_files=...\): .* is not a target"):
+        gear_image.flywheel_files_directory(address, "g/src/docker")
+
+
 def test_gear_image_passes_other_docker_image_fields_on(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(
         {

@@ -385,3 +385,34 @@ def test_pins_that_do_not_work_print_the_one_command_that_continues(
     assert "pinned to the version its lock file holds: fastcore==1.0.0" in out
     requirements = (full_repo / "3rdparty/python/tag-files-requirements.txt").read_text()
     assert "fastcore==1.2.0" in requirements and "backoff==1.10.0" in requirements
+
+
+def test_files_the_upstream_image_copies_under_flywheel_v0_come_along(
+    full_repo: Path, upstream: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data file the upstream Dockerfile COPYs (through ENV and WORKDIR) and the code opens
+    at /flywheel/v0/... is in the gear's /flywheel/v0 files, and its image gets them."""
+    (upstream / "labels").mkdir()
+    (upstream / "labels/lut.json").write_text('{"1": "gray"}\n')
+    (upstream / "templates/report.html").parent.mkdir()
+    (upstream / "templates/report.html").write_text("<html></html>\n")
+    (upstream / "Dockerfile").write_text(
+        "FROM python:3.9\nENV FLYWHEEL=/flywheel/v0\nWORKDIR ${FLYWHEEL}\n"
+        "ENV TEMPLATES=${FLYWHEEL}/templates\n"
+        "COPY labels ./labels\nCOPY templates/report.html $TEMPLATES/\n"
+        "COPY run.py utils manifest.json ${FLYWHEEL}/\nCOPY --from=build /x /flywheel/v0/x\n"
+    )
+    assert port(full_repo, upstream) == 0
+    out = capsys.readouterr().out
+    assert (
+        "2 files the upstream image has under /flywheel/v0 moved to tag_files/src/flywheel/" in out
+    )
+    assert "not moved: labels/" not in out and "not moved: templates/" not in out
+    flywheel = full_repo / "tag_files/src/flywheel"
+    assert (flywheel / "labels/lut.json").read_text() == '{"1": "gray"}\n'
+    assert (flywheel / "templates/report.html").is_file()
+    assert 'sources=["**/*", "!BUILD"]' in (flywheel / "BUILD").read_text()
+    docker_build = (full_repo / "tag_files/src/docker/BUILD").read_text()
+    assert 'flywheel_files="tag_files/src/flywheel:flywheel",' in docker_build
+    # Code is moved as code, not copied again.
+    assert not (flywheel / "run.py").exists() and not (flywheel / "utils").exists()

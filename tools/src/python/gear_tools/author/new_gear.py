@@ -53,6 +53,8 @@ NAME_PATTERN = re.compile(rf"^[a-z][a-z0-9\-]{{0,{MAX_NAME_LENGTH - 1}}}$")
 # to MAX_DIRECTORY_LENGTH characters; a longer name gets a shorter directory (--directory).
 MAX_DIRECTORY_LENGTH = 32
 DIRECTORY_PATTERN = re.compile(rf"^[a-z][a-z0-9_]{{0,{MAX_DIRECTORY_LENGTH - 1}}}$")
+# Where a moved-in gear keeps the files its image has under /flywheel/v0 (not code).
+FLYWHEEL_FILES_DIR = "src/flywheel"
 # The categories a Flywheel site accepts (flywheel.models.GearCategory).
 CATEGORIES = ("utility", "analysis", "converter", "classifier", "qa")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
@@ -426,6 +428,21 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
         files[tests_dir / "BUILD"] = port_gear.tests_build(
             target, plugins, sorted(tests), upstream.excluded_tests, has_data
         ).encode()
+    if upstream.flywheel_files:
+        # What the upstream image has under /flywheel/v0 besides code: data the gear opens.
+        flywheel_dir = Path(gear.directory) / FLYWHEEL_FILES_DIR
+        for inside, content in upstream.flywheel_files.items():
+            files[flywheel_dir / inside] = content
+        files[flywheel_dir / "BUILD"] = (
+            "# The files the gear's image has under /flywheel/v0 (gear_image(flywheel_files=...)).\n"
+            'files(name="flywheel", sources=["**/*", "!BUILD"])\n'
+        ).encode()
+        docker_build = Path(gear.directory) / "src/docker/BUILD"
+        files[docker_build] = re.sub(
+            r'(?m)^(\s*pex="[^"]*",\n)',
+            rf'\1    flywheel_files="{flywheel_dir.as_posix()}:flywheel",\n',
+            files[docker_build].decode(),
+        ).encode()
     plan = upstream.dockerfile
     files[Path(gear.directory) / "src/docker/Dockerfile"] = upstream_dockerfile.dockerfile_text(
         plan.apt_packages, plan.notes, plan.base_image
@@ -609,8 +626,19 @@ def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str
         print(f"new-gear: Dockerfile installs {package} (from the gear's Dockerfile)")
     for note in [*notes, *upstream.dockerfile.notes]:
         print(f"new-gear: {note}")
+    if upstream.flywheel_files:
+        print(
+            f"new-gear: {len(upstream.flywheel_files)} files the upstream image has under "
+            f"/flywheel/v0 moved to {gear.directory}/{FLYWHEEL_FILES_DIR}/ (the image has them "
+            "there too): "
+            + ", ".join(sorted(map(str, upstream.flywheel_files))[:5])
+            + (" ..." if len(upstream.flywheel_files) > 5 else "")
+        )
     for path in upstream.left_out:
-        print(f"new-gear: not moved: {path} (not gear code or tests)")
+        print(
+            f"new-gear: not moved: {path} (not gear code or tests, and the upstream image does "
+            "not COPY it under /flywheel/v0)"
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -110,6 +110,8 @@ class UpstreamGear:
     left_out: list[str] = field(default_factory=list)
     # Test files left out of the tests target, and why (an import nothing here provides).
     excluded_tests: dict[PurePosixPath, str] = field(default_factory=dict)
+    # Files the upstream image has under /flywheel/v0 that are not code: path there -> content.
+    flywheel_files: dict[PurePosixPath, bytes] = field(default_factory=dict)
     # The files the requirements were read from, and what to know about them.
     requirement_sources: list[str] = field(default_factory=list)
     requirement_notes: list[str] = field(default_factory=list)
@@ -149,6 +151,44 @@ def _entry_point(manifest: Mapping[str, Any], code: Mapping[PurePosixPath, bytes
         f"{MANIFEST}: the command {command!r} names no Python script of the gear's code, and "
         "there is no run.py; the gear's entry point must be a Python script"
     )
+
+
+def _flywheel_files(
+    root: Path, dockerfile: upstream_dockerfile.DockerfilePlan, moved: set[PurePosixPath]
+) -> tuple[dict[PurePosixPath, bytes], set[PurePosixPath]]:
+    """The repository's files the upstream image COPYs or ADDs under /flywheel/v0, other than
+    what is moved as code or read (the manifest, requirements): (path under /flywheel/v0 ->
+    content, the repository paths carried)."""
+    files: dict[PurePosixPath, bytes] = {}
+    carried: set[PurePosixPath] = set()
+    for sources, destination in dockerfile.flywheel_copies:
+        into_directory = destination in ("",) or destination.endswith("/") or len(sources) > 1
+        for source in sources:
+            path = (root / source.removeprefix("./")).resolve()
+            if not path.is_relative_to(root.resolve()) or any(c in source for c in "*?["):
+                continue
+            found = [path] if path.is_file() else _files(path) if path.is_dir() else []
+            for file in found:
+                relative = PurePosixPath(file.relative_to(root.resolve()).as_posix())
+                if relative in moved or relative.name == "manifest.json":
+                    continue
+                if path.is_dir():
+                    inside = PurePosixPath(destination) / file.relative_to(path).as_posix()
+                elif into_directory:
+                    inside = PurePosixPath(destination) / file.name
+                else:
+                    inside = PurePosixPath(destination)
+                files[inside] = file.read_bytes()
+                carried.add(relative)
+    return files, carried
+
+
+def _carried(entry: str, carried: set[PurePosixPath], root: Path) -> bool:
+    """Whether a left-out entry (a file, or `dir/`) is wholly carried to /flywheel/v0."""
+    if not entry.endswith("/"):
+        return PurePosixPath(entry) in carried
+    inside = [PurePosixPath(f.relative_to(root).as_posix()) for f in _files(root / entry)]
+    return bool(inside) and all(path in carried for path in inside)
 
 
 def read_upstream(root: Path) -> UpstreamGear:
@@ -202,6 +242,9 @@ def read_upstream(root: Path) -> UpstreamGear:
     ]
     # Read, not dropped: their requirements and system packages are carried.
     read = {*found.sources, *upstream_requirements.READ_FILES, "Dockerfile"}
+    moved = set(code) | {PurePosixPath(name) for name in read}
+    flywheel_files, carried = _flywheel_files(root, dockerfile, moved)
+    left_out = [entry for entry in left_out if not _carried(entry, carried, root)]
     return UpstreamGear(
         root=root,
         manifest=manifest,
@@ -213,6 +256,7 @@ def read_upstream(root: Path) -> UpstreamGear:
         dockerfile=dockerfile,
         entry_point=_entry_point(manifest, code),
         left_out=sorted({entry for entry in left_out if entry and entry not in read}),
+        flywheel_files=flywheel_files,
         requirement_sources=[name for name in found.sources if (root / name).is_file()],
         requirement_notes=[
             *(f"pinned to the version its lock file holds: {pin}" for pin in found.locked),

@@ -31,6 +31,9 @@ class DockerfilePlan:
     apt_packages: list[str] = field(default_factory=list)
     pip_requirements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What COPY and ADD put under /flywheel/v0: (the repository's paths, the destination
+    # relative to /flywheel/v0, "" for /flywheel/v0 itself; ending in "/" for a directory).
+    flywheel_copies: list[tuple[list[str], str]] = field(default_factory=list)
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -98,12 +101,60 @@ def _pip_arguments(command: list[str]) -> list[str]:
     return kept
 
 
+FLYWHEEL_DIR = "/flywheel/v0"
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _expand(text: str, environment: dict[str, str]) -> str:
+    """`$VAR` and `${VAR}` replaced by what the Dockerfile set (unknown ones kept)."""
+    return _VARIABLE.sub(lambda m: environment.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+def _env_pairs(arguments: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an ENV instruction (`A=1 B=2` or the old `A 1`)."""
+    try:
+        words = shlex.split(arguments)
+    except ValueError:
+        words = arguments.split()
+    if words and "=" not in words[0]:
+        return [(words[0], " ".join(words[1:]))]
+    return [tuple(word.split("=", 1)) for word in words if "=" in word]  # type: ignore[misc]
+
+
+def _under_flywheel(destination: str, workdir: str) -> str | None:
+    """The destination relative to /flywheel/v0 ("" for it; a trailing "/" kept), None when it
+    is elsewhere."""
+    if not destination.startswith("/"):
+        destination = f"{workdir.rstrip('/')}/{destination}"
+    trailing = "/" if destination.endswith(("/", "/.")) else ""
+    parts: list[str] = []
+    for part in destination.split("/"):
+        if part == "..":
+            parts = parts[:-1]
+        elif part not in ("", "."):
+            parts.append(part)
+    path = "/" + "/".join(parts)
+    if path == FLYWHEEL_DIR:
+        return ""
+    if path.startswith(FLYWHEEL_DIR + "/"):
+        return path[len(FLYWHEEL_DIR) + 1 :] + trailing
+    return None
+
+
 def read_dockerfile(path: Path) -> DockerfilePlan:
     """The plan for a gear's Dockerfile (an empty one when there is no Dockerfile)."""
     plan = DockerfilePlan()
     if not path.is_file():
         return plan
+    environment = {"FLYWHEEL": FLYWHEEL_DIR}
+    workdir = "/"
     for instruction, arguments in instructions(path.read_text(encoding="utf-8", errors="replace")):
+        if instruction == "WORKDIR":
+            workdir = _expand(arguments.strip(), environment) if arguments.strip() else workdir
+        if instruction in ("ENV", "ARG"):
+            for name, value in _env_pairs(arguments):
+                if value or instruction == "ENV":
+                    environment[name] = _expand(value, environment)
         if instruction == "FROM":
             plan.base_image = arguments.split()[0] if arguments else ""
             if not re.match(
@@ -134,6 +185,12 @@ def read_dockerfile(path: Path) -> DockerfilePlan:
             words = listed if isinstance(listed, list) else arguments.split()
             parts = [str(p) for p in words if not str(p).startswith("--")]
             target = parts[-1] if parts else ""
+            from_stage = any(str(p).startswith("--from") for p in words)
+            inside = _under_flywheel(_expand(target, environment), workdir) if target else None
+            if inside is not None and not from_stage and len(parts) > 1:
+                sources = [_expand(p, environment) for p in parts[:-1]]
+                plan.flywheel_copies.append((sources, inside))
+                continue
             if (
                 target
                 and not target.startswith(
