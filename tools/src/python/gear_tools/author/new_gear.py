@@ -434,9 +434,9 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
         for inside, content in upstream.flywheel_files.items():
             files[flywheel_dir / inside] = content
         files[flywheel_dir / "BUILD"] = (
-            "# The files the gear's image has under /flywheel/v0 (gear_image(flywheel_files=...)).\n"
-            'files(name="flywheel", sources=["**/*", "!BUILD"])\n'
-        ).encode()
+            b"# The files the gear's image has under /flywheel/v0 (gear_image(flywheel_files=)).\n"
+            b'files(name="flywheel", sources=["**/*", "!BUILD"])\n'
+        )
         docker_build = Path(gear.directory) / "src/docker/BUILD"
         files[docker_build] = re.sub(
             r'(?m)^(\s*pex="[^"]*",\n)',
