@@ -365,7 +365,9 @@ def test_pins_that_do_not_work_print_the_one_command_that_continues(
     """The gear's Pipfile pins a release without a wheel for CPython 3.11: nothing is written,
     and the printed command (the same port with the settled pins) moves the gear in."""
     (upstream / "requirements.txt").unlink()
-    (upstream / "Pipfile").write_text('[packages]\nbackoff = "==1.10.0"\nfastcore = "*"\n')
+    (upstream / "Pipfile").write_text(
+        '[packages]\nbackoff = "==1.10.0"\nfastcore = "*"\nold-metadata-toolkit = "*"\n'
+    )
     (upstream / "Pipfile.lock").write_text(
         json.dumps({"default": {"fastcore": {"version": "==1.0.0"}}})
     )
@@ -416,3 +418,29 @@ def test_files_the_upstream_image_copies_under_flywheel_v0_come_along(
     assert 'flywheel_files="tag_files/src/flywheel:flywheel",' in docker_build
     # Code is moved as code, not copied again.
     assert not (flywheel / "run.py").exists() and not (flywheel / "utils").exists()
+
+
+def test_code_importing_what_no_requirement_provides_stops_the_port_naming_it(
+    full_repo: Path,
+    upstream: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upstream image installed backoff some other way: the moved gear would fail at
+    import, so the port stops, names the module and the files, and prints the command that
+    continues; an import a `try` guards is optional and does not count."""
+    (upstream / "requirements.txt").write_text("old-metadata-toolkit==0.1.4\n")
+    (upstream / "utils/retry.py").write_text(
+        "import backoff\n\ntry:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+    )
+    before = _tree(full_repo)
+    assert port(full_repo, upstream) == 1
+    error = capsys.readouterr().err
+    assert "backoff (imported by utils/retry.py): give the project that provides it" in error
+    assert "ujson" not in error
+    assert _tree(full_repo) == before
+    argv = shlex.split(error.split("bin/new-gear ", 1)[1])
+    assert argv[-2:] == ["--requirement", "backoff"]
+    with pypi_server(PYPI) as url:
+        monkeypatch.setenv("GEAR_PYPI_URL", url)
+        assert main(argv) == 0

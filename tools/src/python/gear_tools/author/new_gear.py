@@ -726,22 +726,20 @@ def main(argv: list[str]) -> int:
                 repo, upstream, app, args.requirement, notes
             )
             if provided is not None:
+                missing = port_gear.unprovided_code_imports(upstream, app, provided)
+                if missing:
+                    raise port_gear.UnprovidedImportError(missing)
                 upstream = port_gear.exclude_unrunnable_tests(upstream, app, provided, notes)
             resolve = resolve or (args.name if pins_ else None)
-    except port_gear.PinChoiceError as exc:
+    except (NewGearError, RepoError, port_gear.PortError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)
-        if exc.requirements:
+        if isinstance(exc, port_gear.PortError) and exc.requirements:
             more = [word for pin in exc.requirements for word in ("--requirement", pin)]
             print(
-                "Next (the same port with "
-                + ("those pins" if not exc.settled_problems else "the proposals so far")
-                + "):\n  bin/new-gear "
+                f"Next (the same port with {exc.next_what}):\n  bin/new-gear "
                 + shlex.join([*argv, *more]),
                 file=sys.stderr,
             )
-        return 1
-    except (NewGearError, RepoError, port_gear.PortError) as exc:
-        print(f"new-gear: {exc}", file=sys.stderr)
         return 1
     gear = NewGear(
         name=args.name,

@@ -63,7 +63,14 @@ TOOLKIT = "flywheel-gear-toolkit"
 
 
 class PortError(Exception):
-    """The gear's repository cannot be moved in as it is (the message says why)."""
+    """The gear's repository cannot be moved in as it is (the message says why); where the
+    port can go on with more `--requirement`s, `requirements` names them and `next_what` what
+    they are."""
+
+    def __init__(self, message: str, requirements: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.requirements = requirements or []
+        self.next_what = ""
 
 
 class PinChoiceError(PortError):
@@ -71,14 +78,13 @@ class PinChoiceError(PortError):
     proposals led to a set that works, that set (`requirements`: the --requirement values)."""
 
     def __init__(self, pins_: list[str], settled: pins.Settled) -> None:
-        self.requirements = [pin for pin in settled.pins if pin not in pins_]
-        self.settled_problems = settled.problems
+        requirements = [pin for pin in settled.pins if pin not in pins_]
         lines = ["these pins of the gear cannot be locked for CPython 3.11 here:"]
         lines += [f"  {problem}" for problem in settled.first_problems]
         if settled.problems:
-            if self.requirements:
+            if requirements:
                 lines.append(
-                    f"With the proposals applied ({', '.join(self.requirements)}), checked "
+                    f"With the proposals applied ({', '.join(requirements)}), checked "
                     f"together ({settled.rounds} rounds), these are left:"
                 )
                 lines += [f"  {problem}" for problem in settled.problems]
@@ -89,9 +95,10 @@ class PinChoiceError(PortError):
         else:
             lines.append(
                 f"Nothing was written. Checked together ({settled.rounds} rounds of checks), "
-                "these pins work here: " + ", ".join(self.requirements)
+                "these pins work here: " + ", ".join(requirements)
             )
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines), requirements)
+        self.next_what = "the proposals so far" if settled.problems else "those pins"
 
 
 @dataclass
@@ -510,6 +517,67 @@ def provided_modules(
     provided |= projects | {project.replace("-", "_") for project in projects}
     provided |= {module for modules in mapping.values() for module in modules}
     return provided
+
+
+class UnprovidedImportError(PortError):
+    """The gear's code imports modules nothing here provides: it would fail at import."""
+
+    def __init__(self, missing: Mapping[str, list[str]]) -> None:
+        super().__init__(
+            "the gear's code imports modules that no requirement provides (it would fail at "
+            "import):\n  "
+            + "\n  ".join(
+                f"{name} (imported by {', '.join(files[:3])}"
+                + (" ..." if len(files) > 3 else "")
+                + f"): give the project that provides it with --requirement, e.g. "
+                f"--requirement {KNOWN_MODULES.get(name, name)}"
+                for name, files in sorted(missing.items())
+            )
+            + "\nNothing was written.",
+            [KNOWN_MODULES.get(name, name) for name in sorted(missing)],
+        )
+        self.next_what = "a requirement for each (check each is the project that provides it)"
+
+
+def _imports_outside_try(tree: ast.AST) -> set[str]:
+    """Top-level names of the absolute imports not inside a `try` (an import a `try` guards is
+    optional: the code goes on without it)."""
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Try):
+            for statement in [*node.orelse, *node.finalbody]:
+                visit(statement)
+            return
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return names
+
+
+def unprovided_code_imports(
+    upstream: UpstreamGear, app: str, provided: set[str]
+) -> dict[str, list[str]]:
+    """Module -> the code files importing it (outside a `try`), for modules nothing here
+    provides: neither the gear's code, the standard library, common/ nor a requirement."""
+    provided = provided | upstream.top_level | {app}
+    missing: dict[str, list[str]] = {}
+    for path, content in sorted(upstream.code.items()):
+        if path.suffix != ".py":
+            continue
+        try:
+            tree = ast.parse(content)
+        except SyntaxError:
+            continue
+        for name in sorted(_imports_outside_try(tree)):
+            if name not in provided and canonicalize_name(name) not in provided:
+                missing.setdefault(name, []).append(str(path))
+    return missing
 
 
 def exclude_unrunnable_tests(
