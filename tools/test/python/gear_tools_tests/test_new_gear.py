@@ -412,3 +412,29 @@ def test_a_new_resolve_is_locked_before_lint_reads_it(
     goals = [args[0] for args in ran]
     assert goals == ["update-build-files", "generate-lockfiles", "tailor"]
     assert "lint" in ran[2]
+
+
+def test_a_moved_in_gear_is_proved_as_ci_runs_it_and_a_failure_says_what_continues(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After lint, a port runs check, test, package and its image's smoke cases; when one
+    fails, the output names it and the commands that continue, and the gear stays written."""
+    ran: list[tuple[str, ...]] = []
+
+    def pants(repo: Path, *args: str) -> None:
+        ran.append(args)
+        if args[0] == "run":
+            raise NewGearError(
+                "FAIL flywheel-gears/dicom-qc:0.1.0 smoke starts: log contains 'ImportError'"
+            )
+
+    monkeypatch.setattr(new_gear, "_pants", pants)
+    gear = NewGear("dicom-qc", "DICOM QC", "", "analysis", False)
+    with pytest.raises(NewGearError, match="smoke starts"):
+        new_gear.prove(repo, gear)
+    assert ran == [
+        ("check", "test", "package", "dicom_qc::"),
+        ("run", new_gear.SMOKE_IMAGES, "--", "--gear", "dicom_qc"),
+    ]
+    out = capsys.readouterr().out
+    assert "Proving: ./pants check test package dicom_qc:: ..." in out

@@ -17,6 +17,7 @@ from gear_tools_tests.pypi_server import pypi_server, release_files
 from fake_flywheel.server import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
+from gear_tools.author import new_gear
 from gear_tools.author.new_gear import NewGear, _shared_files, create, main, removal_command
 
 MANIFEST = {
@@ -444,3 +445,36 @@ def test_code_importing_what_no_requirement_provides_stops_the_port_naming_it(
     with pypi_server(PYPI) as url:
         monkeypatch.setenv("GEAR_PYPI_URL", url)
         assert main(argv) == 0
+
+
+def test_a_port_that_does_not_pass_what_ci_runs_says_the_commands_that_continue(
+    full_repo: Path,
+    upstream: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[tuple[str, ...]] = []
+
+    def pants(repo: Path, *args: str) -> None:
+        ran.append(args)
+        if args[0] == "check":
+            raise new_gear.NewGearError("tag_files/test/python/tag_files_app_tests: failed")
+
+    monkeypatch.setattr(new_gear, "_pants", pants)
+    with pypi_server(PYPI) as url:
+        monkeypatch.setenv("GEAR_PYPI_URL", url)
+        code = main(["tag-files", "--from-gear", str(upstream), "--repo", str(full_repo)])
+    assert code == 1
+    assert [args[0] for args in ran] == [
+        "update-build-files",
+        "generate-lockfiles",
+        "tailor",
+        "check",
+    ]
+    error = capsys.readouterr().err
+    assert "does not yet pass what CI runs for it" in error
+    assert (
+        "./pants check test package tag_files:: && ./pants run "
+        "tools/src/python/gear_tools/images/smoke_images.py -- --gear tag_files" in error
+    )
+    assert (full_repo / "tag_files/src/docker/manifest.json").is_file()

@@ -3,7 +3,7 @@
     bin/new-gear NAME [--label L] [--description D] [--category CATEGORY]
                  [--with-api-key] [--from-manifest PATH | --from-gear DIR]
                  [--resolve NAME] [--requirement SPEC]... [--directory DIR] [--repo DIR]
-                 [--no-pants-checks]
+                 [--no-pants-checks] [--no-prove]
 
 NAME is the gear name (the manifest `name` and the docker_image target): lower-case letters,
 digits and '-', starting with a letter. The gear goes in <repo>/<name with '_' for '-'>/, its
@@ -12,8 +12,10 @@ Python resolve of its own (gear_tools.author.gear_resolve); --from-gear moves a 
 repository in (gear_tools.author.port_gear), in a resolve named after it when it has pins.
 Nothing is written unless every check passes (pins included). Then, unless
 --no-pants-checks, ./pants formats a ported gear's code, checks what new-gear wrote as CI does
-(tailor, update-build-files, lint) and locks a new resolve; if that fails, the gear stays
-written for the author to fix, and the command that removes it is printed.
+(tailor, update-build-files, lint) and locks a new resolve, and for a gear moved in runs
+what CI runs for it (check, test, package, its image's smoke cases) unless --no-prove; if
+that fails, the gear stays written for the author to fix, with the commands that continue and
+the one that removes exactly what new-gear added.
 """
 
 from __future__ import annotations
@@ -573,6 +575,26 @@ def _edits(repo: Path, backup: Mapping[Path, bytes], paths: list[Path]) -> str:
     return "".join(hunks)
 
 
+SMOKE_IMAGES = "tools/src/python/gear_tools/images/smoke_images.py"
+
+
+def proof_commands(gear: NewGear) -> list[tuple[str, ...]]:
+    """What CI runs for a gear, as ./pants arguments: its checks, tests (the upstream ones
+    too), its image, and the image's smoke cases (it starts and gets past its imports)."""
+    return [
+        ("check", "test", "package", f"{gear.directory}::"),
+        ("run", SMOKE_IMAGES, "--", "--gear", gear.directory),
+    ]
+
+
+def prove(repo: Path, gear: NewGear) -> None:
+    """Runs proof_commands in order, saying each; NewGearError with the output of the one
+    that failed."""
+    for args in proof_commands(gear):
+        print(f"Proving: ./pants {' '.join(args)} ...", flush=True)
+        _pants(repo, *args)
+
+
 def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> str:
     """The shell command that removes exactly what new-gear added: its directories, the files
     it made (the new resolve's lockfile too, which a later lock makes), and its own lines in
@@ -695,6 +717,13 @@ def main(argv: list[str]) -> int:
         action="store_false",
         help="write the gear only: no lock, fmt, tailor or lint with ./pants",
     )
+    parser.add_argument(
+        "--no-prove",
+        dest="prove",
+        action="store_false",
+        help="with --from-gear: do not run what CI runs for the gear after the checks (check, "
+        "test, package and its image's smoke cases)",
+    )
     args = parser.parse_args(argv)
     if args.from_gear is not None and args.from_manifest is not None:
         parser.error("give --from-gear or --from-manifest, not both")
@@ -796,6 +825,23 @@ def main(argv: list[str]) -> int:
             f"Checked: {gear.directory}:: passes tailor, update-build-files and lint as written"
             + (f"; the {gear.own_resolve} resolve is locked." if gear.own_resolve else ".")
         )
+        if upstream is not None and args.prove:
+            try:
+                prove(repo, gear)
+            except (NewGearError, KeyboardInterrupt) as exc:
+                commands = " && ".join(f"./pants {shlex.join(a)}" for a in proof_commands(gear))
+                print(
+                    f"{exc}\nnew-gear: {gear.directory}/ is moved in, locked and lint-clean, but "
+                    "does not yet pass what CI runs for it; fix what the output above names, "
+                    f"then run it again:\n  {commands}\nor remove everything new-gear wrote:\n  "
+                    + removal_command(repo, gear, backup),
+                    file=sys.stderr,
+                )
+                return 1
+            print(
+                f"Proved: {gear.directory}:: passes check, test and package, and its image "
+                "passes its smoke cases (starts, gets past its imports) as CI runs them."
+            )
     print("Next:")
     print(f"  ./pants lint check test package {gear.directory}::")
     if upstream is not None:

@@ -3,6 +3,7 @@ the `.metadata.json` it writes (gear_tools.run.output_contract).
 
     smoke_images.py [DIST_DIR]     (default: dist)
     smoke_images.py --image GEAR_DIR=IMAGE   (one gear, run from IMAGE, e.g. repo@sha256:...)
+    smoke_images.py --gear GEAR_DIR [DIST_DIR]   (one gear, its image from the last package)
 
 For each gear image that `pants package` recorded (helper images such as a gear's system
 image are not gears and are left out), the image is checked to run as a non-root user and to
@@ -204,6 +205,9 @@ def main(argv: list[str]) -> int:
         metavar="GEAR_DIR=IMAGE",
         help="run this image (e.g. one pulled by digest) as the gear in GEAR_DIR, not dist's",
     )
+    parser.add_argument(
+        "--gear", metavar="GEAR_DIR", help="only this gear's image (from the last package)"
+    )
     args = parser.parse_args(argv)
     dist = args.dist
     if args.image:
@@ -213,8 +217,11 @@ def main(argv: list[str]) -> int:
         images = [(Path(gear_dir), image)]
     else:
         images = built_gear_images(dist)
+        if args.gear:
+            images = [(d, i) for d, i in images if d == Path(args.gear.rstrip("/").rstrip(":"))]
     if not images:
-        print(f"no gear images under {dist}/: run ./pants package :: first", file=sys.stderr)
+        where = f"{args.gear}'s image" if args.gear else "gear images"
+        print(f"no {where} under {dist}/: run ./pants package first", file=sys.stderr)
         return 2
     engine = detect_engine()
     results: list[bool] = []
