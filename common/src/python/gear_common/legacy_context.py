@@ -13,7 +13,9 @@ imports of flywheel-gear-toolkit's `GearToolkitContext` and of the Flywheel SDK'
 `config` is the config values (a dict), `config_json` the whole config.json, `manifest` the
 manifest, `destination` config.json's destination; `client` connects with the job's api-key
 input. Leaving the `with` block without an error writes output/.metadata.json (fw-gear's
-schema check included).
+schema check included). Every method and property of flywheel-gear-toolkit 0.6's context is
+here, and what was settable there (its plain attributes, or any new one) is settable here: a
+test compares the two, reading the toolkit's own wheel.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from typing import IO, Any
 import fw_gear
 
 log = logging.getLogger(__name__)
+# A container's parents, nearest first (the toolkit's BOTTOM_UP_PARENT_HIERARCHY).
+PARENT_TYPES = ("acquisition", "session", "subject", "project", "group")
+
+
+_NO_BIDS = (
+    "GearToolkitContext.{method}() needs flywheel-bids (the toolkit's `sdk` extra), which gears "
+    "here do not get with the legacy context: download the BIDS files with the gear's client "
+    "(context.client) or move the gear to fw-gear"
+)
 
 
 class GearToolkitContext:
@@ -55,6 +66,7 @@ class GearToolkitContext:
         self.manifest: dict[str, Any] = (
             json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.is_file() else {}
         )
+        self.fail_on_validation = fail_on_validation
         if ignored:
             log.debug("legacy context: options not used here: %s", ", ".join(sorted(ignored)))
         self._fw = fw_gear.GearContext(
@@ -114,6 +126,16 @@ class GearToolkitContext:
         value = self._file_input(name)
         return None if value is None else value.get("location", {}).get("name")
 
+    def get_input_file_object(self, name: str) -> dict[str, Any] | None:
+        """The file input's `object` (its type, modality, classification, info, tags)."""
+        value = self._file_input(name)
+        return None if value is None else dict(value.get("object") or {})
+
+    def get_input_file_object_value(self, name: str, key: str) -> Any:
+        """One entry of the file input's `object` (None when the input or the key is absent)."""
+        found = self.get_input_file_object(name)
+        return None if found is None else found.get(key)
+
     def get_context_value(self, name: str) -> Any:
         return self._fw.get_context_value(name)
 
@@ -141,6 +163,31 @@ class GearToolkitContext:
         """A Flywheel SDK client for the job's api-key input (None without one)."""
         return self._fw.client
 
+    def get_client(self) -> Any:
+        """The toolkit's method form of `client`."""
+        return self.client
+
+    def get_container_from_ref(self, ref: dict[str, Any]) -> Any:
+        """The container a reference (`{"type": "session", "id": ...}`) names."""
+        return getattr(self.client, f"get_{ref.get('type')}")(ref.get("id"))
+
+    def get_parent(self, container: Any) -> Any:
+        """The container's parent container (an analysis's, a file's, or the nearest of
+        `parents`); TypeError for a group, which has none."""
+        kind = container.container_type
+        if kind == "analysis":
+            return self.get_container_from_ref(container.parent)
+        if kind == "file":
+            return container.parent
+        if kind == "group":
+            raise TypeError("a group container has no parent")
+        for parent_type in PARENT_TYPES:
+            if container.parents.get(parent_type):
+                return self.get_container_from_ref(
+                    {"type": parent_type, "id": container.parents.get(parent_type)}
+                )
+        return None
+
     def get_destination_container(self) -> Any:
         return self.client.get(self.destination["id"])
 
@@ -157,21 +204,36 @@ class GearToolkitContext:
 
     @property
     def metadata(self) -> Any:
-        """fw-gear's `Metadata`: what output/.metadata.json will hold."""
+        """fw-gear's `Metadata`: what output/.metadata.json will hold (settable, as the
+        toolkit's attribute was)."""
         return self._fw.metadata
+
+    @metadata.setter
+    def metadata(self, metadata: Any) -> None:
+        self._fw.metadata = metadata
 
     def update_container_metadata(
         self, container_type: str, deep: bool = True, **kwargs: Any
     ) -> None:
-        self._fw.metadata.update_container(container_type, deep=deep, **kwargs)
+        self.metadata.update_container(container_type, deep=deep, **kwargs)
+
+    def update_destination_metadata(self, deep: bool = True, **kwargs: Any) -> None:
+        """The destination container's metadata (the toolkit's deprecated shorthand)."""
+        self.update_container_metadata(self.destination["type"], deep, **kwargs)
 
     def update_file_metadata(
         self, file_: Any, container_type: str | None = None, deep: bool = True, **kwargs: Any
     ) -> None:
         """Updates an output file's metadata; `container_type` defaults to the destination's."""
-        self._fw.metadata.update_file_metadata(
+        self.metadata.update_file_metadata(
             file_, container_type or self.destination.get("type", "acquisition"), deep, **kwargs
         )
+
+    def download_session_bids(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(_NO_BIDS.format(method="download_session_bids"))
+
+    def download_project_bids(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(_NO_BIDS.format(method="download_project_bids"))
 
     def __enter__(self) -> GearToolkitContext:
         return self
