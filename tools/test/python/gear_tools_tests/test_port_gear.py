@@ -17,7 +17,7 @@ from gear_tools_tests.pypi_server import pypi_server, release_files
 from fake_flywheel.server import FakeFlywheel
 from gear_common.gear_dir import prepare_gear_dir
 from gear_testing.entry_point import run_entry_point
-from gear_tools.author import new_gear
+from gear_tools.author import new_gear, pins, port_gear
 from gear_tools.author.new_gear import NewGear, _shared_files, create, main, removal_command
 
 MANIFEST = {
@@ -110,6 +110,7 @@ PYPI: dict[str, dict[str, Any]] = {
                 "cp311-cp311-manylinux_2_17_aarch64",
                 project="fastcore",
             ),
+            "2.1.0": release_files("2.1.0", "py3-none-any", project="fastcore"),
         }
     },
 }
@@ -478,3 +479,19 @@ def test_a_port_that_does_not_pass_what_ci_runs_says_the_commands_that_continue(
         "tools/src/python/gear_tools/images/smoke_images.py -- --gear tag_files" in error
     )
     assert (full_repo / "tag_files/src/docker/manifest.json").is_file()
+
+
+def test_a_pin_of_another_major_version_than_the_gear_was_released_with_is_named(
+    upstream: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (upstream / "requirements.txt").write_text("fastcore==1.2.0\nbackoff\n")
+    gear = port_gear.read_upstream(upstream)
+    assert gear.released == {"fastcore": "1.2.0"}
+    with pypi_server(PYPI) as url:
+        pypi = pins.PyPI(url)
+        assert port_gear.major_jumps(gear, ["fastcore==1.2.0", "backoff"], pypi) == []
+        (note,) = port_gear.major_jumps(gear, ["fastcore>=2"], pypi)
+    assert note.startswith(
+        "fastcore moves from 1.2.0 (what the gear was released with) to 2.1.0, another major "
+        "version: check the gear's code"
+    )

@@ -35,6 +35,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from gear_tools.author import (
     from_manifest,
@@ -119,6 +120,8 @@ class UpstreamGear:
     excluded_tests: dict[PurePosixPath, str] = field(default_factory=dict)
     # Files the upstream image has under /flywheel/v0 that are not code: path there -> content.
     flywheel_files: dict[PurePosixPath, bytes] = field(default_factory=dict)
+    # Project -> the version the gear was released with (its exact pins and lock files).
+    released: dict[str, str] = field(default_factory=dict)
     # The files the requirements were read from, and what to know about them.
     requirement_sources: list[str] = field(default_factory=list)
     requirement_notes: list[str] = field(default_factory=list)
@@ -188,6 +191,45 @@ def _flywheel_files(
                 files[inside] = file.read_bytes()
                 carried.add(relative)
     return files, carried
+
+
+def _released_versions(requirements: list[str]) -> dict[str, str]:
+    """Project -> version, for each requirement pinned to one version (`pandas==1.5.0`)."""
+    released: dict[str, str] = {}
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        specs = list(requirement.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            released[canonicalize_name(requirement.name)] = specs[0].version
+    return released
+
+
+def major_jumps(upstream: UpstreamGear, pins_: list[str], pypi: pins.PyPI) -> list[str]:
+    """A note for each pin whose release here has another major version than the one the gear
+    was released with: its code may rely on what that major version changed."""
+    notes = []
+    for pin in pins_:
+        requirement = Requirement(pin)
+        name = canonicalize_name(requirement.name)
+        released = upstream.released.get(name)
+        chosen = pins.chosen_release(pypi.releases(name) or [], requirement.specifier)
+        if released is None or chosen is None:
+            continue
+        try:
+            before = Version(released)
+        except InvalidVersion:
+            continue
+        if chosen.version.major != before.major:
+            notes.append(
+                f"{requirement.name} moves from {released} (what the gear was released with) to "
+                f"{chosen.version}, another major version: check the gear's code against "
+                f"{requirement.name} {chosen.version.major}'s changes (its tests and smoke case "
+                "run it)"
+            )
+    return notes
 
 
 def _carried(entry: str, carried: set[PurePosixPath], root: Path) -> bool:
@@ -264,6 +306,7 @@ def read_upstream(root: Path) -> UpstreamGear:
         entry_point=_entry_point(manifest, code),
         left_out=sorted({entry for entry in left_out if entry and entry not in read}),
         flywheel_files=flywheel_files,
+        released=_released_versions(requirements),
         requirement_sources=[name for name in found.sources if (root / name).is_file()],
         requirement_notes=[
             *(f"pinned to the version its lock file holds: {pin}" for pin in found.locked),
@@ -686,6 +729,7 @@ def resolve_pins(
         return pins_, {}, None
     if settled.rounds > 1 or settled.problems:
         raise PinChoiceError(pins_, settled)
+    notes += major_jumps(upstream, pins_, pypi)
     # What the wheels say (best effort: a wheel that cannot be read is left out).
     needing = pins.undeclared_setuptools(pins_, pypi)
     if needing and not any(project_name(pin) == "setuptools" for pin in pins_):
