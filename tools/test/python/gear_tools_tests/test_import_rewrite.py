@@ -84,3 +84,18 @@ def test_a_module_that_imports_nothing_of_the_gears_is_unchanged() -> None:
     source = "import json\nfrom pathlib import Path\n"
     result = rewrite(source, OWN)
     assert (result.text, result.changes) == (source, [])
+
+
+def test_a_suites_dotted_package_name_moves_to_the_app_package() -> None:
+    """A suite's tests import the gear as `gears.<gear>....` (flywheel-apps' gear suites)."""
+    own = {"gears.assign_cases": "ac_app", "utils": "ac_app.utils"}
+    source = (
+        "from gears.assign_cases.utils.manage_cases import select\n"
+        "from gears.other_gear.utils import x\n"
+        "def test(mocker):\n"
+        "    mocker.patch('gears.assign_cases.utils.manage_cases.select')\n"
+    )
+    text = rewrite(source, own).text
+    assert text.splitlines()[0] == "from ac_app.utils.manage_cases import select"
+    assert text.splitlines()[1] == "from gears.other_gear.utils import x"
+    assert "mocker.patch('ac_app.utils.manage_cases.select')" in text

@@ -9,7 +9,14 @@ from typing import Any
 from gear_tools_tests.pypi_server import pypi_server, release_files
 from packaging.specifiers import SpecifierSet
 
-from gear_tools.author.pins import Constraint, PyPI, check_pins, common_constraints, settle_pins
+from gear_tools.author.pins import (
+    Constraint,
+    PyPI,
+    check_pins,
+    common_constraints,
+    settle_pins,
+    tightest,
+)
 
 CP311 = "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
 CP37 = "cp37-cp37m-manylinux1_x86_64"
@@ -208,3 +215,10 @@ def test_settling_applies_every_proposal_and_checks_the_whole_set_again() -> Non
         assert [str(p) for p in left.problems] == [
             f"nosuch==1.0: there is no project 'nosuch' on {url}"
         ]
+
+
+def test_combined_ranges_keep_only_the_tightest_bounds() -> None:
+    ranges = [SpecifierSet("<3,>=2.1"), SpecifierSet(">=2.7.0"), SpecifierSet(">=2.8.2,!=2.9")]
+    assert str(tightest(ranges)) == "!=2.9,<3,>=2.8.2"
+    assert str(tightest([SpecifierSet(">=1"), SpecifierSet(">1")])) == ">1"
+    assert str(tightest([SpecifierSet("<=2"), SpecifierSet("<2")])) == "<2"

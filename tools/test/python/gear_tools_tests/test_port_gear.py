@@ -8,7 +8,7 @@ import json
 import shlex
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -494,4 +494,41 @@ def test_a_pin_of_another_major_version_than_the_gear_was_released_with_is_named
     assert note.startswith(
         "fastcore moves from 1.2.0 (what the gear was released with) to 2.1.0, another major "
         "version: check the gear's code"
+    )
+
+
+def test_a_suites_gear_takes_its_tests_and_test_requirements_from_the_suites_top(
+    tmp_path: Path, upstream: Path
+) -> None:
+    """A gear of a suite repository (gears/<gear>/) whose tests are at the suite's top, under
+    tests/unit_tests/<gear>/, as flywheel-apps' gear suites have them."""
+    suite = tmp_path / "suite"
+    gear = suite / "gears/tag_files"
+    gear.parent.mkdir(parents=True)
+    shutil.copytree(upstream, gear)
+    shutil.rmtree(gear / "tests")
+    (suite / "gears/__init__.py").write_text("")
+    (suite / "tests/unit_tests/tag_files").mkdir(parents=True)
+    (suite / "tests/unit_tests/tag_files/test_tags.py").write_text(
+        "import bson\nfrom gears.tag_files.utils.tagging import tag_text\n"
+    )
+    (suite / "tests/unit_tests/other_gear").mkdir()
+    (suite / "tests/unit_tests/other_gear/test_other.py").write_text("")
+    (suite / "tests/requirements.txt").write_text("pytest\nbson\n")
+    (gear / ".gitmodules").write_text(
+        '[submodule "tests/assets"]\n\tpath = tests/assets\n\turl = https://example.org/a.git\n'
+    )
+    found = port_gear.read_upstream(gear)
+    assert sorted(map(str, found.tests)) == ["test_tags.py"]
+    assert found.package_prefix == "gears.tag_files"
+    assert "bson" in found.test_requirements
+    assert any("tests/unit_tests/tag_files/" in note for note in found.read_notes)
+    assert any(
+        note.startswith("tests/assets: a git submodule (https://example.org/a.git)")
+        for note in found.read_notes
+    )
+    moved = port_gear.moved(found, "tag_files_app", [])
+    assert (
+        "from tag_files_app.utils.tagging import tag_text"
+        in moved.tests[PurePosixPath("test_tags.py")].decode()
     )

@@ -81,9 +81,18 @@ def _bind(module: str, name: str, asname: str | None) -> str:
     return f"from {parent} import {_alias(last, bound)}"
 
 
+def _moved_module(module: str, own: Mapping[str, str]) -> str | None:
+    """Where `module` is here: the longest name of `own` it is or is inside, replaced."""
+    for name in sorted(own, key=len, reverse=True):
+        if module == name or module.startswith(name + "."):
+            return own[name] + module[len(name) :]
+    return None
+
+
 def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
     """`text` with imports of the modules in `own` moved: `own` maps an upstream top-level name
-    (`utils`) to the dotted name it has here (`my_gear_app.utils`)."""
+    (`utils`) to the dotted name it has here (`my_gear_app.utils`); a dotted name (a suite's
+    `gears.my_gear`) is moved in `from ... import` statements and patch strings."""
     tree = ast.parse(text, filename=where or "<module>")
     edits = _Edits(text)
     result = Rewrite(text)
@@ -122,8 +131,9 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             top, _, rest = node.module.partition(".")
             names = ", ".join(_alias(a.name, a.asname) for a in node.names)
-            if top in own:
-                new = f"from {own[top]}{'.' + rest if rest else ''} import {names}"
+            moved_module = _moved_module(node.module, own)
+            if moved_module is not None:
+                new = f"from {moved_module} import {names}"
             elif top == TOOLKIT and {a.name for a in node.names} == {"GearToolkitContext"}:
                 new = f"from {LEGACY_MODULE} import {names}"
             elif top == TOOLKIT:
@@ -149,11 +159,10 @@ def rewrite(text: str, own: Mapping[str, str], *, where: str = "") -> Rewrite:
                 and isinstance(first, ast.Constant)
                 and isinstance(first.value, str)
                 and "." in first.value
-                and first.value.partition(".")[0] in own
+                and _moved_module(first.value, own) is not None
                 and all(part.isidentifier() for part in first.value.split("."))
             ):
-                top, _, rest = first.value.partition(".")
-                moved = repr(f"{own[top]}.{rest}")
+                moved = repr(_moved_module(first.value, own))
                 edits.replace(first, moved)
                 result.changes.append(f"line {first.lineno}: {first.value!r} -> {moved}")
             elif name in _PATCH_CALLS and isinstance(first, ast.JoinedStr):

@@ -638,7 +638,7 @@ def _print_port(gear: NewGear, upstream: port_gear.UpstreamGear, notes: list[str
     )
     if upstream.requirement_sources:
         print(f"new-gear: requirements read from {', '.join(upstream.requirement_sources)}")
-    for note in upstream.requirement_notes:
+    for note in upstream.read_notes:
         print(f"new-gear: {note}")
     if gear.pins:
         print(f"new-gear: the {gear.resolve} resolve pins {', '.join(gear.pins)}")

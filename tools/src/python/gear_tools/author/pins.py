@@ -32,7 +32,7 @@ from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -313,6 +313,36 @@ def common_constraints(repo: Path, pinned: Iterable[str]) -> dict[str, list[Cons
     return constraints
 
 
+def tightest(specifiers: Iterable[SpecifierSet]) -> SpecifierSet:
+    """The specifiers as one set with only the tightest lower and upper bound (`>=2.8.2,<3`,
+    not `<3,>=2.1,>=2.7.0,>=2.8.2`); other kinds (`==`, `!=`, `~=`) are kept as they are."""
+    lower: Specifier | None = None
+    upper: Specifier | None = None
+    others: list[str] = []
+    for specifier in (spec for group in specifiers for spec in group):
+        try:
+            version = Version(specifier.version)
+        except InvalidVersion:
+            others.append(str(specifier))
+            continue
+        if specifier.operator in (">=", ">"):
+            if lower is None or (version, specifier.operator == ">") > (
+                Version(lower.version),
+                lower.operator == ">",
+            ):
+                lower = specifier
+        elif specifier.operator in ("<", "<="):
+            if upper is None or (version, specifier.operator == "<=") < (
+                Version(upper.version),
+                upper.operator == "<=",
+            ):
+                upper = specifier
+        else:
+            others.append(str(specifier))
+    kept = [str(bound) for bound in (lower, upper) if bound is not None]
+    return SpecifierSet(",".join([*kept, *dict.fromkeys(others)]))
+
+
 def _agree(releases: list[Release], first: SpecifierSet, second: SpecifierSet) -> bool:
     return any(
         first.contains(r.version, prereleases=True) and second.contains(r.version, prereleases=True)
@@ -416,7 +446,7 @@ def check_pins(
             needs = "; ".join(
                 f"{c.source} needs {requirement.name}{c.specifier}" for c in conflicting
             )
-            combined = SpecifierSet(",".join(str(c.specifier) for c in constraints[name]))
+            combined = tightest(c.specifier for c in constraints[name])
             wanted = f"{requirement.name}{combined}"
             problems.append(
                 PinProblem(

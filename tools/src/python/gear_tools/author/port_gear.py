@@ -24,6 +24,7 @@ moved; each is named in the output.
 from __future__ import annotations
 
 import ast
+import configparser
 import dataclasses
 import json
 import re
@@ -48,6 +49,8 @@ from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import MANIFEST
 
 TEST_DIRS = ("tests", "test")
+# How far above a gear's directory its suite repository's tests are looked for.
+SUITE_DEPTH = 3
 # Top-level directories that are never gear code.
 NOT_CODE_DIRS = {"docs", "doc", "examples", "example", "bin", "scripts", "build", "dist"}
 NOT_CODE_FILES = {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"}
@@ -122,9 +125,11 @@ class UpstreamGear:
     flywheel_files: dict[PurePosixPath, bytes] = field(default_factory=dict)
     # Project -> the version the gear was released with (its exact pins and lock files).
     released: dict[str, str] = field(default_factory=dict)
+    # The gear's package in a suite repository (`gears.my_gear`), whose imports move too.
+    package_prefix: str | None = None
     # The files the requirements were read from, and what to know about them.
     requirement_sources: list[str] = field(default_factory=list)
-    requirement_notes: list[str] = field(default_factory=list)
+    read_notes: list[str] = field(default_factory=list)
 
     @property
     def top_level(self) -> set[str]:
@@ -191,6 +196,59 @@ def _flywheel_files(
                 files[inside] = file.read_bytes()
                 carried.add(relative)
     return files, carried
+
+
+def _upstream_only_test_file(inner: PurePosixPath) -> bool:
+    """A file of the tests directory that is the upstream's own machinery, not a test."""
+    return (
+        inner.name in ("Dockerfile", ".coveragerc")
+        or inner.name.startswith("requirements")
+        or inner.parts[0] == "bin"
+        or inner.suffix == ".sh"
+        or inner.name.startswith("~$")
+    )
+
+
+def _suite_tests(root: Path) -> tuple[Path, Path] | None:
+    """(the suite repository, the directory of this gear's tests) when the gear is one
+    directory of a suite whose tests are at its top (`tests/unit_tests/<gear>/`)."""
+    names = {root.name, root.name.replace("_", "-"), root.name.replace("-", "_")}
+    for suite in list(root.resolve().parents)[:SUITE_DEPTH]:
+        for tests_name in TEST_DIRS:
+            base = suite / tests_name
+            if not base.is_dir():
+                continue
+            found = sorted(
+                directory
+                for directory in base.rglob("*")
+                if directory.is_dir()
+                and directory.name in names
+                and not SKIPPED_NAMES & set(directory.parts)
+                and any(directory.rglob("*.py"))
+            )
+            if found:
+                return suite, found[0]
+    return None
+
+
+def _submodule_notes(root: Path) -> list[str]:
+    """A note for each git submodule (.gitmodules) the checkout does not hold."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string((root / ".gitmodules").read_text(encoding="utf-8", errors="replace"))
+    except (FileNotFoundError, configparser.Error):
+        return []
+    notes = []
+    for section in parser.sections():
+        path = parser.get(section, "path", fallback="")
+        url = parser.get(section, "url", fallback="?")
+        if path and not any((root / path).rglob("*")):
+            notes.append(
+                f"{path}: a git submodule ({url}) this checkout does not hold, so nothing of it "
+                "is moved; if the gear or its tests need it, run `git submodule update --init` "
+                "in the gear's repository and move it in again"
+            )
+    return notes
 
 
 def _released_versions(requirements: list[str]) -> dict[str, str]:
@@ -261,14 +319,7 @@ def read_upstream(root: Path) -> UpstreamGear:
             continue
         if top == tests_dir and len(relative.parts) > 1:
             inner = PurePosixPath(*relative.parts[1:])
-            upstream_only = (
-                inner.name in ("Dockerfile", ".coveragerc")
-                or inner.name.startswith("requirements")
-                or inner.parts[0] == "bin"
-                or inner.suffix == ".sh"
-                or inner.name.startswith("~$")
-            )
-            if upstream_only:
+            if _upstream_only_test_file(inner):
                 left_out.append(str(relative))
             else:
                 tests[inner] = path.read_bytes()
@@ -281,7 +332,39 @@ def read_upstream(root: Path) -> UpstreamGear:
             code[relative] = path.read_bytes()
         else:
             left_out.append(f"{top}/" if f"{top}/" not in left_out else "")
+    notes = _submodule_notes(root)
+    package_prefix = None
+    suite = _suite_tests(root) if tests_dir is None else None
+    if suite is not None:
+        suite_root, suite_tests = suite
+        for path in _files(suite_tests):
+            inner = PurePosixPath(path.relative_to(suite_tests).as_posix())
+            if not _upstream_only_test_file(inner):
+                tests[inner] = path.read_bytes()
+        tests_dir = TEST_DIRS[0]
+        parts = root.resolve().relative_to(suite_root).parts
+        if all(part.isidentifier() for part in parts):
+            package_prefix = ".".join(parts)
+        notes.append(
+            f"tests: {len(tests)} files of the suite's tests for this gear, "
+            f"{suite_tests.relative_to(suite_root)}/ in {suite_root}, moved with the gear"
+            + (
+                f" (imports of {package_prefix} pointed at the app package)"
+                if package_prefix
+                else ""
+            )
+        )
     found = upstream_requirements.read_requirements(root)
+    if suite is not None:
+        # The suite's test requirements are this gear's tests' too.
+        for name in upstream_requirements.TEST_REQUIREMENTS_FILES:
+            if (suite[0] / name).is_file():
+                found.test_requirements += [
+                    line
+                    for line in upstream_requirements.requirement_lines(suite[0] / name)
+                    if line not in found.test_requirements
+                ]
+                found.sources.append(str(suite[0] / name))
     requirements = list(found.requirements)
     dockerfile = upstream_dockerfile.read_dockerfile(root / "Dockerfile")
     requirements += [
@@ -308,10 +391,12 @@ def read_upstream(root: Path) -> UpstreamGear:
         flywheel_files=flywheel_files,
         released=_released_versions(requirements),
         requirement_sources=[name for name in found.sources if (root / name).is_file()],
-        requirement_notes=[
+        read_notes=[
             *(f"pinned to the version its lock file holds: {pin}" for pin in found.locked),
             *(f"requirements not read: {entry}" for entry in found.unread),
+            *notes,
         ],
+        package_prefix=package_prefix,
     )
 
 
@@ -684,6 +769,8 @@ def moved(upstream: UpstreamGear, app: str, notes: list[str]) -> UpstreamGear:
     """The gear's code and tests with their imports pointed at `app` and `<app>_tests`, and
     its Dockerfile's apt packages those this Debian has; what changed is added to `notes`."""
     own = {name: f"{app}.{name}" for name in upstream.top_level}
+    if upstream.package_prefix:
+        own[upstream.package_prefix] = app
     if upstream.tests_dir:
         own[upstream.tests_dir] = f"{app}_tests"
     code = rewrite_sources(upstream.code, own, notes, "code")
