@@ -280,7 +280,8 @@ def test_a_port_keeps_its_custom_keys_and_says_what_it_changed(
     custom = PORTED["custom"]
     assert isinstance(custom, dict)
     assert manifest["custom"]["flywheel"] == custom["flywheel"]
-    assert manifest["custom"]["docker-image"] == custom["docker-image"]
+    # The older name of the image field follows it (fw-gear refuses the two differing).
+    assert manifest["custom"]["docker-image"] == "flywheel-gears/tag-edit:2.4.1"
     assert manifest["custom"]["gear-builder"] == {
         "category": "utility",
         "image": "flywheel-gears/tag-edit:2.4.1",
@@ -290,6 +291,9 @@ def test_a_port_keeps_its_custom_keys_and_says_what_it_changed(
     for expected in (
         "new-gear: manifest custom.gear-builder.image: 'them/tag-editor:2.4.1' -> "
         "'flywheel-gears/tag-edit:2.4.1' (this repository builds and names the image)",
+        "new-gear: manifest custom.docker-image: 'them/tag-editor:2.4.1' -> "
+        "'flywheel-gears/tag-edit:2.4.1' (the older name of custom.gear-builder.image; the two "
+        "must agree)",
         "new-gear: manifest name: 'tag-editor' -> 'tag-edit' (the name given to new-gear)",
         "new-gear: manifest flywheel-extras: dropped (not a gear manifest field here)",
         "new-gear: manifest: everything else is kept as it was",

@@ -29,7 +29,11 @@ MANIFEST = {
     "license": "BSD-3-Clause",
     "command": "python3 run.py",
     "environment": {"PYTHONPATH": "/flywheel/v0"},
-    "custom": {"gear-builder": {"category": "utility", "image": "flywheel/tag-files:0.2.0"}},
+    "custom": {
+        "gear-builder": {"category": "utility", "image": "flywheel/tag-files:0.2.0"},
+        # The field's older name, which flywheel-apps manifests still carry beside it.
+        "docker-image": "flywheel/tag-files:0.2.0",
+    },
     "inputs": {"api-key": {"base": "api-key"}, "text": {"base": "file"}},
     "config": {
         "tag": {"type": "string", "default": "seen"},
@@ -189,6 +193,8 @@ def test_the_gear_moves_in_and_its_code_runs_unchanged(
     assert "new-gear: manifest command: 'python3 run.py' -> '/bin/run'" in out
     assert "new-gear: manifest environment: {'PYTHONPATH': '/flywheel/v0'} ->" in out
     assert "new-gear: manifest custom.gear-builder.image: 'flywheel/tag-files:0.2.0' ->" in out
+    assert "new-gear: manifest custom.docker-image: 'flywheel/tag-files:0.2.0' ->" in out
+    assert manifest["custom"]["docker-image"] == manifest["custom"]["gear-builder"]["image"]
     # Tests, their data and their plugin; a test that imports what nothing provides is skipped.
     tests = gear / "test/python/tag_files_app_tests"
     assert (

@@ -228,11 +228,15 @@ def _manifest(template: dict[str, Any], gear: NewGear, repository: str) -> dict[
     manifest["version"] = gear.version
     # A port keeps every `custom` key of its own (suite, flywheel settings, ...).
     custom = {**template.get("custom", {}), **copy.deepcopy(source.get("custom", {}))}
+    image = f"{repository.format(name=gear.name)}:{gear.version}"
     custom["gear-builder"] = {
         **custom.get("gear-builder", {}),
         "category": gear.category,
-        "image": f"{repository.format(name=gear.name)}:{gear.version}",
+        "image": image,
     }
+    if "docker-image" in custom:
+        # The older name of the same field: fw-gear refuses a manifest where the two differ.
+        custom["docker-image"] = image
     manifest["custom"] = custom
     if not source:
         # The template's example input and config, marked until the author replaces them.
@@ -255,6 +259,12 @@ def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> list[s
         lines.append(
             f"custom.gear-builder.image: {builder.get('image')!r} -> {image!r} (this repository "
             "builds and names the image)"
+        )
+    old_image = (source.get("custom") or {}).get("docker-image")
+    if old_image is not None and old_image != image:
+        lines.append(
+            f"custom.docker-image: {old_image!r} -> {image!r} (the older name of "
+            "custom.gear-builder.image; the two must agree)"
         )
     for key in ("name", "version", "label", "description"):
         if key in source and source[key] != ported.get(key):
