@@ -18,6 +18,7 @@ if there is any problem."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import re
@@ -26,7 +27,7 @@ import signal
 import sys
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -527,9 +528,44 @@ def _pattern_problems(manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-# How long the check of one config default against its schema may take: a pattern with nested
-# quantifiers (`(a+)+$`) backtracks for ever on some strings.
+# How long the check of one config default against its schema may take: a pattern RE2 cannot
+# run (a back-reference, a look-around) runs on Python's re, where nested quantifiers
+# (`(a+)+\1`) backtrack for ever on some strings.
 PATTERN_SECONDS = 2.0
+
+
+@functools.lru_cache(maxsize=256)
+def pattern_search(pattern: str) -> Callable[[str], bool]:
+    """How a manifest's `pattern` is searched for: with RE2 (google-re2, in the linter's pex),
+    in time linear in the text, where RE2 takes the pattern; else with Python's re, which the
+    caller bounds with time_limit."""
+    try:
+        import re2  # pants: no-infer-dep
+    except ImportError:
+        re2 = None
+    if re2 is not None:
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            compiled = re2.compile(pattern, options)
+        except Exception:  # re2's own error type: Python's re gets the pattern instead.
+            compiled = None
+        if compiled is not None:
+            return lambda text: compiled.search(text) is not None
+    fallback = re.compile(pattern)
+    return lambda text: fallback.search(text) is not None
+
+
+def _config_validator(schema: dict[str, Any]) -> Any:
+    """A Draft 4 validator of `schema` whose `pattern` keyword uses pattern_search."""
+    import jsonschema  # pants: no-infer-dep
+
+    def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not pattern_search(wanted)(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {wanted!r}")
+
+    validator_class = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": pattern})
+    return validator_class(schema)
 
 
 class _TooSlowError(Exception):
@@ -655,7 +691,7 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
                 if isinstance(spec, dict) and "default" in spec
             }
         }
-        validator = jsonschema.Draft4Validator(config_schema)
+        validator = _config_validator(config_schema)
         try:
             with time_limit(PATTERN_SECONDS):
                 errors = list(validator.iter_errors(defaults))
@@ -669,9 +705,10 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
                 except _TooSlowError:
                     problems.append(
                         f"config.{key}.default: checking it against config.{key}'s schema took "
-                        f"more than {PATTERN_SECONDS:g} s, so it was stopped; a pattern with "
-                        "nested quantifiers (e.g. (a+)+$) backtracks without end on some values: "
-                        "simplify it"
+                        f"more than {PATTERN_SECONDS:g} s, so it was stopped; its pattern is "
+                        "not one RE2 runs in linear time (a back-reference or look-around), and "
+                        "with nested quantifiers (e.g. (a+)+\\1) Python's re backtracks without "
+                        "end on some values: simplify it"
                     )
         for error in errors:
             key = list(error.absolute_path)[1:2]

@@ -18,12 +18,14 @@ class GearManifestLinter(PythonToolBase):
     )
 
     default_version = "fw-gear>=0.3.7,<0.4"
-    default_requirements = [default_version]  # noqa: RUF012 (as PythonToolBase declares it)
+    # fw-gear's manifest schema and validation; RE2 runs a manifest's patterns in linear time.
+    default_extra_requirements = ["jsonschema>=4,<5", "google-re2>=1.1,<2"]  # noqa: RUF012
+    default_requirements = [default_version, *default_extra_requirements]  # noqa: RUF012
     default_main = EntryPoint("gear_manifest.checker")
     register_interpreter_constraints = True
     default_interpreter_constraints = ["CPython>=3.9,<3.13"]  # noqa: RUF012
     # Used where [gear-manifest] install_from_resolve is not set (this repository sets it, so
-    # fw-gear is pinned by python-default.lock; the plugin's tests use this one). Regenerate with
+    # these are pinned by manifest-checks.lock; the plugin's tests use this one). Regenerate with
     #   ./pants generate-lockfiles --resolve=gear-manifest --gear-manifest-install-from-resolve= \
     #     --gear-manifest-lockfile=pants-plugins/gear_manifest/gear_manifest.lock
     default_lockfile_resource = ("gear_manifest", "gear_manifest.lock")

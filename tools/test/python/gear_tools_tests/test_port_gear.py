@@ -521,6 +521,9 @@ def test_a_suites_gear_takes_its_tests_and_test_requirements_from_the_suites_top
     (suite / "tests/unit_tests/other_gear").mkdir()
     (suite / "tests/unit_tests/other_gear/test_other.py").write_text("")
     (suite / "tests/requirements.txt").write_text("pytest\nbson\n")
+    (suite / "tests/data/tag_files").mkdir(parents=True)
+    (suite / "tests/data/shared.csv").write_text("a,b\n")
+    (suite / "tests/data/tag_files/case.json").write_text("{}\n")
     (gear / ".gitmodules").write_text(
         '[submodule "tests/assets"]\n\tpath = tests/assets\n\turl = https://example.org/a.git\n'
     )
@@ -533,6 +536,8 @@ def test_a_suites_gear_takes_its_tests_and_test_requirements_from_the_suites_top
         note.startswith("tests/assets: a git submodule (https://example.org/a.git)")
         for note in found.read_notes
     )
+    # Its data beside the tests, two levels up from them there and here.
+    assert sorted(map(str, found.test_support)) == ["data/shared.csv", "data/tag_files/case.json"]
     moved = port_gear.moved(found, "tag_files_app", [])
     assert (
         "from tag_files_app.utils.tagging import tag_text"

@@ -437,8 +437,21 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
             if Requirement(pin).name.lower().startswith("pytest-")
         )
         has_data = any(path.suffix != ".py" for path in tests)
+        support_dirs = sorted({path.parts[0] for path in upstream.test_support})
+        for support_path, content in upstream.test_support.items():
+            files[Path(gear.directory) / "test" / support_path] = content
+        for top in support_dirs:
+            files[Path(gear.directory) / "test" / top / "BUILD"] = (
+                b"# Test data of the suite the gear came from, beside its tests as there.\n"
+                b'files(name="data", sources=["**/*", "!BUILD"])\n'
+            )
         files[tests_dir / "BUILD"] = port_gear.tests_build(
-            target, plugins, sorted(tests), upstream.excluded_tests, has_data
+            target,
+            plugins,
+            sorted(tests),
+            upstream.excluded_tests,
+            has_data,
+            [f"{gear.directory}/test/{top}:data" for top in support_dirs],
         ).encode()
     if upstream.flywheel_files:
         # What the upstream image has under /flywheel/v0 besides code: data the gear opens.

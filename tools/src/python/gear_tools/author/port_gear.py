@@ -29,7 +29,7 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -125,6 +125,10 @@ class UpstreamGear:
     flywheel_files: dict[PurePosixPath, bytes] = field(default_factory=dict)
     # Project -> the version the gear was released with (its exact pins and lock files).
     released: dict[str, str] = field(default_factory=dict)
+    # Files beside a suite's tests directory that its tests read (its `tests/data/`), by their
+    # path under the gear's `test/` directory, where they are at the same place relative to
+    # the tests.
+    test_support: dict[PurePosixPath, bytes] = field(default_factory=dict)
     # The gear's package in a suite repository (`gears.my_gear`), whose imports move too.
     package_prefix: str | None = None
     # The files the requirements were read from, and what to know about them.
@@ -231,6 +235,38 @@ def _suite_tests(root: Path) -> tuple[Path, Path] | None:
     return None
 
 
+# Where moved-in tests are, under the gear's test/ directory: python/<app>_tests/.
+MOVED_TESTS_DEPTH = 2
+
+
+def _suite_test_support(suite_tests: Path) -> tuple[dict[PurePosixPath, bytes], list[str]]:
+    """The suite's test data beside its tests (the directories of its tests root that hold no
+    Python, e.g. `tests/data/`), placed under the gear's test/ directory, and a note. Tests
+    that find them relative to their own file (`Path(__file__).parents[2] / "data"`) find them
+    there when the suite's tests are as deep under its tests root as here."""
+    base = next(parent for parent in suite_tests.parents if parent.name in TEST_DIRS)
+    depth = len(suite_tests.relative_to(base).parts)
+    data_dirs = [
+        child
+        for child in sorted(base.iterdir())
+        if child.is_dir() and not SKIPPED_NAMES & {child.name} and not any(child.rglob("*.py"))
+    ]
+    if not data_dirs:
+        return {}, []
+    names = ", ".join(f"{base.name}/{child.name}/" for child in data_dirs)
+    if depth != MOVED_TESTS_DEPTH:
+        return {}, [
+            f"{names}: the suite's test data, not moved (its tests are {depth} levels below "
+            f"{base.name}/, here {MOVED_TESTS_DEPTH}: paths relative to them would differ)"
+        ]
+    support = {
+        PurePosixPath(child.name) / path.relative_to(child).as_posix(): path.read_bytes()
+        for child in data_dirs
+        for path in _files(child)
+    }
+    return support, [f"{names}: the suite's test data, moved to test/ beside the tests"]
+
+
 def _submodule_notes(root: Path) -> list[str]:
     """A note for each git submodule (.gitmodules) the checkout does not hold."""
     parser = configparser.ConfigParser()
@@ -334,6 +370,7 @@ def read_upstream(root: Path) -> UpstreamGear:
             left_out.append(f"{top}/" if f"{top}/" not in left_out else "")
     notes = _submodule_notes(root)
     package_prefix = None
+    test_support: dict[PurePosixPath, bytes] = {}
     suite = _suite_tests(root) if tests_dir is None else None
     if suite is not None:
         suite_root, suite_tests = suite
@@ -342,6 +379,8 @@ def read_upstream(root: Path) -> UpstreamGear:
             if not _upstream_only_test_file(inner):
                 tests[inner] = path.read_bytes()
         tests_dir = TEST_DIRS[0]
+        test_support, support_note = _suite_test_support(suite_tests)
+        notes += support_note
         parts = root.resolve().relative_to(suite_root).parts
         if all(part.isidentifier() for part in parts):
             package_prefix = ".".join(parts)
@@ -397,6 +436,7 @@ def read_upstream(root: Path) -> UpstreamGear:
             *notes,
         ],
         package_prefix=package_prefix,
+        test_support=test_support,
     )
 
 
@@ -565,9 +605,11 @@ def tests_build(
     tests: list[PurePosixPath],
     excluded: Mapping[PurePosixPath, str],
     data: bool,
+    more_data: Sequence[str] = (),
 ) -> str:
-    """The tests' BUILD for moved-in tests."""
+    """The tests' BUILD for moved-in tests (`more_data`: other `files` targets they read)."""
     dependencies = [":data"] if data else []
+    dependencies += list(more_data)
     dependencies += [f"{resolve_target}#{plugin}" for plugin in plugins]
     deps = "".join(f'        "{dep}",\n' for dep in dependencies)
     patterns = [p for p in ("test_*.py", "*_test.py") if any(t.match(p) for t in tests)]
