@@ -26,6 +26,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ class _Report:
 MAX_QUOTED = 120
 # No message is longer than this (a 400-value enum or a long string is summarised before).
 MAX_MESSAGE = 1000
+# What one manifest's problems and warnings print at most, in all: the rest is counted.
+MAX_OUTPUT = 4096
 
 
 def _quote(value: Any) -> str:
@@ -205,6 +208,13 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
             f"not a gear manifest: its JSON is nested {depth} levels deep, more than the "
             f"{MAX_DEPTH} this linter reads (a manifest needs fewer than 10)"
         ]
+    for section in ("inputs", "config"):
+        entries = manifest.get(section)
+        if isinstance(entries, dict) and len(entries) > MAX_KEYS:
+            return None, [
+                f"not a gear manifest: {section} has {len(entries):,} keys, more than the "
+                f"{MAX_KEYS:,} this linter checks (a gear has tens)"
+            ]
     problems = [
         f"key {_quote(key)} appears more than once (JSON keeps only the last value)"
         for key in dict.fromkeys(duplicates)
@@ -221,6 +231,9 @@ def load_manifest(text: str) -> tuple[dict[str, Any] | None, list[str]]:
 
 # How deeply a manifest may nest (a real one: under 10); deeper ones are not read further.
 MAX_DEPTH = 64
+# How many inputs, and how many config values, a manifest may have (a real one: tens); checking
+# one with thousands takes fw-gear seconds a key.
+MAX_KEYS = 500
 
 
 def nesting_depth(value: Any) -> int:
@@ -528,10 +541,12 @@ def _pattern_problems(manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
+# How long all the checks of a manifest's config defaults may take together.
+PATTERNS_BUDGET = 3.0
 # How long the check of one config default against its schema may take: a pattern RE2 cannot
 # run (a back-reference, a look-around) runs on Python's re, where nested quantifiers
 # (`(a+)+\1`) backtrack for ever on some strings.
-PATTERN_SECONDS = 2.0
+PATTERN_SECONDS = 1.5
 
 
 @functools.lru_cache(maxsize=256)
@@ -562,7 +577,8 @@ def _config_validator(schema: dict[str, Any]) -> Any:
 
     def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Iterator[Any]:
         if validator.is_type(instance, "string") and not pattern_search(wanted)(instance):
-            yield jsonschema.ValidationError(f"{instance!r} does not match {wanted!r}")
+            # The value is quoted (cut) by the caller; the pattern is the manifest's own.
+            yield jsonschema.ValidationError(f"does not match the pattern {_quote(wanted)}")
 
     validator_class = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": pattern})
     return validator_class(schema)
@@ -696,11 +712,20 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
             with time_limit(PATTERN_SECONDS):
                 errors = list(validator.iter_errors(defaults))
         except _TooSlowError:
-            # Which default took too long: each alone, under the same limit.
+            # Which default took too long: each alone, under a limit of its own, until the
+            # checks' time is spent (a manifest's check never runs past the linter's bound).
             errors = []
+            spent = PATTERN_SECONDS
             for key, default in defaults["config"].items():
+                if spent >= PATTERNS_BUDGET:
+                    problems.append(
+                        f"config.{key}.default and the ones after it were not checked: the "
+                        f"checks of this manifest's patterns took their {PATTERNS_BUDGET:g} s"
+                    )
+                    break
+                started = time.monotonic()
                 try:
-                    with time_limit(PATTERN_SECONDS):
+                    with time_limit(min(PATTERN_SECONDS, PATTERNS_BUDGET - spent)):
                         list(validator.iter_errors({"config": {key: default}}))
                 except _TooSlowError:
                     problems.append(
@@ -710,6 +735,7 @@ def spec_problems(manifest: dict[str, Any]) -> list[str]:
                         "with nested quantifiers (e.g. (a+)+\\1) Python's re backtracks without "
                         "end on some values: simplify it"
                     )
+                spent += time.monotonic() - started
         for error in errors:
             key = list(error.absolute_path)[1:2]
             where = f"config.{key[0]}.default" if key else "config"
@@ -999,7 +1025,17 @@ def _check_command(
             "in the gear's code"
         )
     if len(words) > 1 and INTERPRETER.fullmatch(words[0].rsplit("/", 1)[-1]):
-        words = words[1:]  # `python3 /flywheel/v0/gear.pex`: the gear spec's own form
+        # `python3 -u /flywheel/v0/gear.pex`: the gear spec's own form, with the interpreter's
+        # options; `-m module` and `-c code` run no file this linter can compare.
+        words = words[1:]
+        while words and words[0].startswith("-") and words[0] != "-":
+            option = words.pop(0)
+            if option in ("-m", "-c"):
+                return
+            if option in INTERPRETER_OPTIONS_WITH_VALUE and words:
+                words.pop(0)
+        if not words:
+            return
     program = _join("/flywheel/v0", words[0]) if words else DEFAULT_COMMAND
     shown = _quote(command) if command else f"not set (so Flywheel runs {_quote(DEFAULT_COMMAND)})"
     if dockerfile.pex_destinations:
@@ -1015,8 +1051,10 @@ def _check_command(
         )
 
 
-# A Python interpreter that a command runs a pex or script with.
+# A Python interpreter that a command runs a pex or script with, and its options that take a
+# value (`-W ignore`, `-X dev`).
 INTERPRETER = re.compile(r"python(\d+(\.\d+)?)?")
+INTERPRETER_OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")
 
 # Far more than any manifest or Dockerfile; the linter reads no more than this.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -1112,7 +1150,33 @@ def check_request(
                 "this is the linter's fault as much as the manifest's: please report it"
             )
         )
-    return problems, warnings
+    return within_output_limit(request["manifest"], problems, warnings)
+
+
+def within_output_limit(
+    manifest_path: str, problems: list[str], warnings: list[str]
+) -> tuple[list[str], list[str]]:
+    """The problems, then the warnings, that fit in MAX_OUTPUT characters, and a last line
+    counting those left out (always a problem when a problem is left out)."""
+    kept: tuple[list[str], list[str]] = ([], [])
+    used, left_problems, left_warnings = 0, 0, 0
+    reserve = 200  # for the line counting what is left out
+    for index, lines in enumerate((problems, warnings)):
+        for line in lines:
+            if used + len(line) + 1 <= MAX_OUTPUT - reserve:
+                kept[index].append(line)
+                used += len(line) + 1
+            elif index == 0:
+                left_problems += 1
+            else:
+                left_warnings += 1
+    if left_problems or left_warnings:
+        summary = (
+            f"{manifest_path}: {left_problems} more problems and {left_warnings} more warnings "
+            f"not shown (at most {MAX_OUTPUT:,} characters a manifest): fix those above first"
+        )
+        (kept[0] if left_problems else kept[1]).append(summary)
+    return kept
 
 
 def main(argv: Sequence[str], *, validate_spec: bool = True) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from gear_manifest.checker import (
     MAX_DEPTH,
+    MAX_KEYS,
     DockerfileCommands,
     ImageTarget,
     _TooSlowError,
@@ -675,6 +676,13 @@ def test_a_dockerfile_starting_with_a_byte_order_mark_keeps_its_escape_directive
 
 def test_a_command_may_run_the_pex_through_an_interpreter_and_a_chain_is_warned() -> None:
     assert check(changed(command="python3 /bin/run --verbose")) == []
+    # With the interpreter's own options (`-u`, `-X dev`), and a module run, which names no file.
+    assert check(changed(command="python3 -u -X dev /bin/run")) == []
+    assert check(changed(command="python3.11 -m my_app.run")) == []
+    assert check(changed(command="python3 -u /bin/other")) == [
+        f'{PATH}: command is "python3 -u /bin/other" but g/src/docker/Dockerfile copies the pex '
+        'to "/bin/run"'
+    ]
     warnings: list[str] = []
     text = json.dumps(changed(command="/bin/run && rm -rf /flywheel/v0/work"))
     problems = check_manifest(
@@ -751,3 +759,11 @@ def test_an_image_built_from_one_that_got_the_manifest_has_it() -> None:
     upstream = parse_dockerfile("R", f"FROM x\n{COPY_MANIFEST}")
     gear = parse_dockerfile("D", "FROM runtime\nCOPY a/bin.pex /bin/run\n", {"runtime": upstream})
     assert gear.manifest_copied is True
+
+
+def test_more_keys_than_any_gear_has_are_named_not_checked() -> None:
+    many = {f"k{index}": {"type": "integer"} for index in range(MAX_KEYS + 1)}
+    assert check(changed(config=many)) == [
+        f"{PATH}: not a gear manifest: config has 501 keys, more than the 500 this linter checks "
+        "(a gear has tens)"
+    ]

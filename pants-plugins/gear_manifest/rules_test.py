@@ -500,7 +500,7 @@ def test_a_pattern_with_nested_quantifiers_is_judged_in_linear_time_by_re2(
     }
     assert_fails_with(
         lint(rule_runner, with_changes(config=config)),
-        f"{PATH}: config.id.default is \"{'a' * 33}!\": '{'a' * 33}!' does not match '^(a+)+$'",
+        f'{PATH}: config.id.default is "{"a" * 33}!": does not match the pattern "^(a+)+$"',
     )
 
 
@@ -516,10 +516,26 @@ def test_a_pattern_re2_cannot_run_that_backtracks_without_end_is_stopped_and_nam
     }
     assert_fails_with(
         lint(rule_runner, with_changes(config=config)),
-        f"{PATH}: config.id.default: checking it against config.id's schema took more than 2 s, "
+        f"{PATH}: config.id.default: checking it against config.id's schema took more than 1.5 s, "
         "so it was stopped; its pattern is not one RE2 runs in linear time (a back-reference or "
         "look-around), and with nested quantifiers (e.g. (a+)+\\1) Python's re backtracks "
         "without end on some values: simplify it",
+    )
+
+
+def test_the_checks_of_slow_patterns_stop_when_their_time_is_spent(
+    rule_runner: RuleRunner,
+) -> None:
+    slow = {"type": "string", "pattern": "^(a+)+\\1$", "default": "a" * 33 + "!"}
+    config = {"first": slow, "second": slow, "third": slow}
+    result = lint(rule_runner, with_changes(config=config))
+    assert result.exit_code == 1
+    assert "config.first.default: checking it against config.first's schema took more" in (
+        result.stdout
+    )
+    assert (
+        "config.second.default and the ones after it were not checked: the checks of this "
+        "manifest's patterns took their 3 s" in result.stdout
     )
 
 

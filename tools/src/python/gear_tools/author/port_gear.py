@@ -249,7 +249,9 @@ def _suite_test_support(suite_tests: Path) -> tuple[dict[PurePosixPath, bytes], 
     data_dirs = [
         child
         for child in sorted(base.iterdir())
-        if child.is_dir() and not SKIPPED_NAMES & {child.name} and not any(child.rglob("*.py"))
+        if child.is_dir()
+        and child.name not in SKIPPED_NAMES | {"bin"}  # bin/: the suite's own scripts
+        and not any(child.rglob("*.py"))
     ]
     if not data_dirs:
         return {}, []
