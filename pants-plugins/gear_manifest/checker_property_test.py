@@ -48,7 +48,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "benchmark",
-    max_examples=2000,
+    max_examples=1000,
     deadline=None,
     database=None,
     print_blob=True,
