@@ -154,3 +154,35 @@ def test_changed_since_and_a_gear_are_not_given_together(
     with pytest.raises(SystemExit):
         main(["--repo", str(repo)])
     assert "or --changed-since REF" in capsys.readouterr().err
+
+
+def test_a_lockfile_change_is_the_gears_only_for_packages_its_image_holds(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pants selects every target of a resolve for any change to its lockfile; the gear's part
+    is the packages of its own closure (here: real python-default.lock, pydicom moved)."""
+    from gear_tools.author import lock_closure
+    from gear_tools.author.changed_gears import lockfile_packages
+
+    lock = repo / "3rdparty/python/python-default.lock"
+    lock.parent.mkdir(parents=True)
+    text = Path("3rdparty/python/python-default.lock").read_text()
+    lock.write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "lock")
+    old_version = lock_closure.read_lock(text)["pydicom"].version
+    lock.write_text(text.replace(f'"version": "{old_version}"', '"version": "3.9.9"', 1))
+    assert lock_closure.read_lock(lock.read_text())["pydicom"].version == "3.9.9"
+    gear = Repository(repo).gear("template-gear")
+    files = ["3rdparty/python/python-default.lock"]
+    monkeypatch.setattr(lock_closure, "gear_roots", lambda repo, gear: ["pydicom>=3,<4"])
+    assert lockfile_packages(repo, gear, "HEAD", files) == [f"pydicom {old_version} -> 3.9.9"]
+    monkeypatch.setattr(lock_closure, "gear_roots", lambda repo, gear: ["fw-gear"])
+    assert lockfile_packages(repo, gear, "HEAD", files) == []
+    change = GearChange(
+        gear, tuple(files), (), Baseline("gear/template-gear/v0.1.0", "0.1.0", {}), (), PATCH,
+        "0.1.1", (f"pydicom {old_version} -> 3.9.9",),
+    )  # fmt: skip
+    assert changelog_entries(change).startswith(
+        f"- Package updates: pydicom {old_version} -> 3.9.9.\n"
+    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gear_manifest import compatibility
+from gear_tools.author import lock_closure
 from gear_tools.repo import Gear, PantsSettings, RepoError, Repository
 
 # The image definition every gear image is built by: a change here changes every image.
@@ -129,6 +130,8 @@ class GearChange:
     level: int
     # The version to bump to; None when the gear already has (at least) the one needed.
     new_version: str | None
+    # The packages of the gear's image its resolve's lockfile change moves (`x 1.0 -> 1.1`).
+    packages: tuple[str, ...] = ()
 
     @property
     def level_name(self) -> str:
@@ -168,6 +171,12 @@ def gear_changes(repo: Path, ref: str) -> tuple[list[GearChange], list[str]]:
             notes.append(f"{gear.name}: new since {ref}; its first release is {gear.version}")
             continue
         files = sorted((set(changed) & image_files(repo, gear)) | set(shared))
+        packages = lockfile_packages(repo, gear, ref, files)
+        if files and not shared and set(files) <= lockfiles(files) and not packages:
+            notes.append(
+                f"{gear.name}: its resolve's lockfile changed, but no package its image holds did"
+            )
+            continue
         if not files:
             notes.append(f"{gear.name}: its image does not change")
             continue
@@ -190,14 +199,39 @@ def gear_changes(repo: Path, ref: str) -> tuple[list[GearChange], list[str]]:
                 contract,
                 level,
                 new,
+                tuple(packages),
             )
         )
     return found, notes
 
 
+def lockfiles(files: Sequence[str]) -> set[str]:
+    """The resolves' lockfiles among `files`."""
+    return {
+        path for path in files if path.startswith("3rdparty/python/") and path.endswith(".lock")
+    }
+
+
+def lockfile_packages(repo: Path, gear: Gear, ref: str, files: Sequence[str]) -> list[str]:
+    """`project old -> new` for each package of the gear's image that its resolve's lockfile
+    change (among `files`) moves: Pants selects every target of a resolve for any change to
+    its lockfile; this is the part of the change that is the gear's."""
+    lockfile = f"3rdparty/python/{gear.resolve}.lock"
+    if lockfile not in files:
+        return []
+    old = file_at(repo, ref, lockfile)
+    if old is None:
+        return []
+    new = (repo / lockfile).read_text(encoding="utf-8")
+    return lock_closure.describe(lock_closure.gear_lock_changes(repo, gear, old, new))
+
+
 def changelog_entries(change: GearChange) -> str:
-    """The CHANGELOG lines a bump adds: the contract changes and the commits."""
+    """The CHANGELOG lines a bump adds: the contract changes, the package updates and the
+    commits."""
     lines = [f"- {c.text[0].upper()}{c.text[1:]}." for c in change.contract]
+    if change.packages:
+        lines.append("- Package updates: " + ", ".join(change.packages) + ".")
     if change.commits:
         lines.append(f"- Commits since {change.baseline.label}:")
         lines += [f"  - {commit}" for commit in change.commits]

@@ -18,8 +18,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gear_tools.author import lock_closure
 from gear_tools.images.built import BuiltImage, built_images, versioned_names
-from gear_tools.repo import DIST_DIR, MANIFEST, RepoError, find_root
+from gear_tools.repo import DIST_DIR, MANIFEST, RepoError, Repository, find_root
 from gear_tools.table import format_table
 
 UNKNOWN_ID = "<unknown>"
@@ -108,15 +109,35 @@ def render_helpers(rows: list[HelperImage]) -> str:
     )
 
 
+def print_packages(repo: Path, name: str, *, as_json: bool) -> int:
+    """Prints the packages of a gear's image: `project version`, one a line (or JSON)."""
+    gear = Repository(repo).gear(name)
+    packages = lock_closure.gear_packages(repo, gear)
+    if as_json:
+        print(json.dumps({"gear": gear.name, "resolve": gear.resolve, "packages": packages}))
+    else:
+        print(format_table(("package", "version"), sorted(packages.items())))
+        print(f"{gear.name}: {len(packages)} packages from the {gear.resolve} resolve's lockfile")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dist", type=Path, help="./pants package output (default: dist/)")
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--packages",
+        metavar="GEAR",
+        help="list the third-party packages (and versions) GEAR's image holds, read from its "
+        "resolve's lockfile (no build needed)",
+    )
     args = parser.parse_args(argv)
     try:
         repo = find_root(args.repo)
-    except RepoError as exc:
+        if args.packages:
+            return print_packages(repo, args.packages, as_json=args.json)
+    except (RepoError, lock_closure.LockError) as exc:
         print(f"gear-images: {exc}", file=sys.stderr)
         return 2
     dist = args.dist or repo / DIST_DIR
