@@ -29,7 +29,7 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -474,16 +474,23 @@ def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) ->
     return list(chosen.values())
 
 
-def imported_names(files: Mapping[PurePosixPath, bytes]) -> set[str]:
-    """Top-level names of the absolute imports in the Python files."""
-    names = set()
-    for path, content in files.items():
+def parsed_modules(
+    files: Mapping[PurePosixPath, bytes],
+) -> Iterator[tuple[PurePosixPath, ast.Module]]:
+    """Each Python file's syntax tree (files that do not parse are left out)."""
+    for path, content in sorted(files.items()):
         if path.suffix != ".py":
             continue
         try:
-            tree = ast.parse(content)
-        except SyntaxError:
+            yield path, ast.parse(content)
+        except (SyntaxError, ValueError):
             continue
+
+
+def imported_names(files: Mapping[PurePosixPath, bytes]) -> set[str]:
+    """Top-level names of the absolute imports in the Python files."""
+    names = set()
+    for _, tree in parsed_modules(files):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names |= {alias.name.partition(".")[0] for alias in node.names}
@@ -739,13 +746,7 @@ def unprovided_code_imports(
     provides: neither the gear's code, the standard library, common/ nor a requirement."""
     provided = provided | upstream.top_level | {app}
     missing: dict[str, list[str]] = {}
-    for path, content in sorted(upstream.code.items()):
-        if path.suffix != ".py":
-            continue
-        try:
-            tree = ast.parse(content)
-        except SyntaxError:
-            continue
+    for path, tree in parsed_modules(upstream.code):
         for name in sorted(_imports_outside_try(tree)):
             if name not in provided and canonicalize_name(name) not in provided:
                 missing.setdefault(name, []).append(str(path))
