@@ -1,13 +1,15 @@
 """Which image each gear was built as: manifest version, image reference and image ID.
 
     bin/gear-images [--dist DIST] [--json] [--repo DIR]
+    bin/gear-images --packages GEAR [--json]
 
 Reads the `*.docker-info.json` files that `./pants package` wrote under DIST (default: dist)
 and each gear's manifest, and lists the helper images gears are built from (each gear's
 system image) apart from the gears. The image ID is the digest of the image's configuration
 (`sha256:...`): it identifies exactly what was built, whatever tags later point at. A gear
 whose manifest disagrees with what was built, or whose build recorded no ID, is reported and
-makes the exit code 1.
+makes the exit code 1. `--packages GEAR` lists the third-party packages GEAR's image holds
+(gear_tools.author.lock_closure: from its resolve's lockfile, before any build).
 """
 
 from __future__ import annotations
