@@ -8,10 +8,17 @@ import pytest
 from packaging.requirements import Requirement
 
 from gear_tools.author import update_deps
-from gear_tools.author.update_deps import PINNED_HEADING, pinned_text
+from gear_tools.author.update_deps import PINNED_HEADING, UpdateError, pinned_text
 from gear_tools.repo import Repository
 
 REQUIREMENTS = "fw-gear>=0.3.7,<0.4\npydicom>=2.4,<3  # the gear's pin\nnumpy>=2,<3\n"
+
+
+def test_a_pin_outside_the_range_needs_widen() -> None:
+    with pytest.raises(UpdateError, match=r"pydicom==3\.0\.1 is outside the range r\.txt gives"):
+        pinned_text(REQUIREMENTS, [Requirement("pydicom==3.0.1")], where="r.txt")
+    widened = pinned_text(REQUIREMENTS, [Requirement("pydicom==3.0.1")], widen=True)
+    assert "pydicom==3.0.1" in widened.splitlines()
 
 
 def test_a_pin_replaces_its_projects_line_or_is_added() -> None:

@@ -1,11 +1,12 @@
 """Updates the gears' dependencies in one command, and bumps exactly the gears it changes.
 
-    bin/update-deps [--resolve R]... [--dry-run] [--no-checks] [PACKAGE==VERSION ...]
+    bin/update-deps [--resolve R]... [--dry-run] [--no-checks] [--widen] [PACKAGE==VERSION ...]
 
 For each resolve (default: every gear resolve), the lockfile is generated again
 (`./pants generate-lockfiles`): the newest releases the requirements allow. `PACKAGE==VERSION`
 first pins PACKAGE to VERSION in the resolve's requirements file (replacing its line, or adding
-one for a package only other packages require). It then prints each package's old -> new
+one for a package only other packages require); a version outside the line's range is refused
+unless `--widen`. It then prints each package's old -> new
 version per resolve, and per gear the packages that change in ITS image (its closure:
 gear_tools.author.lock_closure). The gears whose image changes (and common/, when its own
 packages change) get `./pants lint check test`; if they pass, each of those gears is bumped
@@ -44,17 +45,26 @@ def requirements_path(repo: Path, resolve: str) -> Path:
     return repo / gear_resolve.requirements_file(resolve)
 
 
-def pinned_text(text: str, pins: Sequence[Requirement]) -> str:
-    """The requirements file's text with each pin in place of its project's line (or added)."""
+def pinned_text(
+    text: str, pins: Sequence[Requirement], *, widen: bool = False, where: str = ""
+) -> str:
+    """The requirements file's text with each pin in place of its project's line (or added);
+    UpdateError for a pin outside the line's range unless `widen`."""
     lines = text.splitlines()
     for pin in pins:
         name = canonicalize_name(pin.name)
+        version = next(iter(pin.specifier)).version
         for index, line in enumerate(lines):
             try:
                 written = Requirement(line.split("#")[0].strip())
             except InvalidRequirement:
                 continue
             if canonicalize_name(written.name) == name:
+                if not widen and not written.specifier.contains(version, prereleases=True):
+                    raise UpdateError(
+                        f"{pin} is outside the range {where} gives it ({written}); give "
+                        "--widen to replace the range with the version"
+                    )
                 extras = f"[{','.join(sorted(written.extras))}]" if written.extras else ""
                 lines[index] = f"{written.name}{extras}{pin.specifier}"
                 break
@@ -95,6 +105,7 @@ def update(
     dry_run: bool,
     checks: bool,
     date: str,
+    widen: bool = False,
 ) -> int:
     gears = [gear for gear in Repository(repo).gears() if gear.resolve in resolves]
     backup: dict[Path, bytes | None] = {}
@@ -109,7 +120,11 @@ def update(
         for resolve in resolves:
             if pins:
                 path = requirements_path(repo, resolve)
-                path.write_text(pinned_text(path.read_text(encoding="utf-8"), pins))
+                relative = path.relative_to(repo).as_posix()
+                text = pinned_text(
+                    path.read_text(encoding="utf-8"), pins, widen=widen, where=relative
+                )
+                path.write_text(text)
             print(f"update-deps: locking {resolve} (./pants generate-lockfiles) ...", flush=True)
             locked = _pants(repo, "generate-lockfiles", f"--resolve={resolve}")
             if locked.returncode != 0:
@@ -247,7 +262,9 @@ def main(argv: list[str]) -> int:
             f"not a gear resolve: {', '.join(unknown)} (gear resolves: {', '.join(known)})"
         )
     date = datetime.date.today().isoformat()
-    return update(repo, resolves, pins, dry_run=args.dry_run, checks=args.checks, date=date)
+    return update(
+        repo, resolves, pins, dry_run=args.dry_run, checks=args.checks, date=date, widen=args.widen
+    )
 
 
 if __name__ == "__main__":
