@@ -54,6 +54,7 @@ def test_a_failing_check_puts_every_file_back(
         name, directory, resolve = "gear-a", "gear_a", "python-default"
 
     monkeypatch.setattr(update_deps, "_pants", pants)
+    monkeypatch.setattr(update_deps, "_locks", lambda *args: {})
     monkeypatch.setattr(update_deps, "_report", lambda *args: {FakeGear(): ["pydicom 1 -> 2"]})
     monkeypatch.setattr(update_deps, "_common_changes", lambda *args: [])
     monkeypatch.setattr(Repository, "gears", lambda self: [FakeGear()])

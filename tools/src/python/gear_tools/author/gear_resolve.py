@@ -44,6 +44,11 @@ def requirements_file(resolve: str) -> Path:
     return REQUIREMENTS_DIR / f"{resolve}-requirements.txt"
 
 
+def requirements_path(resolve: str) -> Path:
+    """The requirements file a resolve is locked from: python-default's is requirements.txt."""
+    return DEFAULT_REQUIREMENTS if resolve == DEFAULT_RESOLVE else requirements_file(resolve)
+
+
 def lockfile(resolve: str) -> Path:
     return REQUIREMENTS_DIR / f"{resolve}.lock"
 

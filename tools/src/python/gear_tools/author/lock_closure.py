@@ -16,12 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from gear_tools.author import gear_resolve
-from gear_tools.repo import DEFAULT_RESOLVE, Gear
+from gear_tools.author import gear_resolve, pins
+from gear_tools.repo import Gear
 
 
 class LockError(Exception):
@@ -52,15 +51,6 @@ def read_lock(text: str, where: str = "lockfile") -> dict[str, Locked]:
         raise LockError(f"{where}: not a Pants lockfile ({exc})") from None
 
 
-def _environment(extra: str) -> dict[str, str]:
-    environment = {key: str(value) for key, value in default_environment().items()}
-    environment.update(
-        python_version="3.11", python_full_version="3.11.0", sys_platform="linux",
-        platform_system="Linux", os_name="posix", extra=extra,
-    )  # fmt: skip
-    return environment
-
-
 def closure(lock: Mapping[str, Locked], roots: Iterable[str]) -> dict[str, str]:
     """Project -> version of the roots (requirement strings, extras included) and everything
     they require, as the lockfile locks them, for CPython 3.11 on Linux."""
@@ -86,7 +76,7 @@ def closure(lock: Mapping[str, Locked], roots: Iterable[str]) -> dict[str, str]:
             except InvalidRequirement:
                 continue
             if requirement.marker is not None and not any(
-                requirement.marker.evaluate(_environment(extra)) for extra in ("", *extras)
+                requirement.marker.evaluate(pins.gear_environment(extra)) for extra in ("", *extras)
             ):
                 continue
             pending.append((canonicalize_name(requirement.name), frozenset(requirement.extras)))
@@ -124,9 +114,7 @@ def gear_roots(repo: Path, gear: Gear) -> list[str]:
     as its resolve's requirements file writes them (extras included)."""
     names = requirement_roots(repo, f"{gear.directory}/src/docker:{gear.name}-deps")
     written: dict[str, str] = {}
-    requirements = repo / gear_resolve.requirements_file(gear.resolve)
-    if gear.resolve == DEFAULT_RESOLVE:
-        requirements = repo / gear_resolve.DEFAULT_REQUIREMENTS
+    requirements = repo / gear_resolve.requirements_path(gear.resolve)
     if requirements.is_file():
         for line in requirements.read_text(encoding="utf-8").splitlines():
             try:
@@ -145,18 +133,24 @@ def gear_packages(repo: Path, gear: Gear, lock_text: str | None = None) -> dict[
     return closure(read_lock(text, str(lockfile)), gear_roots(repo, gear))
 
 
-def gear_lock_changes(
-    repo: Path, gear: Gear, old_text: str, new_text: str
+def closure_changes(
+    old_lock: Mapping[str, Locked], new_lock: Mapping[str, Locked], roots: Iterable[str]
 ) -> dict[str, tuple[str | None, str | None]]:
-    """The packages of the gear's image that differ between two texts of its lockfile."""
-    roots = gear_roots(repo, gear)
-    old = closure(read_lock(old_text), roots)
-    new = closure(read_lock(new_text), roots)
+    """The packages of the roots' closure that differ between two lockfiles."""
+    listed = list(roots)
+    old, new = closure(old_lock, listed), closure(new_lock, listed)
     return {
         name: (old.get(name), new.get(name))
         for name in sorted(set(old) | set(new))
         if old.get(name) != new.get(name)
     }
+
+
+def gear_lock_changes(
+    repo: Path, gear: Gear, old_text: str, new_text: str
+) -> dict[str, tuple[str | None, str | None]]:
+    """The packages of the gear's image that differ between two texts of its lockfile."""
+    return closure_changes(read_lock(old_text), read_lock(new_text), gear_roots(repo, gear))
 
 
 def describe(changes: Mapping[str, tuple[str | None, str | None]]) -> list[str]:

@@ -38,7 +38,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from gear_tools.author import from_manifest, gear_resolve, port_gear, upstream_dockerfile
+from gear_tools.author import from_manifest, gear_resolve, pins, port_gear, upstream_dockerfile
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.repo import DEFAULT_RESOLVE, DOCS_DIR, MANIFEST, RepoError, Repository, find_root
 
@@ -423,7 +423,7 @@ def _move_in(files: dict[Path, bytes], gear: NewGear, repository: str) -> None:
     files[app_dir / "__init__.py"] = _package_docstring(gear).encode()
     target = gear_resolve.requirements_target(gear.resolve or DEFAULT_RESOLVE)
     undeclared = [
-        f"{target}#setuptools" for pin in gear.pins if port_gear.project_name(pin) == "setuptools"
+        f"{target}#setuptools" for pin in gear.pins if pins.project_name(pin) == "setuptools"
     ]
     files[app_dir / "BUILD"] = port_gear.app_build(
         gear.app, upstream.entry_point, data, undeclared
@@ -634,8 +634,9 @@ def removal_command(repo: Path, gear: NewGear, backup: Mapping[Path, bytes]) -> 
     edits = _edits(repo, backup, changed)
     if edits:
         # The patch first: it refuses (and nothing is removed) if those lines were edited since.
-        patch = shlex.quote(str(undo_patch_path(repo, gear)))
-        undo_patch_path(repo, gear).write_text(edits, encoding="utf-8")
+        path = undo_patch_path(repo, gear)
+        path.write_text(edits, encoding="utf-8")
+        patch = shlex.quote(str(path))
         command = f"git apply -R --unidiff-zero {patch} && {command} && rm {patch}"
     return command
 

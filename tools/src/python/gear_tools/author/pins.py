@@ -176,7 +176,7 @@ class PyPI:
         except (urllib.error.URLError, OSError) as exc:
             raise PinError(f"cannot read {address}.metadata: {exc}") from None
         metadata = email.parser.BytesParser().parsebytes(text)
-        environment = _environment()
+        environment = gear_environment()
         requirements = []
         for line in metadata.get_all("Requires-Dist") or []:
             try:
@@ -205,11 +205,25 @@ def _admits_311(file: Mapping[str, Any]) -> bool:
         return True
 
 
-def _environment() -> dict[str, str]:
-    """Marker values for the gear's Python: CPython 3.11 on Linux, no extras."""
+def project_name(pin: str) -> str:
+    """The requirement's project, normalized (`PyYAML>=6` -> `pyyaml`); the text itself when
+    it is not a requirement."""
+    try:
+        return canonicalize_name(Requirement(pin).name)
+    except InvalidRequirement:
+        return pin
+
+
+def gear_environment(extra: str = "") -> dict[str, str]:
+    """Marker values for the gear's Python: CPython 3.11 on Linux (with `extra` requested)."""
     environment = {key: str(value) for key, value in default_environment().items()}
     environment.update(
-        python_version="3.11", python_full_version="3.11.0", sys_platform="linux", extra=""
+        python_version="3.11",
+        python_full_version="3.11.0",
+        sys_platform="linux",
+        platform_system="Linux",
+        os_name="posix",
+        extra=extra,
     )
     return environment
 
@@ -300,7 +314,7 @@ def common_constraints(repo: Path, pinned: Iterable[str]) -> dict[str, list[Cons
             for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
             if not line.startswith("//")
         )
-        environment = _environment()
+        environment = gear_environment()
         for resolve in json.loads(text).get("locked_resolves", []):
             for locked in resolve.get("locked_requirements", []):
                 if canonicalize_name(locked["project_name"]) in skipped:
@@ -500,13 +514,6 @@ class Settled:
     first_problems: list[PinProblem]
 
 
-def _project(pin: str) -> str:
-    try:
-        return canonicalize_name(Requirement(pin).name)
-    except InvalidRequirement:
-        return pin
-
-
 def settle_pins(
     pins: list[str],
     constraints: Mapping[str, list[Constraint]],
@@ -524,11 +531,12 @@ def settle_pins(
     for done in range(1, rounds + 1):
         problems = check_pins(current, constraints, pypi=pypi, machine=machine)
         first = problems if first is None else first
-        proposals = {_project(p.proposal): p.proposal for p in problems if p.proposal}
+        proposals = {project_name(p.proposal): p.proposal for p in problems if p.proposal}
         if not proposals:
             return Settled(current, problems, done, first)
-        changed = [proposals.get(_project(pin), pin) for pin in current]
-        changed += [pin for name, pin in proposals.items() if name not in map(_project, current)]
+        changed = [proposals.get(project_name(pin), pin) for pin in current]
+        pinned = {project_name(pin) for pin in current}
+        changed += [pin for name, pin in proposals.items() if name not in pinned]
         if changed == current:
             return Settled(current, problems, done, first)
         current = changed

@@ -46,6 +46,7 @@ from gear_tools.author import (
     upstream_requirements,
 )
 from gear_tools.author.from_manifest import TODO_MARK
+from gear_tools.author.pins import project_name
 from gear_tools.repo import MANIFEST
 
 TEST_DIRS = ("tests", "test")
@@ -395,17 +396,7 @@ def read_upstream(root: Path) -> UpstreamGear:
                 else ""
             )
         )
-    found = upstream_requirements.read_requirements(root)
-    if suite is not None:
-        # The suite's test requirements are this gear's tests' too.
-        for name in upstream_requirements.TEST_REQUIREMENTS_FILES:
-            if (suite[0] / name).is_file():
-                found.test_requirements += [
-                    line
-                    for line in upstream_requirements.requirement_lines(suite[0] / name)
-                    if line not in found.test_requirements
-                ]
-                found.sources.append(str(suite[0] / name))
+    found = upstream_requirements.read_requirements(root, suite[0] if suite else None)
     requirements = list(found.requirements)
     dockerfile = upstream_dockerfile.read_dockerfile(root / "Dockerfile")
     requirements += [
@@ -431,7 +422,7 @@ def read_upstream(root: Path) -> UpstreamGear:
         left_out=sorted({entry for entry in left_out if entry and entry not in read}),
         flywheel_files=flywheel_files,
         released=_released_versions(requirements),
-        requirement_sources=[name for name in found.sources if (root / name).is_file()],
+        requirement_sources=found.sources,
         read_notes=[
             *(f"pinned to the version its lock file holds: {pin}" for pin in found.locked),
             *(f"requirements not read: {entry}" for entry in found.unread),
@@ -440,13 +431,6 @@ def read_upstream(root: Path) -> UpstreamGear:
         package_prefix=package_prefix,
         test_support=test_support,
     )
-
-
-def project_name(pin: str) -> str:
-    try:
-        return canonicalize_name(Requirement(pin).name)
-    except InvalidRequirement:
-        return pin
 
 
 def gear_pins(upstream: UpstreamGear, overrides: list[str], notes: list[str]) -> list[str]:

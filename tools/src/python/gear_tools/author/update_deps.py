@@ -29,7 +29,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from gear_tools.author import bump_version, gear_resolve, lock_closure
-from gear_tools.repo import DEFAULT_RESOLVE, Gear, RepoError, Repository, find_root
+from gear_tools.repo import Gear, RepoError, Repository, find_root
 
 PINNED_HEADING = "# Pinned by bin/update-deps."
 COMMON_SPEC = "common/src/python::"
@@ -37,12 +37,6 @@ COMMON_SPEC = "common/src/python::"
 
 class UpdateError(Exception):
     """The update cannot go on (the message says why); nothing is left changed."""
-
-
-def requirements_path(repo: Path, resolve: str) -> Path:
-    if resolve == DEFAULT_RESOLVE:
-        return repo / gear_resolve.DEFAULT_REQUIREMENTS
-    return repo / gear_resolve.requirements_file(resolve)
 
 
 def pinned_text(
@@ -110,7 +104,10 @@ def update(
     gears = [gear for gear in Repository(repo).gears() if gear.resolve in resolves]
     backup: dict[Path, bytes | None] = {}
     for resolve in resolves:
-        for path in (repo / gear_resolve.lockfile(resolve), requirements_path(repo, resolve)):
+        for path in (
+            repo / gear_resolve.lockfile(resolve),
+            repo / gear_resolve.requirements_path(resolve),
+        ):
             backup[path] = path.read_bytes() if path.is_file() else None
     old_locks = {
         resolve: (backup[repo / gear_resolve.lockfile(resolve)] or b"").decode()
@@ -119,7 +116,7 @@ def update(
     try:
         for resolve in resolves:
             if pins:
-                path = requirements_path(repo, resolve)
+                path = repo / gear_resolve.requirements_path(resolve)
                 relative = path.relative_to(repo).as_posix()
                 text = pinned_text(
                     path.read_text(encoding="utf-8"), pins, widen=widen, where=relative
@@ -132,8 +129,9 @@ def update(
                     f"`./pants generate-lockfiles --resolve={resolve}` failed:\n"
                     + (locked.stdout + locked.stderr)[-3000:]
                 )
-        changed_gears = _report(repo, resolves, gears, old_locks)
-        common_changes = _common_changes(repo, resolves, old_locks)
+        locks = _locks(repo, resolves, old_locks)
+        changed_gears = _report(repo, gears, locks)
+        common_changes = _common_changes(repo, locks)
         if dry_run:
             _restore(backup)
             print("update-deps: dry run: nothing was written (the lockfiles are as they were)")
@@ -180,23 +178,38 @@ def update(
     return 0
 
 
+# Per resolve, its lockfile before and after the update.
+Locks = dict[str, tuple[dict[str, lock_closure.Locked], dict[str, lock_closure.Locked]]]
+
+
+def _locks(repo: Path, resolves: Sequence[str], old_locks: Mapping[str, str]) -> Locks:
+    """Each resolve's lockfile before and after the update, read once."""
+    return {
+        resolve: (
+            lock_closure.read_lock(old_locks[resolve]) if old_locks[resolve] else {},
+            lock_closure.read_lock(
+                (repo / gear_resolve.lockfile(resolve)).read_text(encoding="utf-8")
+            ),
+        )
+        for resolve in resolves
+    }
+
+
 def _report(
-    repo: Path, resolves: Sequence[str], gears: Sequence[Gear], old_locks: Mapping[str, str]
+    repo: Path,
+    gears: Sequence[Gear],
+    locks: Locks,
 ) -> dict[Gear, list[str]]:
     """Prints what moved per resolve and per gear; returns the gears whose image changes."""
     changed: dict[Gear, list[str]] = {}
-    for resolve in resolves:
-        new_text = (repo / gear_resolve.lockfile(resolve)).read_text(encoding="utf-8")
-        moved = lock_closure.lock_changes(
-            lock_closure.read_lock(old_locks[resolve]) if old_locks[resolve] else {},
-            lock_closure.read_lock(new_text),
-        )
+    for resolve, (old, new) in locks.items():
+        moved = lock_closure.lock_changes(old, new)
         print(f"{resolve}: {len(moved)} packages move")
         for line in lock_closure.describe(moved):
             print(f"  {line}")
         for gear in (g for g in gears if g.resolve == resolve):
             packages = lock_closure.describe(
-                lock_closure.gear_lock_changes(repo, gear, old_locks[resolve], new_text)
+                lock_closure.closure_changes(old, new, lock_closure.gear_roots(repo, gear))
             )
             if packages:
                 changed[gear] = packages
@@ -206,21 +219,15 @@ def _report(
     return changed
 
 
-def _common_changes(repo: Path, resolves: Sequence[str], old_locks: Mapping[str, str]) -> list[str]:
+def _common_changes(repo: Path, locks: Locks) -> list[str]:
     """The packages common/'s own code depends on that the update moves (in any resolve)."""
     roots = lock_closure.requirement_roots(repo, COMMON_SPEC)
     changes: list[str] = []
-    for resolve in resolves:
-        new_text = (repo / gear_resolve.lockfile(resolve)).read_text(encoding="utf-8")
-        old = lock_closure.closure(lock_closure.read_lock(old_locks[resolve]), roots)
-        new = lock_closure.closure(lock_closure.read_lock(new_text), roots)
-        changes += [
-            f"{name} {old.get(name)} -> {new.get(name)}"
-            for name in sorted(set(old) | set(new))
-            if old.get(name) != new.get(name)
-        ]
+    for old, new in locks.values():
+        changes += lock_closure.describe(lock_closure.closure_changes(old, new, roots))
+    changes = list(dict.fromkeys(changes))
     if changes:
-        print(f"common/: its packages change: {', '.join(dict.fromkeys(changes))}")
+        print(f"common/: its packages change: {', '.join(changes)}")
     return changes
 
 

@@ -29,6 +29,8 @@ import tomllib
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from gear_tools.author.pins import project_name
+
 REQUIREMENTS_FILES = ("requirements.txt",)
 TEST_REQUIREMENTS_FILES = (
     "tests/requirements.txt",
@@ -249,16 +251,9 @@ def _pinned(requirement: str, versions: dict[str, str], found: FoundRequirements
 def _merge(into: list[str], more: list[str]) -> None:
     """Adds `more` to `into`, a later pin of a project replacing an earlier one."""
     for requirement in more:
-        name = _name(requirement)
-        into[:] = [item for item in into if _name(item) != name]
+        name = project_name(requirement)
+        into[:] = [item for item in into if project_name(item) != name]
         into.append(requirement)
-
-
-def _name(requirement: str) -> str:
-    try:
-        return canonicalize_name(Requirement(requirement).name)
-    except InvalidRequirement:
-        return requirement
 
 
 def _from_index(requirement: str) -> bool:
@@ -266,17 +261,19 @@ def _from_index(requirement: str) -> bool:
     return "://" not in requirement and not requirement.startswith(("git+", ".", "/"))
 
 
-def read_requirements(root: Path) -> FoundRequirements:
-    """Every requirement the gear's repository declares (see the module doc)."""
+def read_requirements(root: Path, suite: Path | None = None) -> FoundRequirements:
+    """Every requirement the gear's repository declares (see the module doc); with `suite`,
+    the suite repository's test requirements too (its tests are the gear's)."""
     found = FoundRequirements()
     for name in REQUIREMENTS_FILES:
         if (root / name).is_file():
             _merge(found.requirements, requirement_lines(root / name))
             found.sources.append(name)
-    for name in TEST_REQUIREMENTS_FILES:
-        if (root / name).is_file():
-            _merge(found.test_requirements, requirement_lines(root / name))
-            found.sources.append(name)
+    for top in [root, *([suite] if suite is not None else [])]:
+        for name in TEST_REQUIREMENTS_FILES:
+            if (top / name).is_file():
+                _merge(found.test_requirements, requirement_lines(top / name))
+                found.sources.append(name if top == root else str(top / name))
     readers = {"setup.py": _setup_py, "setup.cfg": _setup_cfg}
     for name, read in readers.items():
         if (root / name).is_file():
@@ -301,6 +298,8 @@ def read_requirements(root: Path) -> FoundRequirements:
             name for name in ("Pipfile.lock", "poetry.lock") if (root / name).is_file()
         ]
         found.requirements = [_pinned(r, versions, found) for r in found.requirements]
-    found.requirements = [r for r in found.requirements if _name(r) not in INSTALLERS]
-    found.test_requirements = [r for r in found.test_requirements if _name(r) not in INSTALLERS]
+    found.requirements = [r for r in found.requirements if project_name(r) not in INSTALLERS]
+    found.test_requirements = [
+        r for r in found.test_requirements if project_name(r) not in INSTALLERS
+    ]
     return found
