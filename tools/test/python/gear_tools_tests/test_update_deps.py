@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from gear_tools.author import update_deps
+from gear_tools.author import gear_resolve, update_deps
 from gear_tools.author.update_deps import PINNED_HEADING, UpdateError, pinned_text
 from gear_tools.repo import Repository
 
@@ -67,3 +67,23 @@ def test_a_failing_check_puts_every_file_back(
     assert [call[0] for call in calls] == ["generate-lockfiles", "lint"]
     error = capsys.readouterr().err
     assert "the update breaks gear_a/test/python/a_tests/test_a.py::test_reads" in error
+
+
+def test_the_command_line_passes_its_options_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def update(repo: Path, resolves: list[str], pins: list[Requirement], **options: object) -> int:
+        seen.update(resolves=resolves, pins=[str(pin) for pin in pins], **options)
+        return 0
+
+    monkeypatch.setattr(update_deps, "update", update)
+    monkeypatch.setattr(update_deps, "find_root", lambda given: tmp_path)
+    monkeypatch.setattr(gear_resolve, "gear_resolves", lambda repo: ["gear-x"])
+    argv = ["--widen", "--dry-run", "--resolve", "gear-x", "pydicom==3.0.1"]
+    assert update_deps.main(argv) == 0
+    assert seen["resolves"] == ["gear-x"] and seen["pins"] == ["pydicom==3.0.1"]
+    assert (seen["widen"], seen["dry_run"], seen["checks"]) == (True, True, True)
+    with pytest.raises(SystemExit):
+        update_deps.main(["pydicom>=3"])

@@ -245,6 +245,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-checks", dest="checks", action="store_false", help="bump without lint, check, test"
     )
+    parser.add_argument(
+        "--widen",
+        action="store_true",
+        help="a PACKAGE==VERSION outside its requirement's range replaces the range",
+    )
     parser.add_argument("--repo", type=Path, help="repository root (default: this one)")
     args = parser.parse_args(argv)
     pins = []
