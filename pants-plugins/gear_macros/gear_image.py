@@ -97,9 +97,15 @@ NOT_IN_IMAGES = (
 )
 
 
-def gear_resolves() -> object:
-    """The `resolve` of a common/ library that gears import: each of GEAR_RESOLVES."""
-    resolves = list(GEAR_RESOLVES)
+# The resolve of the developer and release tools (tools/src/python/gear_tools): common/'s
+# requirements and the tools' own libraries, which no gear resolve holds.
+TOOLS_RESOLVE = "gear-tools"
+
+
+def gear_resolves(*, tools: bool = False) -> object:
+    """The `resolve` of a common/ library that gears import: each of GEAR_RESOLVES (and the
+    tools' resolve, for a library the tools import too, when `tools`)."""
+    resolves = [*GEAR_RESOLVES, *([TOOLS_RESOLVE] if tools else [])]
     if len(resolves) == 1:
         return resolves[0]
     return parametrize(*resolves)  # type: ignore[name-defined]  # noqa: F821

@@ -27,6 +27,8 @@ DOCS_DIR = "docs"
 SMOKE_DIR = "test/smoke"
 DIST_DIR = "dist"
 DEFAULT_RESOLVE = "python-default"
+# The developer and release tools' resolve (common/'s requirements and the tools' libraries).
+TOOLS_RESOLVE = "gear-tools"
 # Set by tools/launch for the commands in bin/: the repository they were started from.
 ROOT_ENV = "GEAR_REPO_ROOT"
 # The `__defaults__` line gear_tools.author.gear_resolve.gear_build writes in a gear's BUILD.

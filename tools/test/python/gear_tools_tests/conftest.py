@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import shutil
-import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,12 +24,11 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def template_gear_pex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """bin/run-gear runs this instead of the template gear's built pex: the same entry point,
-    from the test's own sources. Relative paths of run_gear.main are taken from tmp_path."""
-    gear = tmp_path / "gear.sh"
-    path = ":".join(str(Path(entry).resolve()) for entry in sys.path)
-    gear.write_text(f"#!/bin/sh\nPYTHONPATH={path} exec {sys.executable} -m template_app.run\n")
-    gear.chmod(gear.stat().st_mode | stat.S_IXUSR)
+    """The template gear's pex, as `pants package` built it for the test (its
+    runtime_package_dependencies): bin/run-gear runs it. Relative paths of run_gear.main are
+    taken from tmp_path."""
+    gear = run_gear.pex_path(Path.cwd(), "template_gear", dist=Path.cwd()).resolve()
+    assert gear.is_file(), f"{gear}: the template gear's pex is not in the test's sandbox"
     monkeypatch.setattr(run_gear, "pex_path", lambda repo, name: gear)
     # bin/run-gear runs where it was called: tmp_path, which has the template gear.
     (tmp_path / "template_gear").symlink_to(Path("template_gear").resolve())

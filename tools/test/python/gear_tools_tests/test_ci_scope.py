@@ -104,6 +104,9 @@ def test_a_gear_resolves_own_files_are_left_to_pants(repo: Path) -> None:
     assert scope_of(repo, {}).kind == "changed"
     commit(repo, {"3rdparty/python/gear-pydicom2-requirements.txt": "pydicom<3\n"}, "re-pin")
     assert scope_of(repo, {}).kind == "changed"
+    # The tools' libraries are in a resolve of their own: updating one is not a gear change.
+    commit(repo, {"3rdparty/python/gear-tools.lock": "{}\n"}, "re-lock the tools")
+    assert scope_of(repo, {}).kind == "changed"
     # The default resolve's lockfile, and a file of a resolve that is not a gear's, are global.
     for changed in ("3rdparty/python/python-default.lock", "3rdparty/python/other.lock"):
         assert decide([changed], "b", ["python-default", "gear-pydicom2"]).kind == "all"

@@ -8,6 +8,7 @@ from pathlib import Path
 from gear_tools.author.lock_closure import closure, describe, lock_changes, read_lock
 
 LOCK = Path("3rdparty/python/python-default.lock")
+TOOLS_LOCK = Path("3rdparty/python/gear-tools.lock")
 
 
 def _with_version(text: str, project: str, version: str) -> str:
@@ -34,7 +35,7 @@ def test_a_closure_follows_the_locked_requirements_for_linux_and_python_3_11() -
 
 
 def test_an_extra_brings_its_own_requirements() -> None:
-    lock = read_lock(LOCK.read_text())
+    lock = read_lock(TOOLS_LOCK.read_text())
     plain = closure(lock, ["securesystemslib"])
     with_crypto = closure(lock, ["securesystemslib[crypto]"])
     assert "cryptography" not in plain

@@ -27,7 +27,7 @@ REQUIREMENTS_DIR = Path("3rdparty/python")
 DEFAULT_REQUIREMENTS = REQUIREMENTS_DIR / "requirements.txt"
 PRELUDE = Path("pants-plugins/gear_macros/gear_image.py")
 # Resolves that are not for gears.
-OTHER_RESOLVES = ("tools", "pants-plugins")
+OTHER_RESOLVES = ("tools", "pants-plugins", "gear-tools")
 # Ruff's line length (pyproject.toml), which BUILD files and the prelude are formatted to.
 LINE_LENGTH = 100
 RESOLVE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,40}$")

@@ -11,8 +11,9 @@ commit to pass as `--changed-since`) and CI_REASON. Everything is checked when:
 - a changed file is one Pants cannot see as a change to a target (GLOBAL_INPUTS: Pants' own
   settings, the launcher, lockfiles, the shared image definition in pants-plugins/, the base
   image pin in pants.toml, the tools' settings, CI itself). A gear resolve's own requirements
-  and lockfile (gear_tools.author.gear_resolve) are not among them: Pants selects that resolve's
-  targets when they change.
+  and lockfile (gear_tools.author.gear_resolve) are not among them, nor are the tools' own
+  (gear-tools-requirements.txt, gear-tools.lock): Pants selects that resolve's targets when
+  they change.
 
 Otherwise only what changed since the merge base of HEAD and the base branch (CI_BASE if set,
 else GITHUB_BASE_REF on a pull request, else main), with everything that depends on it:
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gear_tools.author import gear_resolve
-from gear_tools.repo import DEFAULT_RESOLVE
+from gear_tools.repo import DEFAULT_RESOLVE, TOOLS_RESOLVE
 
 MAIN_BRANCH = "main"
 # Paths whose change Pants does not see as a change to the targets they affect. A trailing '/'
@@ -95,7 +96,7 @@ class Scope:
 
 
 def own_resolve_files(resolves: Iterable[str]) -> set[str]:
-    """The requirements and lockfile of each gear resolve other than the default: Pants sees
+    """The requirements and lockfile of each resolve other than the default: Pants sees
     a change to them as a change to that resolve's targets (and only theirs)."""
     return {
         str(path(resolve))
@@ -163,7 +164,7 @@ def scope_of(repo: Path, env: Mapping[str, str]) -> Scope:
     changed = _git(repo, "diff", "--name-only", base, "HEAD")
     if changed is None:
         return Scope("all", "", f"cannot list the files changed since {base}")
-    return decide(changed.splitlines(), base, _gear_resolves(repo))
+    return decide(changed.splitlines(), base, [*_gear_resolves(repo), TOOLS_RESOLVE])
 
 
 def _gear_resolves(repo: Path) -> list[str]:
