@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -46,6 +48,33 @@ def release_files(
     return files
 
 
+def _wheel_name(project: str) -> str:
+    return re.sub(r"[-_.]+", "_", project).lower()
+
+
+def _named_files(name: str, project: dict[str, Any]) -> dict[str, Any]:
+    """The project with its files named after it (release_files names them `demo` unless
+    told), as pip expects of an index."""
+    releases = {
+        version: [
+            {
+                **f,
+                "filename": f["filename"].replace("demo-", f"{_wheel_name(name)}-", 1),
+                **(
+                    {"url": f["url"].replace("demo-", f"{_wheel_name(name)}-")}
+                    if "url" in f
+                    else {}
+                ),
+            }
+            if f["filename"].startswith("demo-")
+            else f
+            for f in files
+        ]
+        for version, files in project["releases"].items()
+    }
+    return {**project, "releases": releases}
+
+
 @contextmanager
 def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
     """Serves /pypi/<project>/json and each wheel's core metadata (PEP 658,
@@ -57,6 +86,8 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
     {version: {path: text}} for a release's own).
     """
 
+    projects = {name: _named_files(name, project) for name, project in projects.items()}
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             parts = self.path.strip("/").split("/")
@@ -65,6 +96,9 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                 return
             if parts[0] == "files" and self.path.endswith(".metadata"):
                 self._metadata(parts[1], parts[2].removesuffix(".metadata"))
+                return
+            if len(parts) == 2 and parts[0] == "simple":
+                self._simple(parts[1])
                 return
             document = None
             if len(parts) == 3 and parts[0] == "pypi" and parts[-1] == "json":
@@ -80,16 +114,40 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
 
         def _project_of(self, version: str, wheel: str) -> dict[str, Any] | None:
             """The project whose release `version` has the file `wheel`."""
-            for project in projects.values():
+            for name, project in projects.items():
                 if any(f["filename"] == wheel for f in project["releases"].get(version, [])):
-                    return project
+                    return {"name": name, **project}
             return None
 
-        def _send(self, body: bytes | None) -> None:
+        def _simple(self, name: str) -> None:
+            """The project's page of the simple repository API (PEP 503) for pip: a link to
+            each wheel, with its Requires-Python and core metadata (PEP 658)."""
+            wanted = re.sub(r"[-_.]+", "-", name).lower()
+            found = next(
+                (p for n, p in projects.items() if re.sub(r"[-_.]+", "-", n).lower() == wanted),
+                None,
+            )
+            if found is None:
+                self._send(None)
+                return
+            links = [
+                f'<a href="{f["url"]}" data-dist-info-metadata="true" data-core-metadata="true"'
+                f' data-requires-python="{html.escape(f.get("requires_python") or "")}">'
+                f'{f["filename"]}</a>'
+                for files in found["releases"].values()
+                for f in files
+                if f.get("url") and not f.get("yanked")
+            ]
+            body = "<!DOCTYPE html><html><body>\n" + "<br>\n".join(links) + "\n</body></html>\n"
+            self._send(body.encode(), "text/html")
+
+        def _send(self, body: bytes | None, content_type: str = "") -> None:
             if body is None:
                 self.send_error(404)
                 return
             self.send_response(200)
+            if content_type:
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -100,7 +158,7 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
             if project is None:
                 self._send(None)
                 return
-            lines = ["Metadata-Version: 2.1", "Name: demo", f"Version: {version}"]
+            lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {version}"]
             lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
             self._send(("\n".join(lines) + "\n").encode())
 
@@ -116,7 +174,8 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                 for path, text in modules.items():
                     archive.writestr(path, text)
                 top = sorted({path.split("/")[0].removesuffix(".py") for path in modules})
-                archive.writestr(f"demo-{version}.dist-info/top_level.txt", "\n".join(top))
+                info = f"{_wheel_name(project['name'])}-{version}.dist-info"
+                archive.writestr(f"{info}/top_level.txt", "\n".join(top))
             self._send(buffer.getvalue())
 
         def log_message(self, *args: Any) -> None:

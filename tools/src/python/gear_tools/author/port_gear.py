@@ -40,14 +40,17 @@ from packaging.version import InvalidVersion, Version
 
 from gear_tools.author import (
     from_manifest,
+    gear_resolve,
     import_rewrite,
+    lock_closure,
+    pin_resolution,
     pins,
     upstream_dockerfile,
     upstream_requirements,
 )
 from gear_tools.author.from_manifest import TODO_MARK
 from gear_tools.author.pins import project_name
-from gear_tools.repo import MANIFEST
+from gear_tools.repo import DEFAULT_RESOLVE, MANIFEST
 
 TEST_DIRS = ("tests", "test")
 # How far above a gear's directory its suite repository's tests are looked for.
@@ -82,7 +85,9 @@ class PinChoiceError(PortError):
     """The gear's pins do not work here: what is wrong with each and, where applying the
     proposals led to a set that works, that set (`requirements`: the --requirement values)."""
 
-    def __init__(self, pins_: list[str], settled: pins.Settled) -> None:
+    def __init__(
+        self, pins_: list[str], settled: pins.Settled, how: str = "rounds of checks"
+    ) -> None:
         requirements = [pin for pin in settled.pins if pin not in pins_]
         lines = ["these pins of the gear cannot be locked for CPython 3.11 here:"]
         lines += [f"  {problem}" for problem in settled.first_problems]
@@ -90,7 +95,7 @@ class PinChoiceError(PortError):
             if requirements:
                 lines.append(
                     f"With the proposals applied ({', '.join(requirements)}), checked "
-                    f"together ({settled.rounds} rounds), these are left:"
+                    f"together ({settled.rounds} {how}), these are left:"
                 )
                 lines += [f"  {problem}" for problem in settled.problems]
             lines.append(
@@ -99,7 +104,7 @@ class PinChoiceError(PortError):
             )
         else:
             lines.append(
-                f"Nothing was written. Checked together ({settled.rounds} rounds of checks), "
+                f"Nothing was written. Checked together ({settled.rounds} {how}), "
                 "these pins work here: " + ", ".join(requirements)
             )
         super().__init__("\n".join(lines), requirements)
@@ -817,6 +822,45 @@ def moved(upstream: UpstreamGear, app: str, notes: list[str]) -> UpstreamGear:
     return dataclasses.replace(upstream, code=code, tests=tests, dockerfile=plan)
 
 
+def resolve_for_real(
+    repo: Path,
+    pins_: list[str],
+    constraints: Mapping[str, list[pins.Constraint]],
+    pypi: pins.PyPI,
+    notes: list[str],
+) -> None:
+    """The pins resolved by pip with what common/'s libraries need, every release it picks
+    judged (PinChoiceError with the set pip settles on when that is not the pins as given)."""
+    lock = repo / gear_resolve.lockfile(DEFAULT_RESOLVE)
+    try:
+        known_good = {
+            name: locked.version
+            for name, locked in lock_closure.read_lock(lock.read_text(encoding="utf-8")).items()
+        }
+    except (OSError, lock_closure.LockError):
+        known_good = {}
+    try:
+        resolved = pin_resolution.resolve_pins(
+            pins_,
+            constraints,
+            resolver=pin_resolution.pip_resolver(pypi.url),
+            pypi=pypi,
+            known_good=known_good,
+        )
+    except pins.PinError as exc:
+        notes.append(f"the pins were not resolved by pip ({exc}); the lock will tell")
+        return
+    if resolved.problems or resolved.pins != pins_:
+        settled = pins.Settled(
+            resolved.pins, resolved.problems, resolved.rounds, resolved.first_problems
+        )
+        raise PinChoiceError(pins_, settled, "rounds of resolving with pip")
+    notes.append(
+        f"the pins resolve with what common/'s libraries need (pip, against {pypi.url}), and "
+        "every release pip picks works here"
+    )
+
+
 def resolve_pins(
     repo: Path,
     upstream: UpstreamGear,
@@ -845,6 +889,7 @@ def resolve_pins(
         return pins_, {}, None
     if settled.rounds > 1 or settled.problems:
         raise PinChoiceError(pins_, settled)
+    resolve_for_real(repo, pins_, constraints, pypi, notes)
     notes += major_jumps(upstream, pins_, pypi)
     # What the wheels say (best effort: a wheel that cannot be read is left out).
     needing = pins.undeclared_setuptools(pins_, pypi)
