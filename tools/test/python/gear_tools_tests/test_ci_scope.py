@@ -142,7 +142,11 @@ def test_plan_runs_the_steps_whose_targets_are_selected() -> None:
         "RUN_BATCH_BENCHMARK": False,
         "RUN_NEW_GEAR": False,
         "RUN_BUILD_CACHE": False,
+        "RUN_UPDATE_DEPS": False,
     }
+    assert plan(["tools/src/python/gear_tools/author/update_deps.py"], everything=False)[
+        "RUN_UPDATE_DEPS"
+    ]
     assert plan(["tools/src/python/build_cache/fault_check.py"], everything=False)[
         "RUN_BUILD_CACHE"
     ]

@@ -78,7 +78,7 @@ def pip_resolver(index_url: str, *, python: str = sys.executable) -> Resolver:
     return resolve
 
 
-def _pip_environment() -> dict[str, str]:
+def pip_environment() -> dict[str, str]:
     """The environment pip runs in: this one without pex's settings and without pip's own
     configuration (its indexes, find-links and constraints are not the index judged here; a
     certificate bundle is kept), with pip importable."""
@@ -124,7 +124,7 @@ def _pip_resolve(
         try:
             done = subprocess.run(
                 command,
-                env=_pip_environment(),
+                env=pip_environment(),
                 cwd=tmp,
                 stdout=subprocess.PIPE,
                 # One stream: pip's account of a conflict follows its error line.

@@ -81,6 +81,14 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
     # The shared build cache's faults (bin/build-cache and pants.cache.toml are global inputs).
     "RUN_BUILD_CACHE": ("tools/src/python/build_cache/",),
+    # bin/update-deps on a scratch clone against a package index on 127.0.0.1 (lockfiles are
+    # global inputs: a change to one runs everything).
+    "RUN_UPDATE_DEPS": (
+        "tools/src/python/gear_tools/author/update_deps.py",
+        "tools/src/python/gear_tools/author/lock_closure.py",
+        "tools/src/python/gear_tools/author/bump_version.py",
+        "tools/src/python/gear_tools/ci/update_scenario.py",
+    ),
 }
 
 
