@@ -87,3 +87,12 @@ def test_the_command_line_passes_its_options_on(
     assert (seen["widen"], seen["dry_run"], seen["checks"]) == (True, True, True)
     with pytest.raises(SystemExit):
         update_deps.main(["pydicom>=3"])
+
+
+def test_commons_tests_run_when_their_resolve_is_updated() -> None:
+    assert update_deps.common_specs(["python-default"]) == [
+        "common/src/python::",
+        "common/test/python::",
+    ]
+    # In a gear resolve common/'s code is checked; its tests run in python-default only.
+    assert update_deps.common_specs(["gear-pydicom2"]) == ["common/src/python::"]

@@ -29,10 +29,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from gear_tools.author import bump_version, gear_resolve, lock_closure
-from gear_tools.repo import Gear, RepoError, Repository, find_root
+from gear_tools.repo import DEFAULT_RESOLVE, Gear, RepoError, Repository, find_root
 
 PINNED_HEADING = "# Pinned by bin/update-deps."
 COMMON_SPEC = "common/src/python::"
+# common/'s tests run in the default resolve only (docs/development.md).
+COMMON_TESTS_SPEC = "common/test/python::"
 
 
 class UpdateError(Exception):
@@ -140,7 +142,7 @@ def update(
             print("update-deps: no gear's image changes; the lockfiles are updated")
             return 0
         specs = [f"{gear.directory}::" for gear in changed_gears]
-        specs += [COMMON_SPEC] if common_changes else []
+        specs += common_specs(resolves) if common_changes else []
         if checks:
             print(f"update-deps: ./pants lint check test {' '.join(specs)} ...", flush=True)
             ran = _pants(repo, "lint", "check", "test", *specs)
@@ -217,6 +219,12 @@ def _report(
             else:
                 print(f"  {gear.name}: its image does not change")
     return changed
+
+
+def common_specs(resolves: Sequence[str]) -> list[str]:
+    """What of common/ an update of its packages in `resolves` checks: its code (in each
+    resolve), and its tests when they run in one of them."""
+    return [COMMON_SPEC, *([COMMON_TESTS_SPEC] if DEFAULT_RESOLVE in resolves else [])]
 
 
 def _common_changes(repo: Path, locks: Locks) -> list[str]:
