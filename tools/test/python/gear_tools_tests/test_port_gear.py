@@ -543,3 +543,21 @@ def test_a_suites_gear_takes_its_tests_and_test_requirements_from_the_suites_top
         "from tag_files_app.utils.tagging import tag_text"
         in moved.tests[PurePosixPath("test_tags.py")].decode()
     )
+
+
+def test_tests_and_test_requirements_at_the_repositorys_top_are_the_gears_tests(
+    tmp_path: Path,
+) -> None:
+    gear = tmp_path / "export-gear"
+    gear.mkdir()
+    (gear / "manifest.json").write_text(json.dumps(MANIFEST))
+    (gear / "run.py").write_text("import export\n")
+    (gear / "export.py").write_text("def rows():\n    return []\n")
+    (gear / "test_export.py").write_text("import mock\nimport export\n")
+    (gear / "requirements.txt").write_text("requests\n")
+    (gear / "test-requirements.txt").write_text("mock\npytest\n")
+    found = port_gear.read_upstream(gear)
+    assert set(found.code) == {PurePosixPath("run.py"), PurePosixPath("export.py")}
+    assert set(found.tests) == {PurePosixPath("test_export.py")}
+    assert found.test_requirements == ["mock", "pytest"]
+    assert "test-requirements.txt" in found.requirement_sources

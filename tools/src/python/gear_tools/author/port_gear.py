@@ -208,6 +208,11 @@ def _flywheel_files(
     return files, carried
 
 
+def _is_test_module(name: str) -> bool:
+    """A pytest module by its name (test_*.py, *_test.py)."""
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
 def _upstream_only_test_file(inner: PurePosixPath) -> bool:
     """A file of the tests directory that is the upstream's own machinery, not a test."""
     return (
@@ -368,7 +373,10 @@ def read_upstream(root: Path) -> UpstreamGear:
             else:
                 tests[inner] = path.read_bytes()
         elif len(relative.parts) == 1:
-            if relative.suffix == ".py" and relative.name not in NOT_CODE_FILES:
+            if relative.suffix == ".py" and _is_test_module(relative.name):
+                # A test at the repository's top (test_export.py beside run.py).
+                tests[relative] = path.read_bytes()
+            elif relative.suffix == ".py" and relative.name not in NOT_CODE_FILES:
                 code[relative] = path.read_bytes()
             elif relative.name != "manifest.json":
                 left_out.append(str(relative))
@@ -376,6 +384,8 @@ def read_upstream(root: Path) -> UpstreamGear:
             code[relative] = path.read_bytes()
         else:
             left_out.append(f"{top}/" if f"{top}/" not in left_out else "")
+    if tests_dir is None and tests:
+        tests_dir = TEST_DIRS[0]
     notes = _submodule_notes(root)
     package_prefix = None
     test_support: dict[PurePosixPath, bytes] = {}

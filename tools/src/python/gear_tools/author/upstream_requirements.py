@@ -38,7 +38,10 @@ TEST_REQUIREMENTS_FILES = (
     "requirements-dev.txt",
     "requirements_dev.txt",
     "requirements-test.txt",
+    "requirements_test.txt",
     "dev-requirements.txt",
+    "test-requirements.txt",
+    "test_requirements.txt",
 )
 # Files whose requirements this module reads (a port names them as read, not as left out).
 READ_FILES = (
