@@ -161,7 +161,7 @@ def test_a_lockfile_change_is_the_gears_only_for_packages_its_image_holds(
 ) -> None:
     """Pants selects every target of a resolve for any change to its lockfile; the gear's part
     is the packages of its own closure (here: real python-default.lock, pydicom moved)."""
-    from gear_tools.author import lock_closure
+    from gear_tools.author import lock_closure, lockfile
     from gear_tools.author.changed_gears import lockfile_packages
 
     lock = repo / "3rdparty/python/python-default.lock"
@@ -170,9 +170,9 @@ def test_a_lockfile_change_is_the_gears_only_for_packages_its_image_holds(
     lock.write_text(text)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "lock")
-    old_version = lock_closure.read_lock(text)["pydicom"].version
+    old_version = lockfile.read_lock(text)["pydicom"].version
     lock.write_text(text.replace(f'"version": "{old_version}"', '"version": "3.9.9"', 1))
-    assert lock_closure.read_lock(lock.read_text())["pydicom"].version == "3.9.9"
+    assert lockfile.read_lock(lock.read_text())["pydicom"].version == "3.9.9"
     gear = Repository(repo).gear("template-gear")
     files = ["3rdparty/python/python-default.lock"]
     monkeypatch.setattr(lock_closure, "gear_roots", lambda repo, gear: ["pydicom>=3,<4"])

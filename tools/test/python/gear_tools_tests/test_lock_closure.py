@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gear_tools.author.lock_closure import closure, describe, lock_changes, read_lock
+from gear_tools.author.lock_closure import closure, describe, lock_changes
+from gear_tools.author.lockfile import read_lock
 
 LOCK = Path("3rdparty/python/python-default.lock")
 TOOLS_LOCK = Path("3rdparty/python/gear-tools.lock")

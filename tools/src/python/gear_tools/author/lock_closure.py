@@ -10,45 +10,16 @@ of a resolve's update that is the gear's.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from gear_tools.author import gear_resolve, pins
+from gear_tools.author.lockfile import Locked, LockError, read_lock
 from gear_tools.repo import Gear
-
-
-class LockError(Exception):
-    """A lockfile or the gear's dependencies cannot be read (the message says which)."""
-
-
-@dataclass(frozen=True)
-class Locked:
-    """One locked project: its version and what it requires."""
-
-    name: str
-    version: str
-    requires: tuple[str, ...]
-
-
-def read_lock(text: str, where: str = "lockfile") -> dict[str, Locked]:
-    """Project -> Locked, from a Pants lockfile's text (its `//` header left out)."""
-    body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("//"))
-    try:
-        document = json.loads(body)
-        found: dict[str, Locked] = {}
-        for resolve in document.get("locked_resolves", []):
-            for entry in resolve.get("locked_requirements", []):
-                name = canonicalize_name(entry["project_name"])
-                found[name] = Locked(name, str(entry["version"]), tuple(entry["requires_dists"]))
-        return found
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise LockError(f"{where}: not a Pants lockfile ({exc})") from None
 
 
 def closure(lock: Mapping[str, Locked], roots: Iterable[str]) -> dict[str, str]:

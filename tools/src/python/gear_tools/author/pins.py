@@ -37,6 +37,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from gear_tools.author.lockfile import LockError, read_lock
+
 PYPI_URL_ENV = "GEAR_PYPI_URL"
 DEFAULT_PYPI_URL = "https://pypi.org"
 PYTHON = (3, 11)
@@ -309,21 +311,18 @@ def common_constraints(repo: Path, pinned: Iterable[str]) -> dict[str, list[Cons
                 continue
     lock = repo / "3rdparty/python/python-default.lock"
     if lock.is_file():
-        text = "".join(
-            line
-            for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
-            if not line.startswith("//")
-        )
         environment = gear_environment()
-        for resolve in json.loads(text).get("locked_resolves", []):
-            for locked in resolve.get("locked_requirements", []):
-                if canonicalize_name(locked["project_name"]) in skipped:
-                    continue
-                source = f"{locked['project_name']} {locked['version']}"
-                for line in locked.get("requires_dists", []):
-                    requirement = Requirement(line)
-                    if requirement.marker is None or requirement.marker.evaluate(environment):
-                        add(requirement, source)
+        try:
+            locked_projects = read_lock(lock.read_text(encoding="utf-8"), str(lock)).values()
+        except LockError as exc:
+            raise PinError(str(exc)) from None
+        for locked in locked_projects:
+            if locked.name in skipped:
+                continue
+            for line in locked.requires:
+                requirement = Requirement(line)
+                if requirement.marker is None or requirement.marker.evaluate(environment):
+                    add(requirement, f"{locked.name} {locked.version}")
     return constraints
 
 

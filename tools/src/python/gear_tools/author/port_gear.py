@@ -42,7 +42,7 @@ from gear_tools.author import (
     from_manifest,
     gear_resolve,
     import_rewrite,
-    lock_closure,
+    lockfile,
     pin_resolution,
     pins,
     upstream_dockerfile,
@@ -845,9 +845,9 @@ def resolve_for_real(
     try:
         known_good = {
             name: locked.version
-            for name, locked in lock_closure.read_lock(lock.read_text(encoding="utf-8")).items()
+            for name, locked in lockfile.read_lock(lock.read_text(encoding="utf-8")).items()
         }
-    except (OSError, lock_closure.LockError):
+    except (OSError, lockfile.LockError):
         known_good = {}
     try:
         resolved = pin_resolution.resolve_pins(

@@ -28,7 +28,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from gear_tools.author import bump_version, gear_resolve, lock_closure
+from gear_tools.author import bump_version, gear_resolve, lock_closure, lockfile
 from gear_tools.repo import DEFAULT_RESOLVE, Gear, RepoError, Repository, find_root
 
 PINNED_HEADING = "# Pinned by bin/update-deps."
@@ -170,7 +170,7 @@ def update(
             contents.update(files)
             print(f"{gear.name}: {current} -> {new} (patch: package updates)")
         bump_version.write_all(contents)
-    except (UpdateError, RepoError, lock_closure.LockError, bump_version.BumpError) as exc:
+    except (UpdateError, RepoError, lockfile.LockError, bump_version.BumpError) as exc:
         _restore(backup)
         print(f"update-deps: {exc}\nupdate-deps: every file is as it was before", file=sys.stderr)
         return 1
@@ -181,17 +181,15 @@ def update(
 
 
 # Per resolve, its lockfile before and after the update.
-Locks = dict[str, tuple[dict[str, lock_closure.Locked], dict[str, lock_closure.Locked]]]
+Locks = dict[str, tuple[dict[str, lockfile.Locked], dict[str, lockfile.Locked]]]
 
 
 def _locks(repo: Path, resolves: Sequence[str], old_locks: Mapping[str, str]) -> Locks:
     """Each resolve's lockfile before and after the update, read once."""
     return {
         resolve: (
-            lock_closure.read_lock(old_locks[resolve]) if old_locks[resolve] else {},
-            lock_closure.read_lock(
-                (repo / gear_resolve.lockfile(resolve)).read_text(encoding="utf-8")
-            ),
+            lockfile.read_lock(old_locks[resolve]) if old_locks[resolve] else {},
+            lockfile.read_lock((repo / gear_resolve.lockfile(resolve)).read_text(encoding="utf-8")),
         )
         for resolve in resolves
     }

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from gear_tools.author import gear_resolve, lock_closure
+from gear_tools.author import gear_resolve, lockfile
 from gear_tools.author.pin_resolution import pip_environment
 from gear_tools.repo import Repository
 from gear_tools.table import format_table
@@ -174,7 +174,7 @@ def breaking_case(repo: Path, env: dict[str, str]) -> Case:
 def scenario(root: Path, work: Path) -> list[Case]:
     repo = work / "repo"
     run(["git", "clone", "-q", "--no-local", str(root), str(repo)], work, {**_base_env()})
-    locked = lock_closure.read_lock((repo / gear_resolve.lockfile(RESOLVE)).read_text())
+    locked = lockfile.read_lock((repo / gear_resolve.lockfile(RESOLVE)).read_text())
     store, served = work / "wheels", work / "index"
     newer = {name: locked[name].version for name, _ in (ONE_GEAR, ALL_GEARS)}
     wanted = [f"{name}=={pkg.version}" for name, pkg in sorted(locked.items())]

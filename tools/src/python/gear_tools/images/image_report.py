@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gear_tools.author import lock_closure
+from gear_tools.author import lock_closure, lockfile
 from gear_tools.images.built import BuiltImage, built_images, versioned_names
 from gear_tools.repo import DIST_DIR, MANIFEST, RepoError, Repository, find_root
 from gear_tools.table import format_table
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
         repo = find_root(args.repo)
         if args.packages:
             return print_packages(repo, args.packages, as_json=args.json)
-    except (RepoError, lock_closure.LockError) as exc:
+    except (RepoError, lockfile.LockError) as exc:
         print(f"gear-images: {exc}", file=sys.stderr)
         return 2
     dist = args.dist or repo / DIST_DIR
