@@ -48,6 +48,13 @@ def release_files(
     return files
 
 
+def _core_metadata(project: dict[str, Any], version: str) -> str:
+    """A release's core metadata: its name, version and `requires`."""
+    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {version}"]
+    lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
+    return "\n".join(lines) + "\n"
+
+
 def _wheel_name(project: str) -> str:
     return re.sub(r"[-_.]+", "_", project).lower()
 
@@ -155,12 +162,7 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
         def _metadata(self, version: str, wheel: str) -> None:
             """The wheel's core metadata: its project's `requires` for the release."""
             project = self._project_of(version, wheel)
-            if project is None:
-                self._send(None)
-                return
-            lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {version}"]
-            lines += [f"Requires-Dist: {r}" for r in project.get("requires", {}).get(version, [])]
-            self._send(("\n".join(lines) + "\n").encode())
+            self._send(None if project is None else _core_metadata(project, version).encode())
 
         def _wheel(self, version: str, wheel: str) -> None:
             """A wheel holding the release's modules ({path: text}) and its top_level.txt."""
@@ -176,6 +178,18 @@ def pypi_server(projects: dict[str, dict[str, Any]]) -> Iterator[str]:
                 top = sorted({path.split("/")[0].removesuffix(".py") for path in modules})
                 info = f"{_wheel_name(project['name'])}-{version}.dist-info"
                 archive.writestr(f"{info}/top_level.txt", "\n".join(top))
+                # What pip needs to install it.
+                archive.writestr(f"{info}/METADATA", _core_metadata(project, version))
+                tag = wheel.removesuffix(".whl").split("-", 2)[2]
+                archive.writestr(
+                    f"{info}/WHEEL",
+                    f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
+                )
+                record = [*modules, f"{info}/top_level.txt", f"{info}/METADATA", f"{info}/WHEEL"]
+                archive.writestr(
+                    f"{info}/RECORD",
+                    "".join(f"{path},,\n" for path in record) + f"{info}/RECORD,,\n",
+                )
             self._send(buffer.getvalue())
 
         def log_message(self, *args: Any) -> None:

@@ -11,6 +11,7 @@ from packaging.specifiers import SpecifierSet
 
 from gear_tools.author.pin_resolution import (
     Resolution,
+    pip_import_check,
     pip_resolver,
     resolve_pins,
     widened,
@@ -57,6 +58,28 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "requires": {"1.0": ["shared>=2"], "1.1": ["shared<3"]},
     },
     "shared": {"releases": {"1.5": _pure("shared", "1.5"), "2.5": _pure("shared", "2.5")}},
+    # As requests-toolbelt 0.10 and urllib3 2: the older toolbelt imports what urllib3 2 removed.
+    "netlib": {
+        "releases": {"1.26": _pure("netlib", "1.26"), "2.0": _pure("netlib", "2.0")},
+        "modules_by_version": {
+            "1.26": {"netlib/__init__.py": "", "netlib/appengine.py": ""},
+            "2.0": {"netlib/__init__.py": ""},
+        },
+    },
+    "toolbelt": {
+        "releases": {"0.10": _pure("toolbelt", "0.10"), "1.0": _pure("toolbelt", "1.0")},
+        "requires": {"0.10": ["netlib"], "1.0": ["netlib"]},
+        "modules_by_version": {
+            "0.10": {"toolbelt/__init__.py": "from netlib import appengine\n"},
+            "1.0": {"toolbelt/__init__.py": "import netlib\n"},
+        },
+    },
+    # A client needing the toolbelt: it fails at import because the toolbelt does.
+    "client": {
+        "releases": {"1.0": _pure("client", "1.0")},
+        "requires": {"1.0": ["toolbelt"]},
+        "modules": {"client/__init__.py": "import toolbelt\n"},
+    },
 }
 COMMON = ["numpy>=2,<3"]
 NEEDS_NUMPY_2 = {"numpy": [Constraint(SpecifierSet(">=2,<3"), "common/'s requirements")]}
@@ -69,7 +92,8 @@ def test_pip_resolves_against_the_index_and_reports_what_it_picked() -> None:
     assert resolution.conflict == ""
     # numpy 2, as common/'s constraint has it (a constraint alone installs nothing).
     assert resolution.versions == {"puremix": "1.0", "cext": "1.0", "numpy": "2.0.0"}
-    assert all(resolution.wheels.values())
+    assert resolution.requires["puremix"] == ["cext<2"]
+    assert resolution.dependencies("puremix") == {"cext", "numpy"}
 
 
 def test_a_conflict_is_pips_own_account_naming_who_needs_what() -> None:
@@ -137,3 +161,21 @@ def test_a_resolution_names_the_projects_of_its_conflict() -> None:
         "    right 1.0 depends on shared>=2\n"
     )
     assert Resolution({}, {}, conflict).conflicting_projects() == {"left", "right"}
+
+
+def test_a_pin_that_fails_at_import_beside_what_pip_picked_is_widened() -> None:
+    # The client fails only because the toolbelt does: the toolbelt is blamed and widened,
+    # and pip's next pick of it imports.
+    with pypi_server(PROJECTS) as url:
+        resolved = resolve_pins(
+            ["client==1.0", "toolbelt==0.10", "netlib"],
+            {},
+            resolver=pip_resolver(url),
+            pypi=PyPI(url),
+            import_check=pip_import_check(url),
+        )
+    [problem] = resolved.first_problems
+    assert str(problem).startswith("toolbelt==0.10: toolbelt 0.10 fails at import")
+    assert "cannot import name 'appengine'" in str(problem)
+    assert resolved.problems == []
+    assert resolved.pins == ["client==1.0", "toolbelt==1.0", "netlib"]

@@ -104,6 +104,11 @@ PYPI: dict[str, dict[str, Any]] = {
         "modules": {"old_metadata/__init__.py": "from pkg_resources import iter_entry_points\n"},
     },
     "pytest-mock": {"releases": {"3.14.0": release_files("3.14.0", "py3-none-any")}},
+    # What the setuptools pin installs: pkg_resources.
+    "setuptools": {
+        "releases": {"80.9.0": release_files("80.9.0", "py3-none-any")},
+        "modules": {"pkg_resources/__init__.py": "def iter_entry_points(group):\n    return []\n"},
+    },
     # 1.0.0 only for CPython 3.7 (on x86_64); 1.2.0 for 3.11.
     "fastcore": {
         "releases": {

@@ -8,7 +8,9 @@ pins' own dependencies too) is judged again: a compiled release built against nu
 set installs numpy 2, one pip would build from source, one using what Python 3.10 removed. A
 proposal for such a release is added as a pin and the set resolved again; when the resolver
 reports a conflict, the gear's pins it names are widened (`==1.0` becomes `>=1.0`) and the
-resolver picks their versions. What it settles on is pinned exactly (`name==version`).
+resolver picks their versions. Last, what pip picked is installed and each pin imported: a pin
+that fails at import (requests-toolbelt 0.10 beside urllib3 2) is widened too. What it settles
+on is pinned exactly (`name==version`).
 
     pkga==1.0: pkgb 1.0 (which pkga 1.0 needs) is compiled against numpy 1 ...
     resolved by pip (3 rounds): pkga==2.0, pkgb==2.0
@@ -40,12 +42,27 @@ RESOLVE_ROUNDS = 5
 
 @dataclass(frozen=True)
 class Resolution:
-    """The releases pip picked (canonical name -> version, and whether each is a wheel), or
-    pip's account of why no set satisfies the requirements (`conflict`)."""
+    """The releases pip picked (canonical name -> version, and what each requires), or pip's
+    account of why no set satisfies the requirements (`conflict`)."""
 
     versions: dict[str, str]
-    wheels: dict[str, bool]
+    requires: dict[str, list[str]]
     conflict: str = ""
+
+    def dependencies(self, name: str) -> set[str]:
+        """The picked projects `name` needs, directly or not (markers not evaluated)."""
+        found: set[str] = set()
+        pending = [name]
+        while pending:
+            for line in self.requires.get(pending.pop(), []):
+                try:
+                    needed = canonicalize_name(Requirement(line).name)
+                except InvalidRequirement:
+                    continue
+                if needed in self.versions and needed not in found:
+                    found.add(needed)
+                    pending.append(needed)
+        return found
 
     def conflicting_projects(self) -> set[str]:
         """The projects pip names in its conflict (who requested or needs what)."""
@@ -142,12 +159,12 @@ def _pip_resolve(
             raise PinError(f"pip could not resolve the pins: {_last_lines(done.stdout)}")
         installed = json.loads(report.read_text(encoding="utf-8")).get("install", [])
     versions: dict[str, str] = {}
-    wheels: dict[str, bool] = {}
+    requires: dict[str, list[str]] = {}
     for item in installed:
         name = canonicalize_name(item["metadata"]["name"])
         versions[name] = item["metadata"]["version"]
-        wheels[name] = item.get("download_info", {}).get("url", "").endswith(".whl")
-    return Resolution(versions, wheels)
+        requires[name] = list(item["metadata"].get("requires_dist", []))
+    return Resolution(versions, requires)
 
 
 # pip's words for an index it could not read: then a missing release says nothing.
@@ -182,6 +199,135 @@ def _conflict(output: str) -> str:
 
 def _last_lines(text: str, count: int = 6) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-count:])
+
+
+# Installing what pip picked, and importing one pin's modules.
+INSTALL_SECONDS = 900
+IMPORT_SECONDS = 120
+
+ImportCheck = Callable[[Resolution, Sequence[str]], list[PinProblem]]
+
+
+def pip_import_check(index_url: str, *, python: str = sys.executable) -> ImportCheck:
+    """Installs the releases pip picked (no dependencies: they are the whole set) from
+    `index_url` into a directory of their own, and imports each pin's top-level modules with
+    `python` (isolated from this environment): a pin that fails at import is named, unless
+    what fails is another failing pin it needs."""
+
+    def check(resolution: Resolution, gear_pins: Sequence[str]) -> list[PinProblem]:
+        return _import_problems(resolution, list(gear_pins), index_url, python)
+
+    return check
+
+
+def _import_problems(
+    resolution: Resolution, gear_pins: list[str], index_url: str, python: str
+) -> list[PinProblem]:
+    with tempfile.TemporaryDirectory(prefix="pin-import-") as tmp:
+        site = Path(tmp) / "site"
+        command = [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-input",
+            "--quiet",
+            "--target",
+            str(site),
+            "--index-url",
+            index_url.rstrip("/") + "/simple/",
+            "--",
+            *(f"{name}=={version}" for name, version in sorted(resolution.versions.items())),
+        ]
+        try:
+            done = subprocess.run(
+                command,
+                env=pip_environment(),
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise PinError(
+                f"pip did not install the picked releases in {INSTALL_SECONDS} s"
+            ) from None
+        if done.returncode != 0:
+            raise PinError(
+                f"pip could not install the releases it picked: {_last_lines(done.stderr)}"
+            )
+        failures: dict[str, str] = {}
+        for pin in gear_pins:
+            name = project_name(pin)
+            if name not in resolution.versions:
+                continue
+            for module in top_level_modules(site, name):
+                error = _import_error(python, site, module, Path(tmp))
+                if error:
+                    failures[pin] = f"import {module}: {error}"
+                    break
+    failing = {project_name(pin) for pin in failures}
+    return [
+        PinProblem(
+            f"{pin}: {project_name(pin)} {resolution.versions[project_name(pin)]} fails at "
+            f"import beside the releases pip picked ({error})",
+            widened(pin) if widened(pin) != pin else None,
+        )
+        for pin, error in failures.items()
+        # Another failing pin it needs is what fails.
+        if not resolution.dependencies(project_name(pin)) & failing
+    ]
+
+
+def top_level_modules(site: Path, name: str) -> list[str]:
+    """The importable top-level modules an installed project holds (its top_level.txt, else
+    its RECORD's top directories and modules)."""
+    for info in site.glob("*.dist-info"):
+        metadata = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
+        named = next(
+            (line[5:].strip() for line in metadata.splitlines() if line.startswith("Name:")), ""
+        )
+        if canonicalize_name(named) != name:
+            continue
+        top_level = info / "top_level.txt"
+        if top_level.is_file():
+            names = top_level.read_text(encoding="utf-8").split()
+        else:
+            record = (
+                (info / "RECORD").read_text(encoding="utf-8") if (info / "RECORD").is_file() else ""
+            )
+            names = sorted(
+                {
+                    line.split(",")[0].split("/")[0].removesuffix(".py")
+                    for line in record.splitlines()
+                    if line and not line.split("/")[0].endswith((".dist-info", ".data"))
+                }
+            )
+        return [n for n in names if n.isidentifier() and not n.startswith("_")]
+    return []
+
+
+def _import_error(python: str, site: Path, module: str, cwd: Path) -> str:
+    """The last line of what importing `module` from `site` printed when it failed ("" when it
+    imports)."""
+    code = f"import sys; sys.path.insert(0, {str(site)!r}); import {module}"
+    try:
+        ran = subprocess.run(
+            [python, "-I", "-c", code],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"took more than {IMPORT_SECONDS} s"
+    if ran.returncode == 0:
+        return ""
+    lines = ran.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit {ran.returncode}"
 
 
 def widened(pin: str) -> str:
@@ -251,6 +397,7 @@ def resolve_pins(
     resolver: Resolver,
     pypi: pins.PyPI,
     known_good: Mapping[str, str] | None = None,
+    import_check: ImportCheck | None = None,
     rounds: int = RESOLVE_ROUNDS,
 ) -> Resolved:
     """Resolves the gear's pins, constrained by what common/'s libraries need, judges what was
@@ -278,6 +425,10 @@ def resolve_pins(
             current = [widened(pin) if pin in to_widen else pin for pin in current]
             continue
         problems = judge_resolution(resolution, constraints, known_good, pypi)
+        if not problems and import_check is not None:
+            problems = import_check(resolution, current)
+            # A pin widened for its import is pinned to what pip picks for it next.
+            widen_done |= {project_name(p.proposal) for p in problems if p.proposal}
         first = problems if first is None else first
         proposals = {project_name(p.proposal): p.proposal for p in problems if p.proposal}
         if not problems:

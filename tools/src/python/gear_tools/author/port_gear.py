@@ -856,6 +856,7 @@ def resolve_for_real(
             resolver=pin_resolution.pip_resolver(pypi.url),
             pypi=pypi,
             known_good=known_good,
+            import_check=pin_resolution.pip_import_check(pypi.url),
         )
     except pins.PinError as exc:
         notes.append(f"the pins were not resolved by pip ({exc}); the lock will tell")
@@ -866,8 +867,8 @@ def resolve_for_real(
         )
         raise PinChoiceError(pins_, settled, "rounds of resolving with pip")
     notes.append(
-        f"the pins resolve with what common/'s libraries need (pip, against {pypi.url}), and "
-        "every release pip picks works here"
+        f"the pins resolve with what common/'s libraries need (pip, against {pypi.url}), every "
+        "release pip picks works here, and each pin imports beside them"
     )
 
 
@@ -899,7 +900,6 @@ def resolve_pins(
         return pins_, {}, None
     if settled.rounds > 1 or settled.problems:
         raise PinChoiceError(pins_, settled)
-    resolve_for_real(repo, pins_, constraints, pypi, notes)
     notes += major_jumps(upstream, pins_, pypi)
     # What the wheels say (best effort: a wheel that cannot be read is left out).
     needing = pins.undeclared_setuptools(pins_, pypi)
@@ -909,6 +909,7 @@ def resolve_pins(
             f"requirement {pins.SETUPTOOLS_PIN} added: {', '.join(needing)} imports "
             "pkg_resources without requiring setuptools"
         )
+    resolve_for_real(repo, pins_, constraints, pypi, notes)
     mapping = module_mapping(
         pypi,
         pins_,
