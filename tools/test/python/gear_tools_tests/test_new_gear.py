@@ -20,6 +20,7 @@ from gear_tools.author.new_gear import (
     NewGearError,
     create,
     main,
+    next_argv,
 )
 
 
@@ -442,3 +443,11 @@ def test_a_moved_in_gear_is_proved_as_ci_runs_it_and_a_failure_says_what_continu
     ]
     out = capsys.readouterr().out
     assert "Proving: ./pants check test package dicom_qc:: ..." in out
+
+
+def test_the_next_command_replaces_a_requirement_it_proposes_again() -> None:
+    argv = ["g", "--from-gear", "d", "--requirement", "a==1", "--requirement=b==2", "--label", "x"]
+    assert next_argv(argv, ["a==3", "c>=1"]) == [
+        "g", "--from-gear", "d", "--requirement=b==2", "--label", "x",
+        "--requirement", "a==3", "--requirement", "c>=1",
+    ]  # fmt: skip

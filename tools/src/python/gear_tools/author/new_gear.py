@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 
 from gear_tools.author import from_manifest, gear_resolve, pins, port_gear, upstream_dockerfile
 from gear_tools.author.from_manifest import TODO_MARK
@@ -288,6 +288,32 @@ def port_changes(source: Mapping[str, Any], ported: Mapping[str, Any]) -> list[s
     return [f"new-gear: manifest {line}" for line in lines] + [
         "new-gear: manifest: everything else is kept as it was"
     ]
+
+
+def next_argv(argv: list[str], requirements: list[str]) -> list[str]:
+    """`argv` with a `--requirement` for each of `requirements`, in place of any it gave for
+    the same project."""
+    replaced = {pins.project_name(pin) for pin in requirements}
+    kept: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--requirement":
+            value = next(words, "")
+            if _requirement_project(value) not in replaced:
+                kept += [word, value]
+        elif word.startswith("--requirement="):
+            if _requirement_project(word.partition("=")[2]) not in replaced:
+                kept.append(word)
+        else:
+            kept.append(word)
+    return [*kept, *(word for pin in requirements for word in ("--requirement", pin))]
+
+
+def _requirement_project(text: str) -> str | None:
+    try:
+        return pins.project_name(text)
+    except InvalidRequirement:
+        return None
 
 
 def _package_docstring(gear: NewGear) -> str:
@@ -787,10 +813,9 @@ def main(argv: list[str]) -> int:
     except (NewGearError, RepoError, port_gear.PortError) as exc:
         print(f"new-gear: {exc}", file=sys.stderr)
         if isinstance(exc, port_gear.PortError) and exc.requirements:
-            more = [word for pin in exc.requirements for word in ("--requirement", pin)]
             print(
                 f"Next (the same port with {exc.next_what}):\n  bin/new-gear "
-                + shlex.join([*argv, *more]),
+                + shlex.join(next_argv(argv, exc.requirements)),
                 file=sys.stderr,
             )
         return 1
