@@ -111,6 +111,34 @@ def pip_environment() -> dict[str, str]:
     return env
 
 
+def _pip_install(
+    python: str,
+    index_url: str,
+    options: list[str],
+    requirements: list[str],
+    cwd: str,
+    seconds: int,
+    what: str,
+) -> subprocess.CompletedProcess[str]:
+    """`pip install OPTIONS -- REQUIREMENTS` against the index, its output in one stream (pip's
+    account of a conflict follows its error line)."""
+    command = [python, "-m", "pip", "install", "--no-input", *options]
+    command += ["--index-url", index_url.rstrip("/") + "/simple/", "--", *requirements]
+    try:
+        return subprocess.run(
+            command,
+            env=pip_environment(),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise PinError(f"pip did not {what} within {seconds} s") from None
+
+
 def _pip_resolve(
     requirements: list[str], constraints: list[str], index_url: str, python: str
 ) -> Resolution:
@@ -118,40 +146,25 @@ def _pip_resolve(
         report = Path(tmp) / "report.json"
         constraints_file = Path(tmp) / "constraints.txt"
         constraints_file.write_text("".join(f"{line}\n" for line in constraints), "utf-8")
-        command = [
+        done = _pip_install(
             python,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--no-input",
-            "--retries",
-            "2",
-            "--report",
-            str(report),
-            "--index-url",
-            index_url.rstrip("/") + "/simple/",
-            "--constraint",
-            str(constraints_file),
+            index_url,
+            [
+                "--dry-run",
+                "--ignore-installed",
+                "--retries",
+                "2",
+                "--report",
+                str(report),
+                "--constraint",
+                str(constraints_file),
+            ],
             # Each its own argument: pip's account of a conflict then names them as given.
-            "--",
-            *requirements,
-        ]
-        try:
-            done = subprocess.run(
-                command,
-                env=pip_environment(),
-                cwd=tmp,
-                stdout=subprocess.PIPE,
-                # One stream: pip's account of a conflict follows its error line.
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=RESOLVE_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PinError(f"pip did not resolve the pins within {RESOLVE_SECONDS} s") from None
+            requirements,
+            tmp,
+            RESOLVE_SECONDS,
+            "resolve the pins",
+        )
         if done.returncode != 0:
             conflict = _conflict(done.stdout)
             if conflict:
@@ -225,38 +238,18 @@ def _import_problems(
 ) -> list[PinProblem]:
     with tempfile.TemporaryDirectory(prefix="pin-import-") as tmp:
         site = Path(tmp) / "site"
-        command = [
+        done = _pip_install(
             python,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-input",
-            "--quiet",
-            "--target",
-            str(site),
-            "--index-url",
-            index_url.rstrip("/") + "/simple/",
-            "--",
-            *(f"{name}=={version}" for name, version in sorted(resolution.versions.items())),
-        ]
-        try:
-            done = subprocess.run(
-                command,
-                env=pip_environment(),
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PinError(
-                f"pip did not install the picked releases in {INSTALL_SECONDS} s"
-            ) from None
+            index_url,
+            ["--no-deps", "--quiet", "--target", str(site)],
+            [f"{name}=={version}" for name, version in sorted(resolution.versions.items())],
+            tmp,
+            INSTALL_SECONDS,
+            "install the releases it picked",
+        )
         if done.returncode != 0:
             raise PinError(
-                f"pip could not install the releases it picked: {_last_lines(done.stderr)}"
+                f"pip could not install the releases it picked: {_last_lines(done.stdout)}"
             )
         failures: dict[str, str] = {}
         for pin in gear_pins:
