@@ -12,8 +12,10 @@ resolver picks their versions. Last, what pip picked is installed and each pin i
 that fails at import (requests-toolbelt 0.10 beside urllib3 2) is widened too. What it settles
 on is pinned exactly (`name==version`).
 
-    pkga==1.0: pkgb 1.0 (which pkga 1.0 needs) is compiled against numpy 1 ...
-    resolved by pip (3 rounds): pkga==2.0, pkgb==2.0
+    requests-toolbelt==0.10.0: requests-toolbelt 0.10.0 fails at import beside the releases
+    pip picked (import requests_toolbelt: ImportError: cannot import name 'appengine' ...)
+    ... Checked together (2 rounds of resolving with pip), these pins work here:
+    requests-toolbelt==1.0.0
 """
 
 from __future__ import annotations
