@@ -74,6 +74,11 @@ PROJECTS: dict[str, dict[str, Any]] = {
             "1.0": {"toolbelt/__init__.py": "import netlib\n"},
         },
     },
+    # Imports packaging without requiring it (the tools' own environment has packaging).
+    "undeclared": {
+        "releases": {"1.0": _pure("undeclared", "1.0")},
+        "modules": {"undeclared/__init__.py": "import packaging\n"},
+    },
     # A client needing the toolbelt: it fails at import because the toolbelt does.
     "client": {
         "releases": {"1.0": _pure("client", "1.0")},
@@ -179,3 +184,12 @@ def test_a_pin_that_fails_at_import_beside_what_pip_picked_is_widened() -> None:
     assert "cannot import name 'appengine'" in str(problem)
     assert resolved.problems == []
     assert resolved.pins == ["client==1.0", "toolbelt==1.0", "netlib"]
+
+
+def test_the_import_check_sees_only_what_pip_installed() -> None:
+    # packaging is importable here (the tools have it), not beside the gear's releases.
+    with pypi_server(PROJECTS) as url:
+        check = pip_import_check(url)
+        resolution = pip_resolver(url)(["undeclared==1.0"], [])
+        [problem] = check(resolution, ["undeclared==1.0"])
+    assert "No module named 'packaging'" in str(problem)

@@ -306,11 +306,12 @@ def top_level_modules(site: Path, name: str) -> list[str]:
 
 def _import_error(python: str, site: Path, module: str, cwd: Path) -> str:
     """The last line of what importing `module` from `site` printed when it failed ("" when it
-    imports)."""
-    code = f"import sys; sys.path.insert(0, {str(site)!r}); import {module}"
+    imports). Only the standard library and `site` are importable (`-S`: not this interpreter's
+    site-packages, which would hide a missing dependency); `site`'s .pth files are read."""
+    code = f"import site; site.addsitedir({str(site)!r}); import {module}"
     try:
         ran = subprocess.run(
-            [python, "-I", "-c", code],
+            [python, "-I", "-S", "-c", code],
             cwd=cwd,
             capture_output=True,
             text=True,
