@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gear_manifest import compatibility
-from gear_tools.author import lock_closure
+from gear_tools.author import gear_resolve, lock_closure
 from gear_tools.repo import Gear, PantsSettings, RepoError, Repository
 
 # The image definition every gear image is built by: a change here changes every image.
@@ -216,7 +216,7 @@ def lockfile_packages(repo: Path, gear: Gear, ref: str, files: Sequence[str]) ->
     """`project old -> new` for each package of the gear's image that its resolve's lockfile
     change (among `files`) moves: Pants selects every target of a resolve for any change to
     its lockfile; this is the part of the change that is the gear's."""
-    lockfile = f"3rdparty/python/{gear.resolve}.lock"
+    lockfile = gear_resolve.lockfile(gear.resolve).as_posix()
     if lockfile not in files:
         return []
     old = file_at(repo, ref, lockfile)

@@ -72,12 +72,8 @@ class Resolution:
         for line in self.conflict.splitlines():
             words = line.split()
             if line.strip().startswith("The user requested") and len(words) > 3:
-                if words[3] == "(constraint)":
-                    continue
-                try:
+                if words[3] != "(constraint)":
                     named.add(project_name(words[3]))
-                except InvalidRequirement:
-                    continue
             elif "depends on" in line and words:
                 named.add(canonicalize_name(words[0]))
         return named
@@ -335,16 +331,18 @@ def widened(pin: str) -> str:
         for s in requirement.specifier
         if s.operator in ("==", "~=", "===", ">=", ">")
     ]
-    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
-    marker = f"; {requirement.marker}" if requirement.marker else ""
-    return f"{requirement.name}{extras}{','.join(lower)}{marker}"
+    return _respecified(requirement, ",".join(lower))
 
 
 def _exact(pin: str, version: str) -> str:
-    requirement = Requirement(pin)
+    return _respecified(Requirement(pin), f"=={version}")
+
+
+def _respecified(requirement: Requirement, specifier: str) -> str:
+    """The requirement with `specifier` in place of its own (extras and marker kept)."""
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
     marker = f"; {requirement.marker}" if requirement.marker else ""
-    return f"{requirement.name}{extras}=={version}{marker}"
+    return f"{requirement.name}{extras}{specifier}{marker}"
 
 
 def judge_resolution(
@@ -437,9 +435,7 @@ def resolve_pins(
             return Resolved(exact, [], done, first)
         if len(proposals) < len(problems):
             return Resolved(current, problems, done, first)
-        pinned = {project_name(pin) for pin in current}
-        changed = [proposals.get(project_name(pin), pin) for pin in current]
-        changed += [pin for name, pin in proposals.items() if name not in pinned]
+        changed = pins.with_proposals(current, proposals)
         if changed == current:
             return Resolved(current, problems, done, first)
         current = changed

@@ -513,6 +513,14 @@ class Settled:
     first_problems: list[PinProblem]
 
 
+def with_proposals(current: list[str], proposals: Mapping[str, str]) -> list[str]:
+    """`current` with each proposal (by project) in place of that project's pin, and the
+    proposals for projects not pinned yet added."""
+    pinned = {project_name(pin) for pin in current}
+    changed = [proposals.get(project_name(pin), pin) for pin in current]
+    return changed + [pin for name, pin in proposals.items() if name not in pinned]
+
+
 def settle_pins(
     pins: list[str],
     constraints: Mapping[str, list[Constraint]],
@@ -533,9 +541,7 @@ def settle_pins(
         proposals = {project_name(p.proposal): p.proposal for p in problems if p.proposal}
         if not proposals:
             return Settled(current, problems, done, first)
-        changed = [proposals.get(project_name(pin), pin) for pin in current]
-        pinned = {project_name(pin) for pin in current}
-        changed += [pin for name, pin in proposals.items() if name not in pinned]
+        changed = with_proposals(current, proposals)
         if changed == current:
             return Settled(current, problems, done, first)
         current = changed
